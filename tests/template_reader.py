@@ -1,0 +1,55 @@
+"""Read template.yaml as CloudFormation tools do, so tests take facts from it rather than restating them."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+# The parts of an AWS::DynamoDB::Table that create_table needs to make the same table.
+TABLE_SHAPE_PROPERTIES = ("TableName", "KeySchema", "AttributeDefinitions", "BillingMode")
+
+Template = dict[str, Any]
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> Template:
+    """The template as plain dicts, with short-form tags (!Ref, !GetAtt, !Sub) in their long form."""
+    template, problems = decode(str(path))
+    if problems or template is None:
+        raise ValueError(f"{path} could not be read: {problems}")
+    # cfn-lint returns its own dict/str subclasses that carry line numbers; plain JSON types compare
+    # and serialise without surprises.
+    return json.loads(json.dumps(template))
+
+
+def resource(template: Template, logical_id: str) -> dict[str, Any]:
+    return template["Resources"][logical_id]
+
+
+def properties(template: Template, logical_id: str) -> dict[str, Any]:
+    return resource(template, logical_id).get("Properties", {})
+
+
+def table_definition(template: Template, logical_id: str = "DynamoTable") -> dict[str, Any]:
+    """Keyword arguments for DynamoDB create_table that rebuild the template's table."""
+    table = properties(template, logical_id)
+    return {name: table[name] for name in TABLE_SHAPE_PROPERTIES if name in table}
+
+
+def resolve_ref(template: Template, value: Any) -> Any:
+    """A literal stays as it is; {"Ref": <table>} becomes the table's name, as CloudFormation resolves it."""
+    if not (isinstance(value, dict) and set(value) == {"Ref"}):
+        return value
+    target = resource(template, value["Ref"])
+    if target["Type"] != "AWS::DynamoDB::Table":
+        raise NotImplementedError(f"resolving a Ref to {target['Type']} is not needed by these tests")
+    return target["Properties"]["TableName"]
+
+
+def function_environment(template: Template, function_id: str) -> dict[str, str]:
+    """The function's environment variables with references resolved."""
+    variables = properties(template, function_id).get("Environment", {}).get("Variables", {})
+    return {name: resolve_ref(template, value) for name, value in variables.items()}

@@ -1,0 +1,330 @@
+"""POST /ddb (sam_ddb/app.py) against the template's Demo table in moto.
+
+Every rejected request must say what is wrong and write nothing; every accepted one writes one item.
+"""
+
+import base64
+import json
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from types import ModuleType
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from handler_support import import_fresh, load_event
+
+# isoformat(timespec="microseconds") of an aware UTC datetime.
+UTC_ISO_MICROSECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
+# The handler answers within its own deadline, well inside the function's 3 s timeout.
+HANDLER_TIME_LIMIT_SECONDS = 3.0
+
+
+@dataclass
+class FakeLambdaContext:
+    """The one part of the Lambda context the handler reads."""
+
+    remaining_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def answer(response: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of a proxy response, after checking it is declared as JSON."""
+    assert response["headers"]["Content-Type"] == "application/json"
+    return json.loads(response["body"])
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def throttling_error() -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        "PutItem",
+    )
+
+
+# (body, isBase64Encoded, words the message must contain)
+BAD_REQUESTS = {
+    "body null": (None, False, ["body is missing"]),
+    "body empty": ("", False, ["body is missing"]),
+    "not JSON": ("key=sample-key", False, ["not valid JSON"]),
+    "truncated JSON": ('{"key": "sample-key"', False, ["not valid JSON"]),
+    "JSON list": ('["sample-key"]', False, ["JSON object", "list"]),
+    "JSON string": ('"sample-key"', False, ["JSON object", "str"]),
+    "JSON number": ("42", False, ["JSON object", "int"]),
+    "JSON null": ("null", False, ["JSON object", "NoneType"]),
+    "base64 invalid": ("not*base64!", True, ["base64"]),
+    "base64 of non-UTF-8 bytes": (base64.b64encode(b"\xff\xfe\xfd").decode(), True, ["base64", "UTF-8"]),
+    "base64 of non-JSON": (b64("key=sample-key"), True, ["not valid JSON"]),
+    "plain JSON marked base64": ('{"key": "sample-key"}', True, ["base64"]),
+    "missing key, other field sent": ('{"name": "sample-key"}', False, ["unknown field", "name"]),
+    "missing key, empty object": ("{}", False, ["'key' is required"]),
+    "key number": ('{"key": 42}', False, ["'key' must be a string", "int"]),
+    "key null": ('{"key": null}', False, ["'key' must be a string", "NoneType"]),
+    "key object": ('{"key": {"id": "sample-key"}}', False, ["'key' must be a string", "dict"]),
+    "key list": ('{"key": ["sample-key"]}', False, ["'key' must be a string", "list"]),
+    "key boolean": ('{"key": true}', False, ["'key' must be a string", "bool"]),
+    "key empty": ('{"key": ""}', False, ["'key' must not be empty"]),
+    "key 2049 ASCII bytes": (json.dumps({"key": "a" * 2049}), False, ["2049 bytes", "2048"]),
+    # 683 characters but 2049 bytes: the limit is on UTF-8 bytes, not characters.
+    "key 2049 UTF-8 bytes": (json.dumps({"key": "あ" * 683}), False, ["2049 bytes", "2048"]),
+    "unknown field": ('{"key": "sample-key", "extra": 1}', False, ["unknown field", "extra"]),
+}
+
+
+@pytest.mark.parametrize(("body", "is_base64", "expected_words"), BAD_REQUESTS.values(), ids=BAD_REQUESTS)
+def test_bad_request_is_400_saying_why_and_writes_nothing(
+    ddb_app: ModuleType,
+    ddb_event: Callable[..., dict[str, Any]],
+    table_items: Callable[[], list[dict[str, Any]]],
+    body: str | None,
+    is_base64: bool,
+    expected_words: list[str],
+):
+    response = ddb_app.lambda_handler(ddb_event(body, is_base64=is_base64), None)
+
+    assert response["statusCode"] == 400
+    message = answer(response)["message"]
+    for word in expected_words:
+        assert word in message
+    assert table_items() == []
+
+
+def test_body_that_is_not_a_string_is_400(ddb_app: ModuleType, ddb_event, table_items):
+    # `sam local invoke -e` passes whatever the file holds; an object body is a malformed event.
+    event = ddb_event(None)
+    event["body"] = {"key": "sample-key"}
+
+    response = ddb_app.lambda_handler(event, None)
+
+    assert response["statusCode"] == 400
+    assert "JSON string" in answer(response)["message"]
+    assert table_items() == []
+
+
+INVALID_SAMPLE_EVENTS = {
+    "ddb_missing_key.json": "name",
+    "ddb_not_json.json": "not valid JSON",
+    "ddb_key_not_string.json": "'key' must be a string",
+}
+
+
+@pytest.mark.parametrize(("event_file", "expected_words"), INVALID_SAMPLE_EVENTS.items())
+def test_invalid_sample_events_are_rejected(ddb_app: ModuleType, table_items, event_file, expected_words):
+    response = ddb_app.lambda_handler(load_event(event_file), None)
+
+    assert response["statusCode"] == 400
+    assert expected_words in answer(response)["message"]
+    assert table_items() == []
+
+
+def assert_succeeded_and_stored(response: dict[str, Any], key: str, items: list[dict[str, Any]]) -> str:
+    """Check a 200 answer and that its item is in the table; return its CreateDate."""
+    assert response["statusCode"] == 200
+    body = answer(response)
+    assert set(body) == {"message", "Key", "CreateDate"}
+    assert body["message"] == "succeeded"
+    assert body["Key"] == key
+    assert {"Key": body["Key"], "CreateDate": body["CreateDate"]} in items
+    return body["CreateDate"]
+
+
+def test_sample_event_stores_one_item_with_utc_microsecond_create_date(ddb_app: ModuleType, table_items):
+    before = datetime.now(UTC)
+    response = ddb_app.lambda_handler(load_event("ddb.json"), None)
+    after = datetime.now(UTC)
+
+    items = table_items()
+    create_date = assert_succeeded_and_stored(response, "sample-key", items)
+    assert len(items) == 1
+    assert UTC_ISO_MICROSECONDS.match(create_date), create_date
+    stamp = datetime.fromisoformat(create_date)
+    assert stamp.utcoffset() == timedelta(0)
+    assert before <= stamp <= after
+
+
+def test_base64_encoded_json_body_is_decoded_and_stored(ddb_app: ModuleType, ddb_event, table_items):
+    event = ddb_event(b64('{"key": "from-base64"}'), is_base64=True)
+
+    response = ddb_app.lambda_handler(event, None)
+
+    items = table_items()
+    assert_succeeded_and_stored(response, "from-base64", items)
+    assert len(items) == 1
+
+
+def test_key_of_exactly_2048_multibyte_utf8_bytes_is_stored(ddb_app: ModuleType, ddb_event, table_items):
+    key = "🔑" * 512  # 4 bytes each in UTF-8: 512 characters, 2048 bytes
+    assert len(key.encode("utf-8")) == ddb_app.MAX_KEY_BYTES == 2048
+
+    response = ddb_app.lambda_handler(ddb_event(json.dumps({"key": key})), None)
+
+    assert_succeeded_and_stored(response, key, table_items())
+
+
+def test_non_ascii_key_round_trips(ddb_app: ModuleType, ddb_event, table_items):
+    response = ddb_app.lambda_handler(ddb_event(json.dumps({"key": "キー"}, ensure_ascii=False)), None)
+
+    assert_succeeded_and_stored(response, "キー", table_items())
+
+
+def frozen_clock(instant: datetime) -> type[datetime]:
+    """A datetime class whose now() is always `instant`, as if every call fell in the same microsecond."""
+
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:
+            return instant if tz is None else instant.astimezone(tz)
+
+    return FrozenDatetime
+
+
+def test_two_writes_of_one_key_in_the_same_microsecond_are_both_stored(
+    ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
+):
+    instant = datetime(2024, 1, 15, 10, 0, 0, 123456, tzinfo=UTC)
+    monkeypatch.setattr(ddb_app, "datetime", frozen_clock(instant))
+    event = ddb_event('{"key": "same-key"}')
+
+    first = ddb_app.lambda_handler(event, None)
+    second = ddb_app.lambda_handler(event, None)
+
+    items = table_items()
+    first_date = assert_succeeded_and_stored(first, "same-key", items)
+    second_date = assert_succeeded_and_stored(second, "same-key", items)
+    assert len(items) == 2
+    assert first_date == instant.isoformat(timespec="microseconds")
+    assert first_date != second_date
+    # The second write moved on by the smallest step rather than replacing the first item.
+    assert datetime.fromisoformat(second_date) - datetime.fromisoformat(first_date) == timedelta(
+        microseconds=1
+    )
+
+
+def test_throttling_is_503_and_writes_nothing(ddb_app: ModuleType, ddb_event, table_items):
+    # 1.5 s left in the invocation leaves room for exactly one attempt: the answer is deterministic.
+    context = FakeLambdaContext(remaining_ms=1500)
+    with Stubber(ddb_app.table.meta.client) as stubber:
+        stubber.add_client_error(
+            "put_item",
+            service_error_code="ProvisionedThroughputExceededException",
+            service_message="Rate of requests exceeds the allowed throughput.",
+            http_status_code=400,
+        )
+        response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), context)
+        stubber.assert_no_pending_responses()
+
+    assert response["statusCode"] == 503
+    message = answer(response)["message"]
+    assert "unavailable" in message
+    assert "ProvisionedThroughputExceededException" in message
+    assert table_items() == []
+
+
+def test_persistent_throttling_is_503_within_the_deadline(
+    ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
+):
+    attempts = 0
+
+    def always_throttled(**_: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise throttling_error()
+
+    monkeypatch.setattr(ddb_app.table, "put_item", always_throttled)
+
+    started = time.monotonic()
+    response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+    elapsed = time.monotonic() - started
+
+    assert response["statusCode"] == 503
+    assert "unavailable" in answer(response)["message"]
+    assert attempts > 1, "the handler should retry while its deadline allows"
+    assert elapsed < HANDLER_TIME_LIMIT_SECONDS
+    assert table_items() == []
+
+
+def test_one_throttled_attempt_is_retried_and_the_item_stored(
+    ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
+):
+    real_put_item = ddb_app.table.put_item
+    calls = 0
+
+    def throttled_once(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise throttling_error()
+        return real_put_item(**kwargs)
+
+    monkeypatch.setattr(ddb_app.table, "put_item", throttled_once)
+
+    response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+
+    assert calls == 2
+    assert_succeeded_and_stored(response, "sample-key", table_items())
+
+
+@pytest.fixture
+def refused_endpoint() -> Iterator[str]:
+    """An http URL on 127.0.0.1 whose port is bound but not listening: connections are refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{holder.getsockname()[1]}"
+
+
+def test_unreachable_dynamodb_is_503_within_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, ddb_event, refused_endpoint: str
+):
+    # Outside mock_aws on purpose: botocore really tries to connect, and fails.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", refused_endpoint)
+    app = import_fresh("sam_ddb.app")
+    assert app.table.meta.client.meta.endpoint_url == refused_endpoint
+
+    started = time.monotonic()
+    response = app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+    elapsed = time.monotonic() - started
+
+    assert response["statusCode"] == 503
+    message = answer(response)["message"]
+    assert "unavailable" in message
+    assert "EndpointConnectionError" in message
+    assert elapsed < HANDLER_TIME_LIMIT_SECONDS
+
+
+UNEXPECTED_FAILURES = {
+    "bug in the code": RuntimeError("secret detail at /var/task/app.py line 7"),
+    "access denied": ClientError(
+        {"Error": {"Code": "AccessDeniedException", "Message": "secret detail: role arn"}}, "PutItem"
+    ),
+}
+
+
+@pytest.mark.parametrize("failure", UNEXPECTED_FAILURES.values(), ids=UNEXPECTED_FAILURES)
+def test_unexpected_failure_is_500_without_internals(
+    ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch, failure: Exception
+):
+    def failing_put_item(**_: Any) -> None:
+        raise failure
+
+    monkeypatch.setattr(ddb_app.table, "put_item", failing_put_item)
+
+    response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+
+    assert response["statusCode"] == 500
+    assert answer(response) == {"message": "internal error"}
+    for leak in ("Traceback", "secret detail", 'File "', type(failure).__name__):
+        assert leak not in response["body"]
+    assert table_items() == []
