@@ -2,6 +2,7 @@
 
 import importlib
 import json
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -21,3 +22,13 @@ def import_fresh(module_name: str) -> ModuleType:
     """Import (or re-import) a handler so its module-level code runs under the current env and mocks."""
     module = importlib.import_module(module_name)
     return importlib.reload(module)
+
+
+@dataclass
+class FakeLambdaContext:
+    """The one part of the Lambda context the /ddb handler reads: the time left in the invocation."""
+
+    remaining_ms: int
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

@@ -9,7 +9,6 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from types import ModuleType
 from typing import Any
@@ -17,22 +16,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from handler_support import import_fresh, load_event
+from handler_support import FakeLambdaContext, import_fresh, load_event
 
 # isoformat(timespec="microseconds") of an aware UTC datetime.
 UTC_ISO_MICROSECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
 # The handler answers within its own deadline, well inside the function's 3 s timeout.
 HANDLER_TIME_LIMIT_SECONDS = 3.0
-
-
-@dataclass
-class FakeLambdaContext:
-    """The one part of the Lambda context the handler reads."""
-
-    remaining_ms: int
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 def answer(response: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,15 @@
+"""GET /hello (hello_world/app.py), called the SAM quick-start way."""
+
+import json
+
+from handler_support import load_event
+
+from hello_world import app
+
+
+def test_hello_answers_200_hello_world_as_json():
+    response = app.lambda_handler(load_event("hello.json"), "")
+
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert json.loads(response["body"]) == {"message": "hello world"}
