@@ -1,0 +1,256 @@
+"""`python -m emulator`: run the built template locally (API Gateway, Lambda, DynamoDB, X-Ray).
+
+Everything binds 127.0.0.1. The exit code is 2, with one line on stderr and no traceback,
+when the stack cannot start (no build, a broken template, a port in use); 0 after Ctrl-C or
+SIGTERM, once every server and every function process is stopped.
+"""
+
+import argparse
+import contextlib
+import importlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from emulator.gateway import DEFAULT_PORT, Gateway
+from emulator.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
+from emulator.segment_sender import SegmentSender
+from emulator.services import DEFAULT_PORT as DEFAULT_SERVICES_PORT
+from emulator.services import FAKE_CREDENTIALS, Services, ServicesError, check_port_free, free_port
+from emulator.template import TemplateError, load_app
+
+HOST = "127.0.0.1"
+DEFAULT_XRAY_PORT = 2000  # the X-Ray daemon's port, UDP and TCP
+EXIT_STARTUP_ERROR = 2
+# Function log lines get one of these colours each, so interleaved output stays readable.
+_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
+
+
+class StartupError(Exception):
+    """The stack cannot start; the message is the one line the user sees."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator",
+        description="Run the SAM app (the `sam build` output) locally: API Gateway, Lambda, DynamoDB, X-Ray.",
+    )
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"), help="the source template")
+    parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"), help="`sam build` output")
+    parser.add_argument("--runtime-dir", type=Path, default=Path("build/lambda-runtime"),
+                        help="the local Lambda runtime (`make setup` installs it)")  # fmt: skip
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="API port (0: any free port)")
+    parser.add_argument("--services-port", type=int, default=DEFAULT_SERVICES_PORT,
+                        help="DynamoDB (moto) port (0: any free port)")  # fmt: skip
+    parser.add_argument("--xray-port", type=int, default=DEFAULT_XRAY_PORT,
+                        help="X-Ray daemon and API port (0: any free port)")  # fmt: skip
+    parser.add_argument("--xray-db", type=Path, default=Path("build/xray/traces.db"),
+                        help="where the local X-Ray keeps its traces")  # fmt: skip
+    parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
+    parser.add_argument("--region", default=DEFAULT_REGION)
+    return parser.parse_args(argv)
+
+
+def built_template(template: Path, build_dir: Path) -> Path:
+    """The `sam build` output for `template`, refusing a missing or stale build."""
+    built = build_dir / "template.yaml"
+    if not built.is_file():
+        raise StartupError(f"no build at {built}: run `make build` (or `sam build`) first")
+    if template.is_file() and template.stat().st_mtime > built.stat().st_mtime:
+        raise StartupError(f"{built} is older than {template}: run `make build` (or `sam build`) again")
+    return built
+
+
+class FunctionLog:
+    """Writes each function's output lines to the terminal, prefixed with the function name."""
+
+    def __init__(self, console: Console, app: AppSpec) -> None:
+        self.console = console
+        self._lock = threading.Lock()
+        self._colours: dict[str, str] = {}
+        for index, function in enumerate(app.functions.values()):
+            self._colours[function.function_name] = _COLOURS[index % len(_COLOURS)]
+            self._colours[function.logical_id] = _COLOURS[index % len(_COLOURS)]
+
+    def __call__(self, function: str, line: str) -> None:
+        colour = self._colours.get(function, "white")
+        with self._lock:
+            self.console.print(f"[{colour}]{escape(function)}[/] {escape(line.rstrip())}", highlight=False)
+
+
+class Stack:
+    """Starts the parts in dependency order; `stop()` ends them in reverse, each at most once."""
+
+    def __init__(self, args: argparse.Namespace, console: Console) -> None:
+        self.args = args
+        self.console = console
+        self._stack = contextlib.ExitStack()
+        self.app: AppSpec | None = None
+        self.services: Services | None = None
+        self.gateway: Gateway | None = None
+        self.xray: Any = None
+        self.daemon_address: str | None = None
+
+    def progress(self, message: str) -> None:
+        self.console.print(f"[dim]…[/] {escape(message)}", highlight=False)
+
+    def start(self) -> None:
+        args = self.args
+        built = built_template(args.template, args.build_dir)
+        try:
+            self.app = app = load_app(built, stack_name=args.stack_name, region=args.region)
+        except TemplateError as error:
+            raise StartupError(str(error)) from None
+        runtime_dir = args.runtime_dir.resolve()
+        if not (runtime_dir / ".installed").exists():
+            raise StartupError(f"{runtime_dir} is missing: run `make setup` first")
+        # Refuse a taken port before anything starts, so nothing has to be torn down; port 0
+        # becomes a free port now, so the progress lines can say which.
+        ports = {}
+        for name, what in (("port", "API"), ("services_port", "DynamoDB (moto)"), ("xray_port", "X-Ray")):
+            port = getattr(args, name)
+            if port:
+                self._check_port(port, what)
+            elif name != "xray_port":  # XRayServer picks one port number for UDP and TCP itself
+                port = free_port(HOST)
+            ports[name] = port
+        args.port, args.services_port = ports["port"], ports["services_port"]
+
+        self.progress(f"starting DynamoDB (moto) on {HOST}:{args.services_port}")
+        self.services = Services(app.tables, region=app.region, host=HOST, port=args.services_port)
+        self._start(self.services.start, self.services.stop)
+        for table in app.tables:
+            self.progress(f"created table {table.table_name}")
+
+        self.daemon_address = self._start_xray()
+
+        self.progress(f"starting Lambda ({len(app.functions)} functions)")
+        lambda_service = self._lambda_service(app, runtime_dir)
+        self._stack.callback(lambda_service.close)
+
+        sender = SegmentSender(self.daemon_address) if self.daemon_address else None
+        if sender is not None:
+            self._stack.callback(sender.close)
+        self.progress(f"starting API Gateway on {HOST}:{args.port}")
+        self.gateway = Gateway(app, lambda_service, host=HOST, port=args.port, segment_sender=sender,
+                               log=self._access_log)  # fmt: skip
+        self._start(self.gateway.start, self.gateway.stop)
+
+    def _check_port(self, port: int, what: str) -> None:
+        try:
+            check_port_free(HOST, port, what)
+        except OSError as error:
+            raise StartupError(f"{error.strerror}; choose another with the command line options") from None
+
+    def _start(self, start: Callable[[], None], stop: Callable[[], None]) -> None:
+        try:
+            start()
+        except OSError as error:
+            raise StartupError(f"cannot start: {error.strerror or error}") from None
+        except ServicesError as error:
+            raise StartupError(str(error)) from None
+        self._stack.callback(stop)
+
+    def _start_xray(self) -> str | None:
+        """The local X-Ray (emulator.xray.server), if that part of the emulator is there."""
+        try:
+            server_module = importlib.import_module("emulator.xray.server")
+        except ImportError:
+            self.progress("X-Ray: emulator.xray.server is not available; traces are not recorded")
+            return None
+        self.progress(f"starting X-Ray (daemon and API) on {HOST}:{self.args.xray_port or 'a free port'}")
+        self.args.xray_db.parent.mkdir(parents=True, exist_ok=True)
+        self.xray = server_module.XRayServer(host=HOST, port=self.args.xray_port, db_path=self.args.xray_db)
+        self._start(self.xray.start, self.xray.stop)
+        return str(self.xray.daemon_address)
+
+    def _lambda_service(self, app: AppSpec, runtime_dir: Path) -> Any:
+        try:
+            from emulator.lambda_service import LambdaService
+        except ImportError as error:
+            raise StartupError(f"the Lambda side of the emulator cannot be loaded: {error}") from None
+
+        assert self.services is not None
+        base_env = {
+            "AWS_ENDPOINT_URL": self.services.endpoint_url,
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+            "AWS_SESSION_TOKEN": "testing",
+        }
+        if self.daemon_address:
+            base_env["AWS_XRAY_DAEMON_ADDRESS"] = self.daemon_address
+        return LambdaService(app.functions, runtime_dir=runtime_dir, base_env=base_env,
+                             log=FunctionLog(self.console, app))  # fmt: skip
+
+    def _access_log(self, line: str) -> None:
+        self.console.print(f"[bold]api[/] {escape(line)}", highlight=False)
+
+    def stop(self) -> None:
+        self._stack.close()
+
+    def banner(self) -> None:
+        assert self.app is not None and self.gateway is not None and self.services is not None
+        app, url, console = self.app, self.gateway.url, self.console
+        console.print()
+        console.print(f"[bold green]{escape(app.stack_name)}[/] is running locally (stage {app.stage}):")
+        for route, route_url in self.gateway.route_urls():
+            function = app.functions[route.function].function_name
+            console.print(f"  {route.method:<7} {route_url}  [dim]→ {escape(function)}[/]", highlight=False)
+        console.print("\nTry the tutorial:")
+        console.print(f"  curl {url}/hello", highlight=False)
+        console.print(f'  curl -X POST {url}/ddb -d \'{{"key": "my-first-key"}}\'', highlight=False)
+        endpoint = self.services.endpoint_url
+        console.print(f"\nDynamoDB (moto): {endpoint}", highlight=False)
+        for table in app.tables:
+            console.print(
+                f"  aws dynamodb scan --table-name {table.table_name} --endpoint-url {endpoint}",
+                highlight=False,
+            )
+        if self.xray is not None:
+            console.print(f"\nX-Ray daemon: {self.daemon_address} (UDP)", highlight=False)
+            api_url = getattr(self.xray, "api_url", None)
+            if api_url:
+                console.print(f"X-Ray API: {api_url}", highlight=False)
+                window = "--start-time $(($(date +%s)-600)) --end-time $(date +%s)"
+                console.print(f"  aws xray get-trace-summaries --endpoint-url {api_url} {window}")
+        console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(highlight=False, soft_wrap=True)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop_requested.set()
+
+    # Both signals end the stack the same way: servers closed, function processes reaped.
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    stack = Stack(args, console)
+    try:
+        try:
+            stack.start()
+        except StartupError as error:
+            errors.print(f"error: {escape(str(error))}")
+            return EXIT_STARTUP_ERROR
+        if not stop_requested.is_set():
+            stack.banner()
+        while not stop_requested.wait(0.5):
+            pass
+        console.print("stopping…")
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
