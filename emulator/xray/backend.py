@@ -1,0 +1,181 @@
+"""The X-Ray service operations over a TraceStore (moto's "models"): inputs already checked
+for shape by `api`, outputs are the response dicts botocore's model describes.
+"""
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from emulator.xray import traces
+from emulator.xray.documents import InvalidDocument, parse_document
+from emulator.xray.filters import FilterError, compile_filter
+from emulator.xray.graph import Scope, build_services
+from emulator.xray.store import TraceStore
+
+SUMMARIES_PAGE_SIZE = 100
+# The rule every X-Ray account starts with; the SDK polls it outside Lambda.
+DEFAULT_RULE_NAME = "Default"
+DEFAULT_FIXED_RATE = 0.05
+DEFAULT_RESERVOIR_SIZE = 1
+# How long a reservoir quota holds and how often the SDK should report, in seconds.
+TARGET_TTL_SECONDS = 10
+TARGET_INTERVAL_SECONDS = 10
+LOCAL_ACCOUNT = "000000000000"
+
+
+class InvalidRequest(ValueError):
+    """Answered as 400 InvalidRequestException with this message."""
+
+
+class XRayBackend:
+    def __init__(
+        self, store: TraceStore, region: str = "ap-northeast-1", clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.region = region
+        self._clock = clock
+        self._rules_created = clock()
+
+    def put_trace_segments(self, documents: list[str]) -> dict[str, Any]:
+        """Store the valid documents; report the others in UnprocessedTraceSegments."""
+        parsed = []
+        unprocessed = []
+        for text in documents:
+            try:
+                parsed.append(parse_document(text))
+            except InvalidDocument as error:
+                unprocessed.append({"Id": _id_of(text), "ErrorCode": "InvalidSegment", "Message": str(error)})
+        if parsed:
+            self.store.insert(parsed)
+        return {"UnprocessedTraceSegments": unprocessed}
+
+    def batch_get_traces(self, trace_ids: list[str]) -> dict[str, Any]:
+        found = []
+        missing = []
+        with self.store.reader() as db:
+            for trace_id in dict.fromkeys(trace_ids):
+                trace = traces.assemble_trace(db, trace_id.lower())
+                if trace is None:
+                    missing.append(trace_id)
+                else:
+                    found.append(trace)
+        return {"Traces": found, "UnprocessedTraceIds": missing}
+
+    def get_trace_summaries(
+        self,
+        start: float,
+        end: float,
+        time_range_type: str = "TraceId",
+        filter_expression: str | None = None,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        try:
+            predicate = compile_filter(filter_expression) if filter_expression is not None else None
+        except FilterError as error:
+            raise InvalidRequest(f"FilterExpression is not valid: {error}") from None
+        fingerprint = hashlib.sha256(json.dumps([start, end, time_range_type, filter_expression]).encode())
+        offset = _read_token(next_token, fingerprint.hexdigest()[:16]) if next_token else 0
+        with self.store.reader() as db:
+            candidates = traces.candidate_traces(db, start, end, time_range_type)
+            facts = traces.trace_facts(db, candidates)
+            matching = [trace for trace in facts.values() if predicate is None or predicate(trace)]
+            matching.sort(key=lambda trace: (trace.start_time, trace.trace_id))
+            page = matching[offset : offset + SUMMARIES_PAGE_SIZE]
+            annotations = traces.annotation_services(db, [trace.trace_id for trace in page])
+            summaries = [
+                traces.summary(
+                    trace, annotations.get(trace.trace_id, {}), traces.entry_point(db, trace.trace_id)
+                )
+                for trace in page
+            ]
+        result: dict[str, Any] = {
+            "TraceSummaries": summaries,
+            "ApproximateTime": self._clock(),
+            "TracesProcessedCount": len(facts),
+        }
+        if offset + SUMMARIES_PAGE_SIZE < len(matching):
+            result["NextToken"] = _make_token(offset + SUMMARIES_PAGE_SIZE, fingerprint.hexdigest()[:16])
+        return result
+
+    def get_service_graph(self, start: float, end: float) -> dict[str, Any]:
+        with self.store.reader() as db:
+            services = build_services(db, Scope(start=start, end=end))
+        return {"StartTime": start, "EndTime": end, "Services": services, "ContainsOldGroupVersions": False}
+
+    def get_trace_graph(self, trace_ids: list[str]) -> dict[str, Any]:
+        with self.store.reader() as db:
+            services = build_services(db, Scope(trace_ids=tuple(t.lower() for t in trace_ids)))
+        return {"Services": services}
+
+    def get_sampling_rules(self) -> dict[str, Any]:
+        rule = {
+            "RuleName": DEFAULT_RULE_NAME,
+            "RuleARN": f"arn:aws:xray:{self.region}:{LOCAL_ACCOUNT}:sampling-rule/{DEFAULT_RULE_NAME}",
+            "ResourceARN": "*",
+            # The default rule always has the lowest priority.
+            "Priority": 10000,
+            "FixedRate": DEFAULT_FIXED_RATE,
+            "ReservoirSize": DEFAULT_RESERVOIR_SIZE,
+            "ServiceName": "*",
+            "ServiceType": "*",
+            "Host": "*",
+            "HTTPMethod": "*",
+            "URLPath": "*",
+            "Version": 1,
+            "Attributes": {},
+        }
+        record = {"SamplingRule": rule, "CreatedAt": self._rules_created, "ModifiedAt": self._rules_created}
+        return {"SamplingRuleRecords": [record]}
+
+    def get_sampling_targets(self, statistics: list[dict[str, Any]]) -> dict[str, Any]:
+        now = self._clock()
+        targets = []
+        unprocessed = []
+        for document in statistics:
+            if document["RuleName"] != DEFAULT_RULE_NAME:
+                unprocessed.append(
+                    {"RuleName": document["RuleName"], "ErrorCode": "400", "Message": "no such sampling rule"}
+                )
+                continue
+            targets.append(
+                {
+                    "RuleName": DEFAULT_RULE_NAME,
+                    "FixedRate": DEFAULT_FIXED_RATE,
+                    "ReservoirQuota": DEFAULT_RESERVOIR_SIZE,
+                    "ReservoirQuotaTTL": now + TARGET_TTL_SECONDS,
+                    "Interval": TARGET_INTERVAL_SECONDS,
+                }
+            )
+        return {
+            "SamplingTargetDocuments": targets,
+            "LastRuleModification": self._rules_created,
+            "UnprocessedStatistics": unprocessed,
+        }
+
+
+def _id_of(text: str) -> str:
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return ""
+    return value.get("id", "") if isinstance(value, dict) and isinstance(value.get("id"), str) else ""
+
+
+def _make_token(offset: int, fingerprint: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset, "query": fingerprint}).encode()).decode()
+
+
+def _read_token(token: str, fingerprint: str) -> int:
+    """The offset a NextToken stands for; it must come from the same query."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        offset = data["offset"]
+        query = data["query"]
+    except (ValueError, KeyError, TypeError):
+        raise InvalidRequest("NextToken is not valid") from None
+    if query != fingerprint or not isinstance(offset, int) or offset < 0:
+        raise InvalidRequest("NextToken belongs to a different query (StartTime, EndTime or filter changed)")
+    return offset

@@ -1,0 +1,337 @@
+"""The trace store: SQLite in WAL mode, one row per segment document plus extracted facts.
+
+Tables:
+  docs         one row per stored document (segment, or subsegment sent on its own), with the
+               columns queries filter and group on, and `owner_name`/`owner_type`: the service
+               node the document belongs to (itself for a segment; for a subsegment document,
+               the segment its parent_id chain leads to, resolved as documents arrive).
+  spans        every segment and subsegment id inside every document, with timing, status
+               flags and, for aws/remote subsegments, the inferred downstream node. Edges are
+               found by joining a segment's parent_id to a span id.
+  annotations  annotation values, for `annotation.X` filters and TraceSummary.Annotations.
+
+Writes come from one thread at a time (the daemon's writer, the API's PutTraceSegments) under
+a lock; reads open their own connection so they never wait for a write (WAL).
+"""
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from emulator.xray.documents import DocumentFacts
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DB_PATH = Path("build/xray/traces.db")
+# X-Ray keeps traces for 30 days.
+DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
+DEFAULT_MAX_DOCUMENTS = 1_000_000
+# Retention is checked at most this often: deleting by time scans an index, not free per insert.
+PRUNE_INTERVAL_SECONDS = 60.0
+# Subsegment documents can hang off other subsegment documents; owners resolve one level per pass.
+MAX_OWNER_PASSES = 16
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent_id TEXT,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    trace_epoch INTEGER NOT NULL,
+    start_time REAL NOT NULL,
+    end_time REAL,
+    in_progress INTEGER NOT NULL,
+    error INTEGER NOT NULL,
+    fault INTEGER NOT NULL,
+    throttle INTEGER NOT NULL,
+    http_url TEXT,
+    http_method TEXT,
+    http_status INTEGER,
+    http_useragent TEXT,
+    http_clientip TEXT,
+    user TEXT,
+    owner_name TEXT,
+    owner_type TEXT,
+    received REAL NOT NULL,
+    document TEXT NOT NULL,
+    UNIQUE (trace_id, id)
+);
+CREATE INDEX IF NOT EXISTS docs_kind_end ON docs (kind, end_time);
+CREATE INDEX IF NOT EXISTS docs_parent ON docs (trace_id, parent_id);
+CREATE INDEX IF NOT EXISTS docs_trace_epoch ON docs (trace_epoch);
+CREATE INDEX IF NOT EXISTS docs_received ON docs (received);
+CREATE INDEX IF NOT EXISTS docs_expiry ON docs (coalesce(end_time, start_time));
+CREATE INDEX IF NOT EXISTS docs_unowned ON docs (kind) WHERE owner_name IS NULL;
+CREATE TABLE IF NOT EXISTS spans (
+    doc_seq INTEGER NOT NULL,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    start_time REAL NOT NULL,
+    end_time REAL,
+    error INTEGER NOT NULL,
+    fault INTEGER NOT NULL,
+    throttle INTEGER NOT NULL,
+    inferred_name TEXT,
+    inferred_type TEXT
+);
+CREATE INDEX IF NOT EXISTS spans_id ON spans (trace_id, span_id);
+CREATE INDEX IF NOT EXISTS spans_doc ON spans (doc_seq);
+CREATE INDEX IF NOT EXISTS spans_inferred_end ON spans (end_time) WHERE inferred_name IS NOT NULL;
+CREATE TABLE IF NOT EXISTS annotations (
+    doc_seq INTEGER NOT NULL,
+    trace_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    num REAL,
+    str TEXT,
+    bool INTEGER
+);
+CREATE INDEX IF NOT EXISTS annotations_trace ON annotations (trace_id);
+CREATE INDEX IF NOT EXISTS annotations_doc ON annotations (doc_seq);
+"""
+
+
+class TraceStore:
+    """Segment documents in SQLite, bounded by age (by end time) and by count (oldest dropped)."""
+
+    def __init__(
+        self,
+        path: Path | str = DEFAULT_DB_PATH,
+        *,
+        max_documents: int = DEFAULT_MAX_DOCUMENTS,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_documents < 1:
+            raise ValueError(f"max_documents must be at least 1, got {max_documents}")
+        if retention_seconds <= 0:
+            raise ValueError(f"retention_seconds must be positive, got {retention_seconds}")
+        self.path = Path(path)
+        self.max_documents = max_documents
+        self.retention_seconds = retention_seconds
+        self._clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode; only an OS crash can
+        # lose the last transactions, an acceptable trade for a local trace store.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._count = self._db.execute("SELECT count(*) FROM docs").fetchone()[0]
+        self._last_prune = 0.0
+        self._closed = False
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def insert(self, documents: Iterable[DocumentFacts]) -> int:
+        """Store documents in one transaction; return how many were stored or replaced.
+
+        A document whose (trace_id, id) is already stored replaces it, except that an
+        in-progress document never replaces a complete one (UDP may reorder them).
+        """
+        now = self._clock()
+        stored = 0
+        with self._lock:
+            self._check_open()
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for doc in documents:
+                    if self._insert_one(db, doc, now):
+                        stored += 1
+                self._resolve_owners(db)
+                self._enforce_bounds(db, now)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                self._count = db.execute("SELECT count(*) FROM docs").fetchone()[0]
+                raise
+        return stored
+
+    def _insert_one(self, db: sqlite3.Connection, doc: DocumentFacts, now: float) -> bool:
+        existing = db.execute(
+            "SELECT seq, in_progress FROM docs WHERE trace_id = ? AND id = ?", (doc.trace_id, doc.id)
+        ).fetchone()
+        if existing is not None:
+            seq, was_in_progress = existing
+            if doc.in_progress and not was_in_progress:
+                return False
+            self._delete_seqs(db, [seq])
+        if doc.kind == "segment":
+            owner: tuple[str | None, str | None] = (doc.name, doc.origin)
+        else:
+            owner = self._owner_of(db, doc.trace_id, doc.parent_id)
+        cursor = db.execute(
+            "INSERT INTO docs (trace_id, id, parent_id, kind, name, origin, trace_epoch, start_time,"
+            " end_time, in_progress, error, fault, throttle, http_url, http_method, http_status,"
+            " http_useragent, http_clientip, user, owner_name, owner_type, received, document)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.trace_id,
+                doc.id,
+                doc.parent_id,
+                doc.kind,
+                doc.name,
+                doc.origin,
+                doc.trace_epoch,
+                doc.start_time,
+                doc.end_time,
+                doc.in_progress,
+                doc.status.error,
+                doc.status.fault,
+                doc.status.throttle,
+                doc.http_url,
+                doc.http_method,
+                doc.http_status,
+                doc.http_useragent,
+                doc.http_clientip,
+                doc.user,
+                owner[0],
+                owner[1],
+                now,
+                doc.document,
+            ),
+        )
+        seq = cursor.lastrowid
+        db.executemany(
+            "INSERT INTO spans (doc_seq, trace_id, span_id, start_time, end_time, error, fault, throttle,"
+            " inferred_name, inferred_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    seq,
+                    doc.trace_id,
+                    span.span_id,
+                    span.start_time,
+                    span.end_time,
+                    span.status.error,
+                    span.status.fault,
+                    span.status.throttle,
+                    span.inferred_name,
+                    span.inferred_type,
+                )
+                for span in doc.spans
+            ],
+        )
+        db.executemany(
+            "INSERT INTO annotations (doc_seq, trace_id, key, num, str, bool) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    seq,
+                    doc.trace_id,
+                    note.key,
+                    note.value
+                    if isinstance(note.value, int | float) and not isinstance(note.value, bool)
+                    else None,
+                    note.value if isinstance(note.value, str) else None,
+                    note.value if isinstance(note.value, bool) else None,
+                )
+                for note in doc.annotations
+            ],
+        )
+        if existing is None:
+            self._count += 1
+        return True
+
+    @staticmethod
+    def _owner_of(
+        db: sqlite3.Connection, trace_id: str, span_id: str | None
+    ) -> tuple[str | None, str | None]:
+        row = db.execute(
+            "SELECT d.owner_name, d.owner_type FROM spans s JOIN docs d ON d.seq = s.doc_seq"
+            " WHERE s.trace_id = ? AND s.span_id = ? AND d.owner_name IS NOT NULL LIMIT 1",
+            (trace_id, span_id),
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    @staticmethod
+    def _resolve_owners(db: sqlite3.Connection) -> None:
+        """Give subsegment documents that arrived before their segment the segment's node."""
+        for _ in range(MAX_OWNER_PASSES):
+            cursor = db.execute(
+                "UPDATE docs AS d SET owner_name = p.owner_name, owner_type = p.owner_type"
+                " FROM spans AS s JOIN docs AS p ON p.seq = s.doc_seq"
+                " WHERE d.owner_name IS NULL AND d.kind = 'subsegment'"
+                " AND s.trace_id = d.trace_id AND s.span_id = d.parent_id AND p.owner_name IS NOT NULL"
+            )
+            if cursor.rowcount == 0:
+                return
+
+    def _enforce_bounds(self, db: sqlite3.Connection, now: float) -> None:
+        if now - self._last_prune >= PRUNE_INTERVAL_SECONDS:
+            self._last_prune = now
+            cutoff = now - self.retention_seconds
+            expired = [
+                row[0]
+                for row in db.execute(
+                    "SELECT seq FROM docs WHERE coalesce(end_time, start_time) < ?", (cutoff,)
+                )
+            ]
+            if expired:
+                logger.info("dropping %d documents older than the retention period", len(expired))
+                self._delete_seqs(db, expired)
+        excess = self._count - self.max_documents
+        if excess > 0:
+            oldest = [
+                row[0]
+                for row in db.execute(
+                    "SELECT seq FROM docs ORDER BY coalesce(end_time, start_time), seq LIMIT ?", (excess,)
+                )
+            ]
+            self._delete_seqs(db, oldest)
+
+    def _delete_seqs(self, db: sqlite3.Connection, seqs: list[int]) -> None:
+        # In chunks: SQLite bounds the number of bound parameters per statement.
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM spans WHERE doc_seq IN ({marks})", chunk)
+            db.execute(f"DELETE FROM annotations WHERE doc_seq IN ({marks})", chunk)
+            cursor = db.execute(f"DELETE FROM docs WHERE seq IN ({marks})", chunk)
+            self._count -= cursor.rowcount
+
+    def prune(self) -> None:
+        """Apply the retention and size bounds now (they are otherwise applied on insert)."""
+        with self._lock:
+            self._check_open()
+            self._last_prune = 0.0
+            self._db.execute("BEGIN IMMEDIATE")
+            self._enforce_bounds(self._db, self._clock())
+            self._db.execute("COMMIT")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @contextmanager
+    def reader(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection of its own, so queries run beside writes (WAL readers)."""
+        self._check_open()
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            db.execute("PRAGMA query_only=ON")
+            # One snapshot for the whole query, even across several statements.
+            db.execute("BEGIN")
+            yield db
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
+    def count(self) -> int:
+        """How many documents are stored."""
+        with self._lock:
+            return self._count
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"the trace store {self.path} is closed")
