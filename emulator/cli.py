@@ -131,13 +131,13 @@ class Stack:
 
         self.daemon_address = self._start_xray()
 
-        self.progress(f"starting Lambda ({len(app.functions)} functions)")
-        lambda_service = self._lambda_service(app, runtime_dir)
-        self._stack.callback(lambda_service.close)
-
+        # One sender for the segments API Gateway and Lambda write themselves.
         sender = SegmentSender(self.daemon_address) if self.daemon_address else None
         if sender is not None:
             self._stack.callback(sender.close)
+        self.progress(f"starting Lambda ({len(app.functions)} functions)")
+        lambda_service = self._lambda_service(app, runtime_dir, sender)
+        self._stack.callback(lambda_service.close)
         self.progress(f"starting API Gateway on {HOST}:{args.port}")
         self.gateway = Gateway(app, lambda_service, host=HOST, port=args.port, segment_sender=sender,
                                log=self._access_log)  # fmt: skip
@@ -165,13 +165,13 @@ class Stack:
         except ImportError:
             self.progress("X-Ray: emulator.xray.server is not available; traces are not recorded")
             return None
-        self.progress(f"starting X-Ray (daemon and API) on {HOST}:{self.args.xray_port or 'a free port'}")
+        self.progress(f"starting X-Ray (daemon and API) on {HOST}:{self.args.xray_port or '(any free port)'}")
         self.args.xray_db.parent.mkdir(parents=True, exist_ok=True)
         self.xray = server_module.XRayServer(host=HOST, port=self.args.xray_port, db_path=self.args.xray_db)
         self._start(self.xray.start, self.xray.stop)
         return str(self.xray.daemon_address)
 
-    def _lambda_service(self, app: AppSpec, runtime_dir: Path) -> Any:
+    def _lambda_service(self, app: AppSpec, runtime_dir: Path, sender: SegmentSender | None) -> Any:
         try:
             from emulator.lambda_service import LambdaService
         except ImportError as error:
@@ -187,7 +187,7 @@ class Stack:
         if self.daemon_address:
             base_env["AWS_XRAY_DAEMON_ADDRESS"] = self.daemon_address
         return LambdaService(app.functions, runtime_dir=runtime_dir, base_env=base_env,
-                             log=FunctionLog(self.console, app))  # fmt: skip
+                             log=FunctionLog(self.console, app), segment_sender=sender)  # fmt: skip
 
     def _access_log(self, line: str) -> None:
         self.console.print(f"[bold]api[/] {escape(line)}", highlight=False)
