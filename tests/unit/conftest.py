@@ -8,9 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-from handler_support import Event, import_fresh, load_event
 from moto import mock_aws
-from template_reader import Template, function_environment, load_template, table_definition
+
+from tests.template_reader import Template, function_environment, load_template, table_definition
+from tests.unit.handler_support import Event, import_fresh, load_event
 
 REGION = "ap-northeast-1"
 

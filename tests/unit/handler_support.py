@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from template_reader import REPO_ROOT
+from tests.template_reader import REPO_ROOT
 
 EVENTS_DIR = REPO_ROOT / "events"
 

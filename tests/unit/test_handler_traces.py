@@ -20,10 +20,10 @@ from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
 from aws_xray_sdk.core.lambda_launcher import LambdaContext
 from botocore.stub import Stubber
-from handler_support import FakeLambdaContext, load_event
-from template_reader import Template, table_definition
 
 from hello_world import app as hello_app
+from tests.template_reader import Template, table_definition
+from tests.unit.handler_support import FakeLambdaContext, load_event
 
 DAEMON_HEADER = {"format": "json", "version": 1}
 # The botocore patch names a subsegment after the service's endpoint prefix; the X-Ray console shows

@@ -2,9 +2,8 @@
 
 import json
 
-from handler_support import load_event
-
 from hello_world import app
+from tests.unit.handler_support import load_event
 
 
 def test_hello_answers_200_hello_world_as_json():

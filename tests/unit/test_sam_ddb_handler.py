@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from handler_support import FakeLambdaContext, import_fresh, load_event
+
+from tests.unit.handler_support import FakeLambdaContext, import_fresh, load_event
 
 # isoformat(timespec="microseconds") of an aware UTC datetime.
 UTC_ISO_MICROSECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")

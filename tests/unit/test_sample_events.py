@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from handler_support import EVENTS_DIR, load_event
-from template_reader import Template, properties
+
+from tests.template_reader import Template, properties
+from tests.unit.handler_support import EVENTS_DIR, load_event
 
 # Top-level fields of the REST API (v1) Lambda proxy integration input format.
 PROXY_EVENT_FIELDS = {
