@@ -26,17 +26,15 @@ from typing import Any
 # A node: (name, type); type is the segment's origin, "" when it has none.
 NodeKey = tuple[str, str]
 
-# The per-bucket aggregates every graph query selects, for one table alias.
-_SELECT_STATS = """
-    ROUND({end} - {start}, 3) AS bucket,
-    count(*),
-    sum({end} - {start}),
-    sum({fault}),
-    sum({error} AND NOT {fault}),
-    sum({throttle} AND NOT {fault}),
-    min({start}),
-    max({end})
-"""
+
+def _stats_columns(alias: str) -> str:
+    """The per-bucket aggregates every graph query selects (Stats.add reads them in order)."""
+    a = alias
+    return (
+        f"ROUND({a}.end_time - {a}.start_time, 3) AS bucket, count(*), sum({a}.end_time - {a}.start_time),"
+        f" sum({a}.fault), sum({a}.error AND NOT {a}.fault), sum({a}.throttle AND NOT {a}.fault),"
+        f" min({a}.start_time), max({a}.end_time)"
+    )
 
 
 @dataclass
@@ -105,51 +103,33 @@ def build_services(db: sqlite3.Connection, scope: Scope) -> list[dict[str, Any]]
     inferred: set[NodeKey] = set()
     edges: dict[tuple[NodeKey, NodeKey], Stats] = {}
 
+    # One scan for segment nodes and segment -> segment edges: a segment's edge source was
+    # resolved at insert (the node holding its parent span).
     params: dict[str, Any] = {}
-    stats = _SELECT_STATS.format(
-        start="d.start_time", end="d.end_time", fault="d.fault", error="d.error", throttle="d.throttle"
-    )
+    stats = _stats_columns("d")
     for row in db.execute(
-        f"SELECT d.name, d.origin, max(d.parent_id IS NULL), {stats} FROM docs d"
-        f" WHERE d.kind = 'segment' AND d.end_time IS NOT NULL AND {scope.where('d', params)}"
-        " GROUP BY d.name, d.origin, bucket",
+        f"SELECT d.name, d.origin, d.edge_src_name, d.edge_src_type, max(d.parent_id IS NULL), {stats}"
+        f" FROM docs d WHERE d.kind = 'segment' AND d.end_time IS NOT NULL AND {scope.where('d', params)}"
+        " GROUP BY d.name, d.origin, d.edge_src_name, d.edge_src_type, bucket",
         params,
     ):
         key = (row[0], row[1])
-        nodes.setdefault(key, Stats()).add(row[3:])
-        if row[2]:
+        nodes.setdefault(key, Stats()).add(row[5:])
+        if row[4]:
             roots.add(key)
-
-    # Segment -> segment: the child's parent_id is a span (segment or subsegment) of the parent.
-    params = {}
-    stats = _SELECT_STATS.format(
-        start="c.start_time", end="c.end_time", fault="c.fault", error="c.error", throttle="c.throttle"
-    )
-    for row in db.execute(
-        f"SELECT p.owner_name, p.owner_type, c.name, c.origin, {stats}"
-        " FROM docs c JOIN spans s ON s.trace_id = c.trace_id AND s.span_id = c.parent_id"
-        " JOIN docs p ON p.seq = s.doc_seq"
-        " WHERE c.kind = 'segment' AND c.parent_id IS NOT NULL AND c.end_time IS NOT NULL"
-        f" AND p.owner_name IS NOT NULL AND {scope.where('c', params)}"
-        " GROUP BY p.owner_name, p.owner_type, c.name, c.origin, bucket",
-        params,
-    ):
-        source, target = (row[0], row[1]), (row[2], row[3])
-        edges.setdefault((source, target), Stats()).add(row[4:])
-        nodes.setdefault(source, Stats())
+        if row[2] is not None:
+            source = (row[2], row[3])
+            edges.setdefault((source, key), Stats()).add(row[5:])
+            nodes.setdefault(source, Stats())
 
     # Segment -> inferred node: an aws/remote subsegment no real segment answers.
     params = {}
-    stats = _SELECT_STATS.format(
-        start="s.start_time", end="s.end_time", fault="s.fault", error="s.error", throttle="s.throttle"
-    )
+    stats = _stats_columns("s")
     for row in db.execute(
         f"SELECT d.owner_name, d.owner_type, s.inferred_name, s.inferred_type, {stats}"
         " FROM spans s JOIN docs d ON d.seq = s.doc_seq"
-        " WHERE s.inferred_name IS NOT NULL AND s.end_time IS NOT NULL AND d.owner_name IS NOT NULL"
-        f" AND {scope.where('s', params)}"
-        " AND NOT EXISTS (SELECT 1 FROM docs c WHERE c.trace_id = s.trace_id AND c.parent_id = s.span_id"
-        " AND c.kind = 'segment')"
+        " WHERE s.inferred_name IS NOT NULL AND s.answered = 0 AND s.end_time IS NOT NULL"
+        f" AND d.owner_name IS NOT NULL AND {scope.where('s', params)}"
         " GROUP BY d.owner_name, d.owner_type, s.inferred_name, s.inferred_type, bucket",
         params,
     ):

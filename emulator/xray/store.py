@@ -5,9 +5,12 @@ Tables:
                columns queries filter and group on, and `owner_name`/`owner_type`: the service
                node the document belongs to (itself for a segment; for a subsegment document,
                the segment its parent_id chain leads to, resolved as documents arrive).
+               For a segment with a parent, `edge_src_name`/`edge_src_type` is the node of the
+               document holding the parent span: the graph edge, resolved as documents arrive
+               (in any order), so the graph is one index scan, not a join.
   spans        every segment and subsegment id inside every document, with timing, status
-               flags and, for aws/remote subsegments, the inferred downstream node. Edges are
-               found by joining a segment's parent_id to a span id.
+               flags and, for aws/remote subsegments, the inferred downstream node; `answered`
+               is set once a real segment names that span as its parent (then no inferred node).
   annotations  annotation values, for `annotation.X` filters and TraceSummary.Annotations.
 
 Writes come from one thread at a time (the daemon's writer, the API's PutTraceSegments) under
@@ -32,8 +35,14 @@ DEFAULT_RETENTION_SECONDS = 30 * 24 * 3600
 DEFAULT_MAX_DOCUMENTS = 1_000_000
 # Retention is checked at most this often: deleting by time scans an index, not free per insert.
 PRUNE_INTERVAL_SECONDS = 60.0
+READER_MMAP_BYTES = 1 << 30
+# Bumped when the tables change; an older file is refused rather than misread.
+SCHEMA_VERSION = 4
 # Subsegment documents can hang off other subsegment documents; owners resolve one level per pass.
 MAX_OWNER_PASSES = 16
+# Documents whose parent has not arrived are retried on each insert for this long, then left
+# alone (a parent this late is not coming), so orphans do not slow every insert down.
+RESOLVE_WINDOW_SECONDS = 600.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -59,16 +68,27 @@ CREATE TABLE IF NOT EXISTS docs (
     user TEXT,
     owner_name TEXT,
     owner_type TEXT,
+    edge_src_name TEXT,
+    edge_src_type TEXT,
     received REAL NOT NULL,
-    document TEXT NOT NULL,
     UNIQUE (trace_id, id)
 );
-CREATE INDEX IF NOT EXISTS docs_kind_end ON docs (kind, end_time);
-CREATE INDEX IF NOT EXISTS docs_parent ON docs (trace_id, parent_id);
+-- The JSON apart from the facts, so graph queries read narrow rows only.
+CREATE TABLE IF NOT EXISTS bodies (
+    seq INTEGER PRIMARY KEY,
+    document TEXT NOT NULL
+);
+-- Covering indexes: the graph queries read these and never the table.
+CREATE INDEX IF NOT EXISTS docs_graph ON docs (
+    kind, end_time, start_time, name, origin, error, fault, throttle, parent_id, edge_src_name, edge_src_type
+);
+CREATE INDEX IF NOT EXISTS docs_parent ON docs (trace_id, parent_id, kind);
 CREATE INDEX IF NOT EXISTS docs_trace_epoch ON docs (trace_epoch);
 CREATE INDEX IF NOT EXISTS docs_received ON docs (received);
 CREATE INDEX IF NOT EXISTS docs_expiry ON docs (coalesce(end_time, start_time));
-CREATE INDEX IF NOT EXISTS docs_unowned ON docs (kind) WHERE owner_name IS NULL;
+CREATE INDEX IF NOT EXISTS docs_unowned ON docs (received) WHERE owner_name IS NULL;
+CREATE INDEX IF NOT EXISTS docs_unlinked ON docs (received)
+    WHERE edge_src_name IS NULL AND parent_id IS NOT NULL AND kind = 'segment';
 CREATE TABLE IF NOT EXISTS spans (
     doc_seq INTEGER NOT NULL,
     trace_id TEXT NOT NULL,
@@ -79,11 +99,14 @@ CREATE TABLE IF NOT EXISTS spans (
     fault INTEGER NOT NULL,
     throttle INTEGER NOT NULL,
     inferred_name TEXT,
-    inferred_type TEXT
+    inferred_type TEXT,
+    answered INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS spans_id ON spans (trace_id, span_id);
+CREATE INDEX IF NOT EXISTS spans_id ON spans (trace_id, span_id, doc_seq);
 CREATE INDEX IF NOT EXISTS spans_doc ON spans (doc_seq);
-CREATE INDEX IF NOT EXISTS spans_inferred_end ON spans (end_time) WHERE inferred_name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS spans_inferred ON spans
+    (end_time, start_time, inferred_name, inferred_type, error, fault, throttle, answered, doc_seq)
+    WHERE inferred_name IS NOT NULL;
 CREATE TABLE IF NOT EXISTS annotations (
     doc_seq INTEGER NOT NULL,
     trace_id TEXT NOT NULL,
@@ -123,7 +146,15 @@ class TraceStore:
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can
         # lose the last transactions, an acceptable trade for a local trace store.
         self._db.execute("PRAGMA synchronous=NORMAL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            self._db.close()
+            raise RuntimeError(
+                f"{self.path} was written by another version of the local X-Ray (schema {version},"
+                f" expected {SCHEMA_VERSION}); delete it or pass another db_path"
+            )
         self._db.executescript(SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._count = self._db.execute("SELECT count(*) FROM docs").fetchone()[0]
         self._last_prune = 0.0
         self._closed = False
@@ -146,7 +177,7 @@ class TraceStore:
                 for doc in documents:
                     if self._insert_one(db, doc, now):
                         stored += 1
-                self._resolve_owners(db)
+                self._resolve(db, now)
                 self._enforce_bounds(db, now)
                 db.execute("COMMIT")
             except BaseException:
@@ -164,15 +195,19 @@ class TraceStore:
             if doc.in_progress and not was_in_progress:
                 return False
             self._delete_seqs(db, [seq])
+        parent_owner = self._owner_of(db, doc.trace_id, doc.parent_id) if doc.parent_id else (None, None)
         if doc.kind == "segment":
             owner: tuple[str | None, str | None] = (doc.name, doc.origin)
+            edge_src = parent_owner
         else:
-            owner = self._owner_of(db, doc.trace_id, doc.parent_id)
+            owner = parent_owner
+            edge_src = (None, None)
         cursor = db.execute(
             "INSERT INTO docs (trace_id, id, parent_id, kind, name, origin, trace_epoch, start_time,"
             " end_time, in_progress, error, fault, throttle, http_url, http_method, http_status,"
-            " http_useragent, http_clientip, user, owner_name, owner_type, received, document)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " http_useragent, http_clientip, user, owner_name, owner_type, edge_src_name, edge_src_type,"
+            " received)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc.trace_id,
                 doc.id,
@@ -195,14 +230,21 @@ class TraceStore:
                 doc.user,
                 owner[0],
                 owner[1],
+                edge_src[0],
+                edge_src[1],
                 now,
-                doc.document,
             ),
         )
         seq = cursor.lastrowid
+        db.execute("INSERT INTO bodies (seq, document) VALUES (?, ?)", (seq, doc.document))
+        if doc.kind == "segment" and doc.parent_id:
+            db.execute(
+                "UPDATE spans SET answered = 1 WHERE trace_id = ? AND span_id = ?",
+                (doc.trace_id, doc.parent_id),
+            )
         db.executemany(
             "INSERT INTO spans (doc_seq, trace_id, span_id, start_time, end_time, error, fault, throttle,"
-            " inferred_name, inferred_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " inferred_name, inferred_type, answered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     seq,
@@ -215,6 +257,7 @@ class TraceStore:
                     span.status.throttle,
                     span.inferred_name,
                     span.inferred_type,
+                    span.inferred_name is not None and self._is_answered(db, doc.trace_id, span.span_id),
                 )
                 for span in doc.spans
             ],
@@ -251,17 +294,39 @@ class TraceStore:
         return (row[0], row[1]) if row else (None, None)
 
     @staticmethod
-    def _resolve_owners(db: sqlite3.Connection) -> None:
-        """Give subsegment documents that arrived before their segment the segment's node."""
+    def _is_answered(db: sqlite3.Connection, trace_id: str, span_id: str) -> bool:
+        row = db.execute(
+            "SELECT 1 FROM docs WHERE trace_id = ? AND parent_id = ? AND kind = 'segment' LIMIT 1",
+            (trace_id, span_id),
+        ).fetchone()
+        return row is not None
+
+    @staticmethod
+    def _resolve(db: sqlite3.Connection, now: float) -> None:
+        """Link documents that arrived before the document holding their parent span."""
+        since = now - RESOLVE_WINDOW_SECONDS
+        # Subsegment documents take their segment's node; a chain resolves one level a pass.
         for _ in range(MAX_OWNER_PASSES):
             cursor = db.execute(
-                "UPDATE docs AS d SET owner_name = p.owner_name, owner_type = p.owner_type"
+                "UPDATE docs AS d INDEXED BY docs_unowned"
+                " SET owner_name = p.owner_name, owner_type = p.owner_type"
                 " FROM spans AS s JOIN docs AS p ON p.seq = s.doc_seq"
-                " WHERE d.owner_name IS NULL AND d.kind = 'subsegment'"
-                " AND s.trace_id = d.trace_id AND s.span_id = d.parent_id AND p.owner_name IS NOT NULL"
+                " WHERE d.owner_name IS NULL AND d.received >= :since"
+                " AND s.trace_id = d.trace_id AND s.span_id = d.parent_id AND p.owner_name IS NOT NULL",
+                {"since": since},
             )
             if cursor.rowcount == 0:
-                return
+                break
+        # Segments take the edge from the node that holds their parent span.
+        db.execute(
+            "UPDATE docs AS c INDEXED BY docs_unlinked"
+            " SET edge_src_name = p.owner_name, edge_src_type = p.owner_type"
+            " FROM spans AS s JOIN docs AS p ON p.seq = s.doc_seq"
+            " WHERE c.edge_src_name IS NULL AND c.parent_id IS NOT NULL AND c.received >= :since"
+            " AND c.kind = 'segment' AND s.trace_id = c.trace_id AND s.span_id = c.parent_id"
+            " AND p.owner_name IS NOT NULL",
+            {"since": since},
+        )
 
     def _enforce_bounds(self, db: sqlite3.Connection, now: float) -> None:
         if now - self._last_prune >= PRUNE_INTERVAL_SECONDS:
@@ -293,6 +358,7 @@ class TraceStore:
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM spans WHERE doc_seq IN ({marks})", chunk)
             db.execute(f"DELETE FROM annotations WHERE doc_seq IN ({marks})", chunk)
+            db.execute(f"DELETE FROM bodies WHERE seq IN ({marks})", chunk)
             cursor = db.execute(f"DELETE FROM docs WHERE seq IN ({marks})", chunk)
             self._count -= cursor.rowcount
 
@@ -314,6 +380,8 @@ class TraceStore:
         db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
         try:
             db.execute("PRAGMA query_only=ON")
+            # Each request has a fresh connection: memory-mapped pages spare it a cold cache.
+            db.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
             # One snapshot for the whole query, even across several statements.
             db.execute("BEGIN")
             yield db

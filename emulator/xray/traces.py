@@ -78,9 +78,7 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
     for trace_id, name, node_type in db.execute(
         f"SELECT DISTINCT trace_id, name, origin FROM docs WHERE kind = 'segment' AND {in_ids}"
         " UNION SELECT DISTINCT s.trace_id, s.inferred_name, s.inferred_type FROM spans s"
-        f" WHERE s.inferred_name IS NOT NULL AND s.{in_ids}"
-        " AND NOT EXISTS (SELECT 1 FROM docs c WHERE c.trace_id = s.trace_id AND c.parent_id = s.span_id"
-        " AND c.kind = 'segment')",
+        f" WHERE s.inferred_name IS NOT NULL AND s.answered = 0 AND s.{in_ids}",
         {"ids": ids},
     ):
         facts[trace_id].services.append((name, node_type))
@@ -185,8 +183,8 @@ def summary(
 def assemble_trace(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
     """A BatchGetTraces `Trace`, or None when nothing of it is stored."""
     rows = db.execute(
-        "SELECT id, kind, parent_id, start_time, end_time, document FROM docs"
-        " WHERE trace_id = ? ORDER BY start_time",
+        "SELECT d.id, d.kind, d.parent_id, d.start_time, d.end_time, b.document"
+        " FROM docs d JOIN bodies b ON b.seq = d.seq WHERE d.trace_id = ? ORDER BY d.start_time",
         (trace_id,),
     ).fetchall()
     if not rows:
