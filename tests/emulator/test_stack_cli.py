@@ -1,0 +1,190 @@
+"""`python -m emulator` as a user runs it: a real process, its output, its exit, its children."""
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from stack_helpers import request
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc (workers run in sessions of their own)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        frontier = children - found
+        found |= children
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"
+
+
+class Emulator:
+    """`python -m emulator` in a subprocess, its stdout read line by line without blocking."""
+
+    def __init__(self, *args: str) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        assert self.process.stdout is not None
+        threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float = START_TIMEOUT) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            self.output.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+        stderr = self.process.stderr.read() if self.process.poll() is not None else ""
+        raise AssertionError(
+            f"no line matching {pattern!r}; output so far:\n{''.join(self.output)}\n{stderr}"
+        )
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def stack_args(built_template: Path, tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "--template", str(ROOT / "template.yaml"),
+        "--build-dir", str(built_template.parent),
+        "--port", "0", "--services-port", "0", "--xray-port", "0",
+        "--xray-db", str(tmp_path / "traces.db"),
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
+    tutorial_app_template, lambda_runtime_dir, tmp_path, stop_signal
+):
+    emulator = Emulator(*stack_args(tutorial_app_template, tmp_path))
+    try:
+        url = emulator.wait_for(r"curl (http://127\.0\.0\.1:\d+)/hello").group(1)
+        emulator.wait_for(r"aws dynamodb scan --table-name Demo --endpoint-url http://127\.0\.0\.1:\d+")
+        emulator.wait_for(r"Ready\.")
+        assert request("GET", url + "/hello").json() == {"message": "hello world"}
+        assert request("POST", url + "/ddb", body=b'{"key": "from-the-cli-test"}').status == 200
+        children = descendants(emulator.process.pid)
+        assert children, "the functions' workers should be running"
+
+        emulator.process.send_signal(stop_signal)
+        assert emulator.process.wait(timeout=STOP_TIMEOUT) == 0
+        deadline = time.monotonic() + 5
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in children if alive(pid)], "a function process outlived the stack"
+        stderr = emulator.process.stderr.read()
+        assert "Traceback" not in stderr, stderr
+    finally:
+        emulator.kill()
+
+
+def run_to_exit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, pattern: str) -> None:
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_busy_port_is_a_one_line_error_with_exit_2(tutorial_app_template, lambda_runtime_dir, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        args = stack_args(tutorial_app_template, tmp_path)
+        args[args.index("--port") + 1] = str(port)
+        result = run_to_exit(*args)
+    assert_one_line_error(result, rf"port 127\.0\.0\.1:{port} is already in use")
+
+
+def test_missing_build_says_to_build_first(tmp_path):
+    result = run_to_exit("--build-dir", str(tmp_path / "nothing"), "--port", "0")
+    assert_one_line_error(result, r"run `make build` \(or `sam build`\) first")
+
+
+def test_stale_build_says_to_build_again(tmp_path):
+    source = tmp_path / "template.yaml"
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "template.yaml").write_text("Resources: {}\n")
+    source.write_text("Resources: {}\n")
+    stale = time.time() - 60
+    os.utime(build / "template.yaml", (stale, stale))
+    result = run_to_exit("--template", str(source), "--build-dir", str(build), "--port", "0")
+    assert_one_line_error(result, r"is older than .*template\.yaml: run `make build`")
+
+
+def test_broken_template_is_a_one_line_error(tmp_path):
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "template.yaml").write_text("Resources:\n  Fn: [unclosed\n")
+    result = run_to_exit(
+        "--template", str(tmp_path / "absent.yaml"), "--build-dir", str(build), "--port", "0"
+    )
+    assert_one_line_error(result, r"cannot read the template")
