@@ -139,6 +139,7 @@ class RuntimeApiServer:
         self._awaiting_next: Invocation | None = None
         self._next_waiting = False
         self._stopped = False  # worker exited or server closed: no more invocations
+        self._exit_description: str | None = None
         self.init_done_at: float | None = None  # wall time of the first /next
         self.init_error_type: str | None = None
         self._connections: set[socket.socket] = set()
@@ -154,39 +155,38 @@ class RuntimeApiServer:
         with self._cond:
             if self._pending is not None or self._in_flight is not None:
                 raise RuntimeError("the worker already has an invocation")
-            if self._stopped:
-                stopped = True
-            else:
-                stopped = False
+            if not self._stopped:
                 self._pending = invocation
                 self._cond.notify_all()
-        if stopped:
-            invocation.complete(
-                "crash", error_payload("Runtime.ExitError", "Runtime exited"), "Runtime.ExitError"
-            )
+                return
+            exit_description = self._exit_description or "runtime stopped"
+        # It died between being picked and being handed the event.
+        _fail_as_exited(invocation, exit_description)
 
     def worker_exited(self, exit_description: str) -> None:
         """The process is gone (exit status or signal): fail what it was running."""
         with self._cond:
             self._stopped = True
+            self._exit_description = exit_description
             unfinished = self._in_flight or self._pending
             self._in_flight = self._pending = None
             awaiting, self._awaiting_next = self._awaiting_next, None
             self._cond.notify_all()
         if unfinished is not None:
-            message = (
-                f"RequestId: {unfinished.request_id} Error: Runtime exited with error: {exit_description}"
-            )
-            unfinished.complete("crash", error_payload("Runtime.ExitError", message), "Runtime.ExitError")
+            _fail_as_exited(unfinished, exit_description)
         if awaiting is not None:
             awaiting.report_worker_ready(None)
 
     def close(self) -> None:
         with self._cond:
             self._stopped = True
+            unfinished = self._in_flight or self._pending
+            self._in_flight = self._pending = None
             awaiting, self._awaiting_next = self._awaiting_next, None
             connections = list(self._connections)
             self._cond.notify_all()
+        if unfinished is not None:
+            _fail_as_exited(unfinished, self._exit_description or "runtime stopped")
         if awaiting is not None:
             awaiting.report_worker_ready(None)
         # shutdown() wakes the accept() blocked in the other thread; close() alone does not.
@@ -343,6 +343,11 @@ class RuntimeApiServer:
             error_type = self.init_error_type
             pending.complete("error", _error_document(request.body, error_type), error_type)
         return _send_accepted(connection)
+
+
+def _fail_as_exited(invocation: Invocation, exit_description: str) -> None:
+    message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: {exit_description}"
+    invocation.complete("crash", error_payload("Runtime.ExitError", message), "Runtime.ExitError")
 
 
 def _error_document(body: bytes, error_type: str | None) -> bytes:

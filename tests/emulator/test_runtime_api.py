@@ -238,3 +238,16 @@ def test_close_releases_a_runtime_blocked_in_next(server):
 
     assert not runtime.is_alive()
     assert len(outcome) == 1 and not isinstance(outcome[0], int)
+
+
+def test_dispatch_to_a_worker_that_already_exited_fails_at_once(server):
+    server.worker_exited("exit status 1")
+    late = invocation()
+
+    server.dispatch(late)
+
+    assert late.outcome == "crash"
+    assert (
+        json.loads(late.payload)["errorMessage"]
+        == "RequestId: req-1 Error: Runtime exited with error: exit status 1"
+    )
