@@ -5,8 +5,10 @@ the execute-api URL). Errors answer as API Gateway does: 403 "Missing Authentica
 for a route or method the API does not have, 413 over 10 MB, 502 when the function fails.
 """
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -129,14 +131,13 @@ class Gateway:
         self.segment_sender = segment_sender
         self.log = log
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.api = ApiContext(app.account_id, app.api_id, app.region, app.stage)
 
     def start(self) -> None:
         handler = type("BoundHandler", (_Handler,), {"gateway": self})
-        server = ThreadingHTTPServer(self._address, handler, bind_and_activate=False)
-        server.daemon_threads = True
+        server = _Server(self._address, handler, bind_and_activate=False)
         try:
             server.server_bind()
             server.server_activate()
@@ -164,6 +165,7 @@ class Gateway:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.close_connections()
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -305,6 +307,34 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 
 class _TooLarge(Exception):
     pass
+
+
+class _Server(ThreadingHTTPServer):
+    """Remembers its open connections: a stopped gateway must not keep serving keep-alive clients."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections, self.connections = self.connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):

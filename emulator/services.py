@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 import boto3
+from botocore.exceptions import ClientError, ParamValidationError
 from moto.server import ThreadedMotoServer
 
 from emulator.model import TableSpec
@@ -97,7 +98,11 @@ class Services:
         for table in self.tables:
             if table.table_name in existing:
                 continue  # moto keeps state per process: a restart in-process finds it there
-            dynamodb.create_table(TableName=table.table_name, **table.create_table_args)
+            try:
+                dynamodb.create_table(TableName=table.table_name, **table.create_table_args)
+            except (ClientError, ParamValidationError) as error:
+                message = " ".join(str(error).split())
+                raise ServicesError(f"table {table.logical_id} ({table.table_name}): {message}") from None
             dynamodb.get_waiter("table_exists").wait(
                 TableName=table.table_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
             )

@@ -242,3 +242,15 @@ def test_sampled_0_is_passed_on_and_nothing_is_recorded(stack):
 def test_function_logs_are_prefixed_with_the_function(stack):
     request("GET", stack.url + "/echo")
     assert any(name == "EchoFunction" and line.startswith("START RequestId:") for name, line in stack.logs)
+
+
+def test_stop_closes_keep_alive_connections(fixture_app_template, lambda_runtime_dir):
+    with running_stack(fixture_app_template, lambda_runtime_dir) as running:
+        conn = http.client.HTTPConnection("127.0.0.1", running.gateway.port, timeout=20)
+        assert request("GET", running.url + "/echo", connection=conn).status == 200
+        sock = conn.sock
+    try:
+        sock.settimeout(5)
+        assert sock.recv(1) == b""  # closed by the gateway, not left to a 60 s idle timeout
+    finally:
+        conn.close()
