@@ -152,13 +152,16 @@ def assert_one_line_error(result: subprocess.CompletedProcess, pattern: str) -> 
     assert re.search(pattern, lines[0]), lines[0]
 
 
-def test_busy_port_is_a_one_line_error_with_exit_2(tutorial_app_template, lambda_runtime_dir, tmp_path):
+@pytest.mark.parametrize("option", ["--port", "--services-port", "--xray-port"])
+def test_busy_port_is_a_one_line_error_with_exit_2(
+    tutorial_app_template, lambda_runtime_dir, tmp_path, option
+):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         args = stack_args(tutorial_app_template, tmp_path)
-        args[args.index("--port") + 1] = str(port)
+        args[args.index(option) + 1] = str(port)
         result = run_to_exit(*args)
     assert_one_line_error(result, rf"port 127\.0\.0\.1:{port} is already in use")
 
