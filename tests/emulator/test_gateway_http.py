@@ -8,9 +8,9 @@ import socket
 import time
 
 import pytest
-from stack_helpers import RunningStack, request, running_stack
 
 from emulator.trace_header import new_segment_id, new_trace_id
+from tests.emulator.stack_helpers import RunningStack, request, running_stack
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from stack_helpers import request
+
+from tests.emulator.stack_helpers import request
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from stack_helpers import request, running_stack
 
 from emulator.services import FAKE_CREDENTIALS
+from tests.emulator.stack_helpers import request, running_stack
 
 pytestmark = pytest.mark.slow
 
