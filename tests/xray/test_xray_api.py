@@ -1,0 +1,293 @@
+"""The X-Ray API through boto3, the AWS CLI and raw HTTP against a real local server."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from xray_support import DDB_FUNCTION, STAGE, find, fresh_trace, send_documents, window
+
+
+def post(server, path: str, body: bytes) -> tuple[int, dict[str, str], dict]:
+    request = urllib.request.Request(server.api_url + path, data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+def test_put_trace_segments_stores_valid_documents_and_reports_the_others(xray):
+    documents = fresh_trace("tutorial_ddb_trace.json")
+    broken = dict(documents[1], id="feedfacecafebeef")
+    del broken["start_time"]
+
+    answer = xray.put_trace_segments(
+        TraceSegmentDocuments=[json.dumps(document) for document in documents] + [json.dumps(broken), "{oops"]
+    )
+
+    unprocessed = answer["UnprocessedTraceSegments"]
+    assert [item["Id"] for item in unprocessed] == ["feedfacecafebeef", ""]
+    assert "start_time is missing" in unprocessed[0]["Message"]
+    assert "not valid JSON" in unprocessed[1]["Message"]
+    assert {item["ErrorCode"] for item in unprocessed} == {"InvalidSegment"}
+    names = {service["Name"] for service in xray.get_service_graph(**window())["Services"]}
+    assert names == {STAGE, DDB_FUNCTION, "Demo"}
+
+
+@pytest.mark.parametrize("shape", ["not a list", "a valid document and a number", "member missing"])
+def test_a_badly_shaped_request_is_refused_whole_and_stores_nothing(xray_server, xray, shape):
+    valid = json.dumps(fresh_trace("tutorial_hello_trace.json")[0])
+    body = {
+        "not a list": {"TraceSegmentDocuments": valid},
+        "a valid document and a number": {"TraceSegmentDocuments": [valid, 5]},
+        "member missing": {"TraceSegments": [valid]},
+    }[shape]
+
+    status, headers, answer = post(xray_server, "/TraceSegments", json.dumps(body).encode())
+
+    assert status == 400
+    assert headers["x-amzn-ErrorType"] == "InvalidRequestException"
+    assert "TraceSegmentDocuments" in answer["message"]
+    assert xray.get_service_graph(**window())["Services"] == []
+
+
+def test_errors_are_rest_json_errors(xray_server):
+    status, headers, answer = post(xray_server, "/TraceSegments", b"{not json")
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "InvalidRequestException")
+    assert "not JSON" in answer["message"]
+    status, headers, answer = post(xray_server, "/NoSuchOperation", b"{}")
+    assert (status, headers["x-amzn-ErrorType"]) == (404, "UnknownOperationException")
+    status, headers, answer = post(
+        xray_server, "/ServiceGraph", json.dumps({"StartTime": 10, "EndTime": 5}).encode()
+    )
+    assert status == 400
+    assert "EndTime" in answer["message"]
+
+
+def test_batch_get_traces_assembles_segments_like_x_ray(xray_server, xray):
+    documents = fresh_trace("tutorial_ddb_trace.json")
+    send_documents(xray_server, documents)
+    stage, lambda_service, function, put_item = documents
+
+    answer = xray.batch_get_traces(TraceIds=[stage["trace_id"], "1-00000000-000000000000000000000000"])
+
+    assert answer["UnprocessedTraceIds"] == ["1-00000000-000000000000000000000000"]
+    [trace] = answer["Traces"]
+    assert trace["Id"] == stage["trace_id"]
+    assert trace["LimitExceeded"] is False
+    assert trace["Duration"] == pytest.approx(stage["end_time"] - stage["start_time"], abs=1e-3)
+    segments = {segment["Id"]: json.loads(segment["Document"]) for segment in trace["Segments"]}
+    assert set(segments) >= {stage["id"], lambda_service["id"], function["id"]}
+    # The subsegment sent on its own is back inside its segment.
+    assert put_item["id"] not in segments
+    function_subsegments = [sub["name"] for sub in segments[function["id"]]["subsegments"]]
+    assert "put_item ddb" in function_subsegments
+    # DynamoDB appears as an inferred segment under the DynamoDB subsegment.
+    [inferred] = [doc for doc in segments.values() if doc.get("inferred")]
+    assert inferred["name"] == "Demo"
+    assert inferred["origin"] == "AWS::DynamoDB::Table"
+    assert inferred["parent_id"] == find(documents, "DynamoDB")["id"]
+    assert inferred["aws"]["operation"] == "PutItem"
+
+
+@pytest.fixture
+def four_traces(xray_server):
+    """hello (GET 200), ddb (POST 200, cold start), ddb fault (POST 503), a throttled POST (429)."""
+    hello = fresh_trace("tutorial_hello_trace.json")
+
+    ddb_ok = fresh_trace("tutorial_ddb_trace.json")
+    ddb_ok[0]["http"]["request"]["user_agent"] = "python-requests/2.32.3"
+    ddb_ok[0]["http"]["request"]["client_ip"] = "198.51.100.7"
+
+    ddb_fault = fresh_trace("tutorial_ddb_trace.json")
+    ddb_fault[0]["http"]["response"]["status"] = 503
+    ddb_fault[0]["end_time"] = ddb_fault[0]["start_time"] + 0.95
+    find(ddb_fault, "put_item ddb")["annotations"]["ColdStart"] = False
+    dynamodb = find(ddb_fault, "DynamoDB")
+    dynamodb["fault"] = True
+    dynamodb["http"]["response"]["status"] = 500
+
+    throttled = fresh_trace("tutorial_ddb_trace.json")[:1]
+    throttled[0]["http"]["response"]["status"] = 429
+    throttled[0]["end_time"] = throttled[0]["start_time"] + 0.01
+    del throttled[0]["subsegments"]
+
+    traces = {"hello": hello, "ddb_ok": ddb_ok, "ddb_fault": ddb_fault, "throttled": throttled}
+    for documents in traces.values():
+        send_documents(xray_server, documents)
+    return {name: documents[0]["trace_id"] for name, documents in traces.items()}
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('http.url CONTAINS "/hello"', {"hello"}),
+        ('http.url ENDSWITH "/ddb" AND NOT fault', {"ddb_ok", "throttled"}),
+        ('http.url BEGINSWITH "https://k2x9q7w1ab"', {"hello", "ddb_ok", "ddb_fault", "throttled"}),
+        ("http.status = 503", {"ddb_fault"}),
+        ("http.status >= 400 AND http.status < 500", {"throttled"}),
+        ("http.status != 200", {"ddb_fault", "throttled"}),
+        ('http.method = "GET"', {"hello"}),
+        ('http.useragent BEGINSWITH "python-requests"', {"ddb_ok"}),
+        ('http.clientip = "198.51.100.7"', {"ddb_ok"}),
+        ("responsetime > 0.2 AND responsetime <= 0.5", {"ddb_ok"}),
+        ("duration >= 0.9", {"ddb_fault"}),
+        ("error", {"throttled"}),
+        ("fault", {"ddb_fault"}),
+        ("throttle", {"throttled"}),
+        ("error = false AND fault = false", {"hello", "ddb_ok"}),
+        ('service("Demo")', {"ddb_ok", "ddb_fault"}),
+        ('service(id(name: "Demo", type: "AWS::DynamoDB::Table"))', {"ddb_ok", "ddb_fault"}),
+        ('service(id(name: "Demo", type: "AWS::Lambda"))', set()),
+        ("annotation.ColdStart = true", {"ddb_ok"}),
+        ("annotation[ColdStart] = false", {"ddb_fault"}),
+        ("annotation.ColdStart", {"ddb_ok", "ddb_fault"}),
+        ('(http.method = "GET" OR throttle) AND !fault', {"hello", "throttled"}),
+        ('NOT (service("Demo") OR http.status = 429)', {"hello"}),
+    ],
+)
+def test_get_trace_summaries_filters(xray, four_traces, expression, expected):
+    summaries = xray.get_trace_summaries(**window(), FilterExpression=expression)["TraceSummaries"]
+
+    names = {name for name, trace_id in four_traces.items() if trace_id in {s["Id"] for s in summaries}}
+    assert names == expected
+
+
+def test_trace_summary_fields(xray, four_traces):
+    answer = xray.get_trace_summaries(**window(), FilterExpression='service("Demo") AND fault')
+
+    assert answer["TracesProcessedCount"] == 4
+    [summary] = answer["TraceSummaries"]
+    assert summary["Id"] == four_traces["ddb_fault"]
+    assert (summary["HasFault"], summary["HasError"], summary["HasThrottle"], summary["IsPartial"]) == (
+        True,
+        False,
+        False,
+        False,
+    )
+    assert summary["Http"]["HttpStatus"] == 503
+    assert summary["Http"]["HttpMethod"] == "POST"
+    assert summary["ResponseTime"] == pytest.approx(0.95, abs=1e-3)
+    assert summary["EntryPoint"] == {"Name": STAGE, "Names": [STAGE], "Type": "AWS::ApiGateway::Stage"}
+    assert {"Name": "Demo", "Names": ["Demo"], "Type": "AWS::DynamoDB::Table"} in summary["ServiceIds"]
+    [cold_start] = summary["Annotations"]["ColdStart"]
+    assert cold_start["AnnotationValue"] == {"BooleanValue": False}
+    assert cold_start["ServiceIds"][0]["Type"] == "AWS::Lambda::Function"
+
+
+@pytest.mark.parametrize(
+    ("expression", "complaint"),
+    [
+        ("http.status CONTAINS 5", "CONTAINS cannot be used with http.status"),
+        ("responsetime >", "expected a value"),
+        ('responsetime > "slow"', "responsetime is a number"),
+        ("http.url = 5", "http.url is a string"),
+        ("bogus = 1", "unknown keyword 'bogus'"),
+        ("(error", "expected ')'"),
+        ("error AND", "expected a keyword"),
+        ('edge("a", "b")', "not supported"),
+        ("error @", "unexpected character '@'"),
+    ],
+)
+def test_an_unparseable_filter_is_an_invalid_request_naming_the_problem(xray, expression, complaint):
+    with pytest.raises(ClientError) as raised:
+        xray.get_trace_summaries(**window(), FilterExpression=expression)
+
+    assert raised.value.response["Error"]["Code"] == "InvalidRequestException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert complaint in raised.value.response["Error"]["Message"]
+
+
+def test_trace_summaries_page_with_next_token(xray):
+    now = time.time()
+    documents = []
+    for index in range(130):
+        segment = fresh_trace("tutorial_hello_trace.json")[0]
+        segment["start_time"] = now - 200 + index
+        segment["end_time"] = segment["start_time"] + 0.01
+        documents.append(json.dumps(segment))
+    assert xray.put_trace_segments(TraceSegmentDocuments=documents)["UnprocessedTraceSegments"] == []
+
+    pages = list(xray.get_paginator("get_trace_summaries").paginate(StartTime=now - 300, EndTime=now + 5))
+
+    assert [len(page["TraceSummaries"]) for page in pages] == [100, 30]
+    ids = [summary["Id"] for page in pages for summary in page["TraceSummaries"]]
+    assert sorted(ids) == sorted(json.loads(document)["trace_id"] for document in documents)
+    with pytest.raises(ClientError, match="NextToken"):
+        xray.get_trace_summaries(StartTime=now - 300, EndTime=now + 5, NextToken="garbage")
+
+
+def test_sampling_rules_and_targets_answer_the_sdk_poller(xray):
+    [record] = xray.get_sampling_rules()["SamplingRuleRecords"]
+    rule = record["SamplingRule"]
+    assert (rule["RuleName"], rule["FixedRate"], rule["ReservoirSize"]) == ("Default", 0.05, 1)
+
+    answer = xray.get_sampling_targets(
+        SamplingStatisticsDocuments=[
+            {
+                "RuleName": "Default",
+                "ClientID": "a" * 24,
+                "Timestamp": time.time(),
+                "RequestCount": 3,
+                "SampledCount": 1,
+            },
+            {
+                "RuleName": "Nope",
+                "ClientID": "a" * 24,
+                "Timestamp": time.time(),
+                "RequestCount": 1,
+                "SampledCount": 0,
+            },
+        ]
+    )
+    [target] = answer["SamplingTargetDocuments"]
+    assert (target["RuleName"], target["FixedRate"], target["ReservoirQuota"]) == ("Default", 0.05, 1)
+    assert [item["RuleName"] for item in answer["UnprocessedStatistics"]] == ["Nope"]
+
+
+def test_the_aws_cli_reads_the_local_service_graph(xray_server):
+    send_documents(xray_server, fresh_trace("tutorial_ddb_trace.json"))
+    now = int(time.time())
+    aws = Path(sys.executable).with_name("aws")
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION="ap-northeast-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+
+    command = [
+        str(aws),
+        "xray",
+        "get-service-graph",
+        "--start-time",
+        str(now - 600),
+        "--end-time",
+        str(now + 5),
+    ]
+    result = subprocess.run(
+        [*command, "--endpoint-url", xray_server.api_url, "--output", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    graph = json.loads(result.stdout)
+    assert {(s["Name"], s["Type"]) for s in graph["Services"]} == {
+        (STAGE, "AWS::ApiGateway::Stage"),
+        (DDB_FUNCTION, "AWS::Lambda"),
+        (DDB_FUNCTION, "AWS::Lambda::Function"),
+        ("Demo", "AWS::DynamoDB::Table"),
+    }
