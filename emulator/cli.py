@@ -195,6 +195,13 @@ class Stack:
     def stop(self) -> None:
         self._stack.close()
 
+    def aws_command(self) -> str:
+        """An AWS CLI command line that works as printed: moto keeps its data per region and
+        needs a signed request (any credentials) to find it."""
+        aws = ".venv/bin/aws" if Path(".venv/bin/aws").exists() else "aws"
+        credentials = " ".join(f"{name.upper()}={value}" for name, value in FAKE_CREDENTIALS.items())
+        return f"{credentials} AWS_DEFAULT_REGION={self.args.region} {aws}"
+
     def banner(self) -> None:
         assert self.app is not None and self.gateway is not None and self.services is not None
         app, url, console = self.app, self.gateway.url, self.console
@@ -207,10 +214,11 @@ class Stack:
         console.print(f"  curl {url}/hello", highlight=False)
         console.print(f'  curl -X POST {url}/ddb -d \'{{"key": "my-first-key"}}\'', highlight=False)
         endpoint = self.services.endpoint_url
+        aws = self.aws_command()
         console.print(f"\nDynamoDB (moto): {endpoint}", highlight=False)
         for table in app.tables:
             console.print(
-                f"  aws dynamodb scan --table-name {table.table_name} --endpoint-url {endpoint}",
+                f"  {aws} dynamodb scan --table-name {table.table_name} --endpoint-url {endpoint}",
                 highlight=False,
             )
         if self.xray is not None:
@@ -219,7 +227,7 @@ class Stack:
             if api_url:
                 console.print(f"X-Ray API: {api_url}", highlight=False)
                 window = "--start-time $(($(date +%s)-600)) --end-time $(date +%s)"
-                console.print(f"  aws xray get-trace-summaries --endpoint-url {api_url} {window}")
+                console.print(f"  {aws} xray get-trace-summaries --endpoint-url {api_url} {window}")
         console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
 
 

@@ -116,10 +116,20 @@ def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
     emulator = Emulator(*stack_args(tutorial_app_template, tmp_path))
     try:
         url = emulator.wait_for(r"curl (http://127\.0\.0\.1:\d+)/hello").group(1)
-        emulator.wait_for(r"aws dynamodb scan --table-name Demo --endpoint-url http://127\.0\.0\.1:\d+")
+        scan = emulator.wait_for(
+            r"^\s*(\S.*aws dynamodb scan --table-name Demo --endpoint-url http://127\.0\.0\.1:\d+)$"
+        )
         emulator.wait_for(r"Ready\.")
         assert request("GET", url + "/hello").json() == {"message": "hello world"}
         assert request("POST", url + "/ddb", body=b'{"key": "from-the-cli-test"}').status == 200
+        # The command the stack prints works as printed, with no AWS configuration of one's own.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        printed = subprocess.run(
+            ["bash", "-c", scan.group(1)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert printed.returncode == 0, printed.stderr
+        assert "from-the-cli-test" in printed.stdout
         children = descendants(emulator.process.pid)
         assert children, "the functions' workers should be running"
 
