@@ -168,7 +168,16 @@ class Stack:
         self.progress(f"starting X-Ray (daemon and API) on {HOST}:{self.args.xray_port or '(any free port)'}")
         self.args.xray_db.parent.mkdir(parents=True, exist_ok=True)
         self.xray = server_module.XRayServer(host=HOST, port=self.args.xray_port, db_path=self.args.xray_db)
-        self._start(self.xray.start, self.xray.stop)
+        try:
+            self._start(self.xray.start, self.xray.stop)
+        except StartupError:
+            raise
+        except Exception as error:  # e.g. a trace store written by another version
+            message = " ".join(str(error).split())
+            raise StartupError(
+                f"X-Ray cannot start with the store {self.args.xray_db}: {type(error).__name__}: {message} "
+                "(delete the file to start afresh)"
+            ) from None
         return str(self.xray.daemon_address)
 
     def _lambda_service(self, app: AppSpec, runtime_dir: Path, sender: SegmentSender | None) -> Any:
