@@ -53,11 +53,15 @@ class Daemon:
     def __init__(self, store: TraceStore, host: str = "127.0.0.1", port: int = 2000) -> None:
         self._store = store
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+            self._socket.bind((host, port))
+        except OSError:
+            self._socket.close()
+            raise
         granted = self._socket.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         if granted < RECEIVE_BUFFER_BYTES:
             logger.debug("UDP receive buffer is %d bytes (asked %d)", granted, RECEIVE_BUFFER_BYTES)
-        self._socket.bind((host, port))
         # The receive loop wakes this often to notice stop(); recvfrom returns at once when
         # datagrams are waiting, so the timeout costs nothing under load.
         self._socket.settimeout(0.2)

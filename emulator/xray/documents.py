@@ -6,6 +6,7 @@ answer GetServiceGraph and GetTraceSummaries without parsing stored JSON again.
 """
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,7 +250,8 @@ def _field_problem(name: str, value: Any, expected: str) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # json.loads accepts NaN and Infinity; no timestamp is either.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_int(value: Any) -> bool:

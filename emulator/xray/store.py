@@ -377,7 +377,8 @@ class TraceStore:
     def reader(self) -> Iterator[sqlite3.Connection]:
         """A read-only connection of its own, so queries run beside writes (WAL readers)."""
         self._check_open()
-        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        # as_uri() percent-encodes, so a path with "?" or "#" still names the file.
+        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         try:
             db.execute("PRAGMA query_only=ON")
             # Each request has a fresh connection: memory-mapped pages spare it a cold cache.
