@@ -15,7 +15,12 @@ def sam_build(template: Path, build_dir: Path) -> Path:
     """Run the real `sam build`; return the built template (its CodeUri point at artifacts)."""
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
     sam = ROOT / ".venv" / "bin" / "sam"
-    command = [str(sam), "build", "--template", str(template), "--build-dir", str(build_dir)]
+    # A cache of its own: concurrent builds sharing .aws-sam/cache trip over each other.
+    cache_dir = build_dir.parent / f"{build_dir.name}-cache"
+    command = [
+        str(sam), "build", "--template", str(template), "--build-dir", str(build_dir),
+        "--cache-dir", str(cache_dir),
+    ]  # fmt: skip
     result = subprocess.run(command, cwd=template.parent, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
     return build_dir / "template.yaml"

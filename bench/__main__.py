@@ -1,0 +1,65 @@
+"""`make bench`: every figure beside a baseline measured in the same run, as a ratio.
+
+python -m bench [--requests 2000] [--seconds 5] [--clients 4] [--segments 20000]
+"""
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.baseline_server import BaselineServer
+from bench.http_load import Request, measure_latency, measure_throughput
+from bench.local_stack import LocalStack
+from bench.xray_figures import measure_graph_query, measure_ingest
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000, help="sequential requests per latency run")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent connections for throughput")
+    parser.add_argument("--segments", type=int, default=20000, help="segments per ingest burst")
+    parser.add_argument("--stored", type=int, default=100_000, help="segments stored for GetServiceGraph")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    console = Console()
+    console.print("[bold]sam-app bench[/]: starting the local stack with `make run` …")
+    with LocalStack() as stack, BaselineServer() as baseline:
+        console.print(f"  first answer {stack.startup_seconds:.2f} s after `make run` (warm build cache)")
+        routes = {
+            "GET /hello": Request("GET", f"{stack.url}/hello"),
+            "POST /ddb": Request("POST", f"{stack.url}/ddb", json.dumps({"key": "bench"}).encode()),
+        }
+        bare = Request("GET", f"{baseline.url}/hello")
+        latency = Table(title="Warm latency, one kept-alive connection (ms)")
+        for column in ("route", "stack p50", "bare p50", "added p50", "stack p99", "bare p99"):
+            latency.add_column(column, justify="right")
+        throughput = Table(title=f"Throughput, {args.clients} connections, {args.seconds:.0f} s (req/s)")
+        for column in ("route", "stack", "bare", "stack / bare"):
+            throughput.add_column(column, justify="right")
+        for name, request in routes.items():
+            console.print(f"  measuring {name} …")
+            # Baseline and stack alternate, so both see the same machine load.
+            base = measure_latency(bare, count=args.requests)
+            ours = measure_latency(request, count=args.requests)
+            latency.add_row(
+                name, f"{ours.p50_ms:.2f}", f"{base.p50_ms:.2f}", f"{ours.p50_ms - base.p50_ms:+.2f}",
+                f"{ours.p99_ms:.2f}", f"{base.p99_ms:.2f}",
+            )  # fmt: skip
+            base_rps = measure_throughput(bare, clients=args.clients, seconds=args.seconds)
+            ours_rps = measure_throughput(request, clients=args.clients, seconds=args.seconds)
+            throughput.add_row(name, f"{ours_rps:.0f}", f"{base_rps:.0f}", f"{ours_rps / base_rps:.2f}")
+        console.print(latency, throughput)
+    console.print("  measuring X-Ray daemon ingest …")
+    console.print(measure_ingest(segments=args.segments).table())
+    console.print(f"  measuring GetServiceGraph over {args.stored:,} stored segments …")
+    console.print(measure_graph_query(stored=args.stored).table())
+
+
+if __name__ == "__main__":
+    main()

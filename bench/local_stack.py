@@ -1,0 +1,100 @@
+"""Starts the local stack exactly as a user does (`make run`) on free ports, and stops it."""
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_SECONDS = 180.0
+
+
+def free_port() -> int:
+    """A port free for both TCP and UDP (the X-Ray daemon and API share one number)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+
+
+class LocalStack:
+    """`make run` in a child process; `startup_seconds` is the time to the first answer."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.services_port = free_port()
+        self.xray_port = free_port()
+        self._tmp = tempfile.TemporaryDirectory(prefix="sam-app-bench-")
+        self.log_path = Path(self._tmp.name) / "stack.log"
+        self.startup_seconds = 0.0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def xray_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.xray_port}"
+
+    @property
+    def daemon_address(self) -> tuple[str, int]:
+        return "127.0.0.1", self.xray_port
+
+    def __enter__(self) -> "LocalStack":
+        db = Path(self._tmp.name) / "traces.db"
+        args = (
+            f"--port {self.port} --services-port {self.services_port} "
+            f"--xray-port {self.xray_port} --xray-db {db}"
+        )
+        started = time.perf_counter()
+        log = self.log_path.open("wb")
+        self._process = subprocess.Popen(
+            ["make", "--no-print-directory", "run", f"ARGS={args}"],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        self._wait_until_answering(started)
+        return self
+
+    def _wait_until_answering(self, started: float) -> None:
+        deadline = started + START_TIMEOUT_SECONDS
+        while time.perf_counter() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"`make run` exited early; see {self.log_path}:\n{self.log_path.read_text()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/hello", timeout=5) as response:
+                    if response.status == 200:
+                        self.startup_seconds = time.perf_counter() - started
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.05)
+        raise RuntimeError(f"the stack did not answer within {START_TIMEOUT_SECONDS:.0f} s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None and self._process.poll() is None:
+            # The whole process group: make, python -m emulator and its workers.
+            os.killpg(self._process.pid, signal.SIGINT)
+            try:
+                self._process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait()
+        self._tmp.cleanup()
