@@ -82,11 +82,17 @@ class RunningStack:
 
 
 @contextmanager
-def running_stack(template: Path, runtime_dir: Path) -> Iterator[RunningStack]:
-    """The whole local stack from a built template, as `python -m emulator` runs it."""
+def running_stack(
+    template: Path, runtime_dir: Path, daemon_address: str | None = None
+) -> Iterator[RunningStack]:
+    """The whole local stack from a built template, as `python -m emulator` runs it.
+
+    Segments go to `daemon_address` (a real local X-Ray) when given, else to the collector.
+    """
     app = load_app(template)
     collector = SegmentCollector()
-    sender = SegmentSender(collector.address)
+    daemon_address = daemon_address or collector.address
+    sender = SegmentSender(daemon_address)
     logs: list[tuple[str, str]] = []
     try:
         with Services(app.tables, region=app.region) as services:
@@ -94,7 +100,7 @@ def running_stack(template: Path, runtime_dir: Path) -> Iterator[RunningStack]:
                 "AWS_ENDPOINT_URL": services.endpoint_url,
                 "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
                 "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
-                "AWS_XRAY_DAEMON_ADDRESS": collector.address,
+                "AWS_XRAY_DAEMON_ADDRESS": daemon_address,
             }
             lambdas = LambdaService(
                 app.functions,
