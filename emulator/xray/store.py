@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from emulator.xray.documents import DocumentFacts
+from emulator.xray.documents import DocumentFacts, InvalidDocument, parse_document
 
 logger = logging.getLogger(__name__)
 
@@ -147,17 +147,50 @@ class TraceStore:
         # lose the last transactions, an acceptable trade for a local trace store.
         self._db.execute("PRAGMA synchronous=NORMAL")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        carried_over: list[str] = []
         if version not in (0, SCHEMA_VERSION):
-            self._db.close()
-            raise RuntimeError(
-                f"{self.path} was written by another version of the local X-Ray (schema {version},"
-                f" expected {SCHEMA_VERSION}); delete it or pass another db_path"
-            )
+            carried_over = self._set_aside_older_file(version)
         self._db.executescript(SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._count = self._db.execute("SELECT count(*) FROM docs").fetchone()[0]
         self._last_prune = 0.0
         self._closed = False
+        if carried_over:
+            self._import(carried_over)
+
+    def _set_aside_older_file(self, version: int) -> list[str]:
+        """Move a file of another schema aside (never delete traces) and return its documents.
+
+        Every schema keeps each document's JSON, so the documents are read back and stored
+        again under the current schema; the old file stays next to the new one.
+        """
+        try:
+            documents = [row[0] for row in self._db.execute("SELECT document FROM bodies")]
+        except sqlite3.Error:
+            documents = []
+        self._db.close()
+        kept = self.path.with_name(f"{self.path.name}.schema-{version}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{self.path}{suffix}")
+            if old.exists():
+                old.rename(Path(f"{kept}{suffix}"))
+        logger.warning(
+            "%s had schema %d, not %d: moved to %s, %d documents carried over",
+            self.path, version, SCHEMA_VERSION, kept, len(documents),
+        )  # fmt: skip
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        return documents
+
+    def _import(self, documents: list[str]) -> None:
+        facts = []
+        for text in documents:
+            try:
+                facts.append(parse_document(text))
+            except InvalidDocument:
+                logger.warning("a stored document no longer parses; left in the set-aside file")
+        self.insert(facts)
 
     # -- writing ---------------------------------------------------------------------------
 

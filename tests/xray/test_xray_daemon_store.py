@@ -1,6 +1,7 @@
 """The daemon's wire format and the store's durability and bounds, over real UDP and SQLite."""
 
 import json
+import sqlite3
 
 from conftest import make_client
 from xray_support import HEADER, datagram, fresh_trace, send, send_documents
@@ -79,6 +80,28 @@ def test_the_store_survives_a_restart(db_path):
         second.stop()
     assert {segment["Id"] for segment in trace["Segments"]} >= {documents[0]["id"], documents[1]["id"]}
     assert "Demo" in {service["Name"] for service in graph["Services"]}
+
+
+def test_a_store_of_another_schema_is_set_aside_and_its_documents_carried_over(db_path):
+    documents = fresh_trace("tutorial_ddb_trace.json")
+    first = TraceStore(db_path)
+    try:
+        first.insert([parse_document(json.dumps(document)) for document in documents])
+    finally:
+        first.close()
+    # As a file written by an older (or newer) local X-Ray would say.
+    with sqlite3.connect(db_path) as db:
+        db.execute("PRAGMA user_version=1")
+
+    second = TraceStore(db_path)
+    try:
+        assert second.count() == len(documents)
+    finally:
+        second.close()
+    kept = db_path.with_name(db_path.name + ".schema-1")
+    assert kept.exists(), "the old file must be kept, never deleted"
+    with sqlite3.connect(kept) as db:
+        assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == len(documents)
 
 
 def test_the_size_bound_drops_the_oldest_documents(tmp_path):
