@@ -96,7 +96,11 @@ def render_service_map(graph: Mapping[str, Any]) -> RenderableType:
 
     table = Table(title="nodes", title_justify="left")
     for column in ("node", "type", "requests", "avg ms", "error %", "fault %", "throttle %"):
-        table.add_column(column, justify="left" if column in ("node", "type") else "right")
+        if column in ("node", "type"):
+            # Names are what the user looks for: wrap them in a narrow terminal, never cut them.
+            table.add_column(column, justify="left", overflow="fold")
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     for service in services:
         stats = service.get("SummaryStatistics") or {}
         total = stats.get("TotalCount") or 0
