@@ -20,7 +20,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=2000, help="sequential requests per latency run")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run")
     parser.add_argument("--clients", type=int, default=4, help="concurrent connections for throughput")
-    parser.add_argument("--segments", type=int, default=20000, help="segments per ingest burst")
+    parser.add_argument("--segments", type=int, default=320_000, help="most segments per ingest step")
     parser.add_argument("--stored", type=int, default=100_000, help="segments stored for GetServiceGraph")
     return parser.parse_args()
 
