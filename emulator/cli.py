@@ -7,24 +7,24 @@ SIGTERM, once every server and every function process is stopped.
 
 import argparse
 import contextlib
-import importlib
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from emulator.gateway import DEFAULT_PORT, Gateway
+from emulator.lambda_service import LambdaService
 from emulator.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
 from emulator.segment_sender import SegmentSender
 from emulator.services import DEFAULT_PORT as DEFAULT_SERVICES_PORT
 from emulator.services import FAKE_CREDENTIALS, Services, ServicesError, check_port_free, free_port
 from emulator.template import TemplateError, load_app
+from emulator.xray.process import XRayProcess
 
 HOST = "127.0.0.1"
 DEFAULT_XRAY_PORT = 2000  # the X-Ray daemon's port, UDP and TCP
@@ -95,8 +95,8 @@ class Stack:
         self.app: AppSpec | None = None
         self.services: Services | None = None
         self.gateway: Gateway | None = None
-        self.xray: Any = None
-        self.daemon_address: str | None = None
+        self.xray: XRayProcess | None = None
+        self.daemon_address = ""
 
     def progress(self, message: str) -> None:
         self.console.print(f"[dim]…[/] {escape(message)}", highlight=False)
@@ -132,9 +132,8 @@ class Stack:
         self.daemon_address = self._start_xray()
 
         # One sender for the segments API Gateway and Lambda write themselves.
-        sender = SegmentSender(self.daemon_address) if self.daemon_address else None
-        if sender is not None:
-            self._stack.callback(sender.close)
+        sender = SegmentSender(self.daemon_address)
+        self._stack.callback(sender.close)
         self.progress(f"starting Lambda ({len(app.functions)} functions)")
         lambda_service = self._lambda_service(app, runtime_dir, sender)
         self._stack.callback(lambda_service.close)
@@ -158,43 +157,22 @@ class Stack:
             raise StartupError(str(error)) from None
         self._stack.callback(stop)
 
-    def _start_xray(self) -> str | None:
-        """The local X-Ray (emulator.xray.server), if that part of the emulator is there."""
-        try:
-            server_module = importlib.import_module("emulator.xray.server")
-        except ImportError:
-            self.progress("X-Ray: emulator.xray.server is not available; traces are not recorded")
-            return None
+    def _start_xray(self) -> str:
+        """The local X-Ray daemon and API, in a process of their own (see xray/process.py)."""
         self.progress(f"starting X-Ray (daemon and API) on {HOST}:{self.args.xray_port or '(any free port)'}")
-        self.args.xray_db.parent.mkdir(parents=True, exist_ok=True)
-        self.xray = server_module.XRayServer(host=HOST, port=self.args.xray_port, db_path=self.args.xray_db)
-        try:
-            self._start(self.xray.start, self.xray.stop)
-        except StartupError:
-            raise
-        except Exception as error:  # e.g. a trace store written by another version
-            message = " ".join(str(error).split())
-            raise StartupError(
-                f"X-Ray cannot start with the store {self.args.xray_db}: {type(error).__name__}: {message} "
-                "(delete the file to start afresh)"
-            ) from None
-        return str(self.xray.daemon_address)
+        self.xray = XRayProcess(host=HOST, port=self.args.xray_port, db_path=self.args.xray_db)
+        self._start(self.xray.start, self.xray.stop)
+        return self.xray.daemon_address
 
-    def _lambda_service(self, app: AppSpec, runtime_dir: Path, sender: SegmentSender | None) -> Any:
-        try:
-            from emulator.lambda_service import LambdaService
-        except ImportError as error:
-            raise StartupError(f"the Lambda side of the emulator cannot be loaded: {error}") from None
-
+    def _lambda_service(self, app: AppSpec, runtime_dir: Path, sender: SegmentSender) -> LambdaService:
         assert self.services is not None
         base_env = {
             "AWS_ENDPOINT_URL": self.services.endpoint_url,
             "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
             "AWS_SESSION_TOKEN": "testing",
+            "AWS_XRAY_DAEMON_ADDRESS": self.daemon_address,
         }
-        if self.daemon_address:
-            base_env["AWS_XRAY_DAEMON_ADDRESS"] = self.daemon_address
         return LambdaService(app.functions, runtime_dir=runtime_dir, base_env=base_env,
                              log=FunctionLog(self.console, app), segment_sender=sender)  # fmt: skip
 
@@ -231,12 +209,12 @@ class Stack:
                 highlight=False,
             )
         if self.xray is not None:
+            api_url = self.xray.api_url
             console.print(f"\nX-Ray daemon: {self.daemon_address} (UDP)", highlight=False)
-            api_url = getattr(self.xray, "api_url", None)
-            if api_url:
-                console.print(f"X-Ray API: {api_url}", highlight=False)
-                window = "--start-time $(($(date +%s)-600)) --end-time $(date +%s)"
-                console.print(f"  {aws} xray get-trace-summaries --endpoint-url {api_url} {window}")
+            console.print(f"X-Ray API: {api_url}", highlight=False)
+            window = "--start-time $(($(date +%s)-600)) --end-time $(date +%s)"
+            console.print(f"  {aws} xray get-trace-summaries --endpoint-url {api_url} {window}")
+            console.print(f"  make map ARGS='--endpoint-url {api_url}'")
         console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
 
 

@@ -1,0 +1,37 @@
+"""The X-Ray server in its own process, as the local stack runs it."""
+
+import socket
+import time
+
+import pytest
+from conftest import make_client
+from xray_support import datagram, fresh_trace, send
+
+from emulator.xray.process import XRayProcess
+
+
+def test_the_child_process_takes_segments_and_answers_the_api(db_path):
+    documents = fresh_trace("tutorial_hello_trace.json")
+    with XRayProcess(port=0, db_path=db_path) as xray:
+        port = int(xray.daemon_address.rsplit(":", 1)[1])
+        send(port, *(datagram(document) for document in documents))
+        client = make_client(xray)
+        deadline = time.monotonic() + 10
+        while not (traces := client.batch_get_traces(TraceIds=[documents[0]["trace_id"]])["Traces"]):
+            assert time.monotonic() < deadline, "the segments never reached the child's store"
+            time.sleep(0.05)
+        process = xray._process
+    assert {segment["Id"] for segment in traces[0]["Segments"]} >= {documents[0]["id"]}
+    assert process is not None and not process.is_alive() and process.exitcode == 0
+
+
+def test_a_busy_port_is_a_one_line_startup_error(db_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        xray = XRayProcess(port=port, db_path=db_path)
+        with pytest.raises(OSError) as raised:
+            xray.start()
+    message = str(raised.value)
+    assert message.startswith("X-Ray: ") and "\n" not in message
+    assert xray._process is None, "a failed start leaves no child behind"
