@@ -99,17 +99,23 @@ class RouteTable:
         self._routes = sorted(compiled, key=lambda c: c.rank, reverse=True)
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        """The route for `method path` (path percent-decoded, no stage) and its path parameters."""
+        """The route for `method path` (path percent-decoded, no stage) and its path parameters.
+
+        Like API Gateway: the most specific resource that matches wins, and on that resource
+        the method itself before ANY.
+        """
         path = "/" + path.strip("/") if path.strip("/") else "/"
-        for exact_only in (True, False):
-            for compiled in self._routes:
-                wanted = method if exact_only else "ANY"
-                if compiled.route.method != wanted:
-                    continue
-                found = compiled.pattern.fullmatch(path)
-                if found:
-                    return compiled.route, found.groupdict()
-        return None
+        best: tuple[tuple[tuple[int, ...], bool], Route, dict[str, str]] | None = None
+        for compiled in self._routes:
+            if compiled.route.method not in (method, "ANY"):
+                continue
+            found = compiled.pattern.fullmatch(path)
+            if found is None:
+                continue
+            key = (compiled.rank, compiled.route.method == method)
+            if best is None or key > best[0]:
+                best = (key, compiled.route, found.groupdict())
+        return None if best is None else (best[1], best[2])
 
 
 class Gateway:
