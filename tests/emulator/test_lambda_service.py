@@ -20,6 +20,7 @@ from emulator.lambda_service import InvokeResult, LambdaService
 from emulator.model import FunctionSpec
 from emulator.segment_sender import SegmentSender
 from emulator.trace_header import TraceHeader, new_segment_id, new_trace_id, parse_trace_header
+from tests.emulator import process_table
 
 pytestmark = pytest.mark.slow
 
@@ -79,20 +80,9 @@ def echo_body(result: InvokeResult) -> dict[str, Any]:
 
 
 def child_pids() -> set[int]:
-    """This process's children, zombies included (a zombie keeps its /proc entry)."""
+    """This process's children, zombies included."""
     me = os.getpid()
-    children = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == me:
-            children.add(int(entry.name))
-    return children
+    return {pid for pid, parent in process_table.parents(include_zombies=True).items() if parent == me}
 
 
 def process_exists(pid: int) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.emulator import process_table
 from tests.emulator.stack_helpers import request
 
 pytestmark = pytest.mark.slow
@@ -23,19 +24,8 @@ STOP_TIMEOUT = 20.0
 
 
 def descendants(pid: int) -> set[int]:
-    """Every live process below `pid`, from /proc (workers run in sessions of their own)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name (field 2) may hold spaces; the fields after its ")" are fixed.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z":
-            parents[int(entry.name)] = int(fields[1])
+    """Every live process below `pid` (workers run in sessions of their own)."""
+    parents = process_table.parents(include_zombies=False)
     found: set[int] = set()
     frontier = {pid}
     while frontier:
@@ -43,14 +33,6 @@ def descendants(pid: int) -> set[int]:
         frontier = children - found
         found |= children
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rindex(")") + 2] != "Z"
 
 
 class Emulator:
@@ -136,9 +118,11 @@ def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
         emulator.process.send_signal(stop_signal)
         assert emulator.process.wait(timeout=STOP_TIMEOUT) == 0
         deadline = time.monotonic() + 5
-        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+        while any(process_table.alive(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not [pid for pid in children if alive(pid)], "a function process outlived the stack"
+        assert not [pid for pid in children if process_table.alive(pid)], (
+            "a function process outlived the stack"
+        )
         stderr = emulator.process.stderr.read()
         assert "Traceback" not in stderr, stderr
     finally:
