@@ -111,16 +111,18 @@ def parse_key(event: dict[str, Any]) -> str:
         raise BadRequest(f"request body is not valid JSON: {error.msg}") from None
     if not isinstance(document, dict):
         raise BadRequest(
-            f'request body must be a JSON object like {{"key": "..."}}, got {type(document).__name__}'
+            f'request body must be a JSON object like {{"key": "..."}}, got {_json_type(document)}'
         )
     unknown = sorted(set(document) - ALLOWED_FIELDS)
+    if "key" not in document:
+        # The likeliest mistake is a misspelt "key": name what was sent instead.
+        sent = f"; got unknown field(s): {', '.join(unknown)}" if unknown else ""
+        raise BadRequest(f"field 'key' is required{sent}")
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(unknown)}; only 'key' is accepted")
-    if "key" not in document:
-        raise BadRequest("field 'key' is required")
     key = document["key"]
     if not isinstance(key, str):
-        raise BadRequest(f"field 'key' must be a string, got {type(key).__name__}")
+        raise BadRequest(f"field 'key' must be a string, got {_json_type(key)}")
     if key == "":
         raise BadRequest("field 'key' must not be empty")
     size = len(key.encode("utf-8"))
@@ -163,6 +165,17 @@ def put_item_ddb(key: str, deadline: float, cold_start: bool = False) -> dict[st
         if time.monotonic() + backoff + ATTEMPT_SECONDS > deadline:
             raise DynamoUnavailable(f"{reason} after {attempt} attempt(s)")
         time.sleep(backoff)
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type: the caller wrote JSON, not Python."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
 def _annotate(cold_start: bool) -> None:
