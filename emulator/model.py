@@ -30,6 +30,11 @@ class FunctionSpec:
     architecture: str = "x86_64"
     region: str = DEFAULT_REGION
     account_id: str = DEFAULT_ACCOUNT_ID
+    log_group: str = ""  # LoggingConfig.LogGroup; empty: Lambda's default /aws/lambda/<name>
+
+    @property
+    def log_group_name(self) -> str:
+        return self.log_group or f"/aws/lambda/{self.function_name}"
 
     @property
     def arn(self) -> str:

@@ -168,6 +168,7 @@ def _function(
         for name, value in variables.items()
         for where in [f"{logical_id}.Environment.Variables.{name}"]
     }
+    log_group = (props.get("LoggingConfig") or {}).get("LogGroup")
     return FunctionSpec(
         logical_id=logical_id,
         function_name=resolver.function_name(logical_id),
@@ -183,6 +184,9 @@ def _function(
         architecture=str(architectures[0]),
         region=resolver.region,
         account_id=resolver.account_id,
+        log_group=str(resolver.resolve(log_group, f"{logical_id}.LoggingConfig.LogGroup"))
+        if log_group
+        else "",
     )
 
 

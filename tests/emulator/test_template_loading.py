@@ -40,6 +40,9 @@ def test_tutorial_build_gives_both_routes_the_table_and_tracing(tutorial_app_tem
         assert (function.code_dir / "app.py").is_file()
         assert function.code_dir.parent == tutorial_app_template.parent
     assert ddb.environment == {"TABLE_NAME": "Demo"}
+    # LoggingConfig.LogGroup: !Ref of a named log group resolves to its LogGroupName.
+    assert hello.log_group_name == "/aws/lambda/sam-app/HelloWorldFunction"
+    assert ddb.log_group_name == "/aws/lambda/sam-app/SamDdbFunction"
     [table] = app.tables
     assert table.table_name == "Demo"
     assert table.create_table_args["BillingMode"] == "PAY_PER_REQUEST"
@@ -63,6 +66,8 @@ def test_fixture_app_globals_merge_env_and_override_timeout(fixture_app_template
     assert echo.environment == {"FROM_GLOBALS": "globals-value", "TABLE_NAME": "Items"}
     assert sleepy.environment == {"FROM_GLOBALS": "globals-value"}
     assert (echo.timeout, sleepy.timeout) == (3, 1)
+    # No LoggingConfig: Lambda's default log group.
+    assert echo.log_group_name == f"/aws/lambda/{echo.function_name}"
     assert echo.memory_size == 256
     assert {(r.method, r.path) for r in app.routes if r.function == "EchoFunction"} == {
         ("ANY", "/echo"),
