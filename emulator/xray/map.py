@@ -9,23 +9,37 @@ services marked Root.
 """
 
 import argparse
-import sys
-import time
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:2000"
-DEFAULT_REGION = "ap-northeast-1"
-# The local API needs no credentials; botocore still signs, so give it placeholders.
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+# make_client and the defaults are shared with the other terminal views; importers of this
+# module keep finding them here.
+from emulator.xray.cli_common import (
+    API_ERRORS,
+    DEFAULT_ENDPOINT,
+    DEFAULT_REGION,
+    LOCAL_CREDENTIALS,
+    add_source_arguments,
+    make_client,
+    report_api_error,
+    source_from,
+)
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_REGION",
+    "LOCAL_CREDENTIALS",
+    "describe_stats",
+    "fetch_service_graph",
+    "main",
+    "make_client",
+    "render_service_map",
+]
 
 
 def fetch_service_graph(client: Any, start: float, end: float) -> dict[str, Any]:
@@ -134,53 +148,20 @@ def _style(stats: Mapping[str, Any] | None) -> str:
     return "green"
 
 
-def make_client(endpoint_url: str | None, region: str) -> Any:
-    """boto3's xray client: the local API (placeholder credentials) or AWS (the default chain)."""
-    # Fail fast and once: a map is not worth retries against an endpoint that is down.
-    config = Config(connect_timeout=3, read_timeout=30, retries={"total_max_attempts": 1})
-    if endpoint_url is None:
-        return boto3.client("xray", region_name=region, config=config)
-    return boto3.client(
-        "xray", region_name=region, endpoint_url=endpoint_url, config=config, **LOCAL_CREDENTIALS
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m emulator.xray.map", description="Print the X-Ray service map."
     )
-    parser.add_argument(
-        "--endpoint-url", default=DEFAULT_ENDPOINT, help=f"X-Ray API (default {DEFAULT_ENDPOINT})"
-    )
-    parser.add_argument("--minutes", type=float, default=60, help="time window ending now (default 60)")
-    parser.add_argument(
-        "--aws", action="store_true", help="read the real X-Ray API with your AWS credentials"
-    )
-    parser.add_argument("--region", default=DEFAULT_REGION, help=f"AWS region (default {DEFAULT_REGION})")
+    add_source_arguments(parser)
     args = parser.parse_args(argv)
-    if args.minutes <= 0:
-        parser.error("--minutes must be positive")
-    endpoint = None if args.aws else args.endpoint_url
-    where = f"X-Ray in {args.region}" if args.aws else f"the local X-Ray at {args.endpoint_url}"
-    end = time.time()
-    start = end - args.minutes * 60
+    source = source_from(args, parser)
+    start, end = source.window()
     try:
-        graph = fetch_service_graph(make_client(endpoint, args.region), start, end)
-    except NoCredentialsError:
-        print(f"error: no AWS credentials found for {where} (aws configure, or AWS_PROFILE)", file=sys.stderr)
-        return 2
-    except NoRegionError:
-        print("error: no AWS region; pass --region", file=sys.stderr)
-        return 2
-    except ClientError as error:
-        print(f"error: {where} refused GetServiceGraph: {error}", file=sys.stderr)
-        return 2
-    except BotoCoreError as error:
-        # EndpointConnectionError and friends: the message names the URL.
-        print(f"error: cannot reach {where}: {error}", file=sys.stderr)
-        return 2
+        graph = fetch_service_graph(source.client(), start, end)
+    except API_ERRORS as error:
+        return report_api_error(error, source.where, "GetServiceGraph")
     console = Console()
-    console.print(Text(f"service map of {where}, last {args.minutes:g} minutes", style="bold"))
+    console.print(Text(f"service map of {source.where}, last {args.minutes:g} minutes", style="bold"))
     console.print(render_service_map(graph))
     return 0
 
