@@ -8,13 +8,14 @@ RUNTIME_DIR := build/lambda-runtime
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help setup build run test lint format bench map deploy delete clean
+.PHONY: help setup build run test lint format bench map traces deploy delete clean
 
 help:
 	@echo "make run     set up, sam build, start the local stack and print its URLs"
 	@echo "make test    lint and every test (unit, template, local stack, X-Ray)"
 	@echo "make bench   latency and throughput figures, as ratios measured in one run"
 	@echo "make map     the X-Ray service map of the local stack (ARGS=--aws for AWS)"
+	@echo "make traces  recent X-Ray traces (ARGS=--latest or '--id ID' for a timeline, --aws for AWS)"
 	@echo "make deploy  sam build + sam deploy (stack sam-app, ap-northeast-1)"
 
 # The virtual environment, rebuilt when the pinned requirements change.
@@ -57,6 +58,9 @@ bench: build
 
 map: setup
 	$(PY) -m emulator.xray.map $(ARGS)
+
+traces: setup
+	$(PY) -m emulator.xray.trace_view $(ARGS)
 
 deploy: setup
 	$(BIN)/sam build
