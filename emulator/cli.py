@@ -54,6 +54,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="X-Ray daemon and API port (0: any free port)")  # fmt: skip
     parser.add_argument("--xray-db", type=Path, default=Path("build/xray/traces.db"),
                         help="where the local X-Ray keeps its traces")  # fmt: skip
+    parser.add_argument("--data-dir", type=Path, default=Path("build/dynamodb"),
+                        help="where table items are kept between runs (delete to start empty)")  # fmt: skip
     parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
     parser.add_argument("--region", default=DEFAULT_REGION)
     return parser.parse_args(argv)
@@ -140,10 +142,9 @@ class Stack:
         args.port, args.services_port = ports["port"], ports["services_port"]
 
         self.progress(f"starting DynamoDB (moto) on {HOST}:{args.services_port}")
-        self.services = Services(app.tables, region=app.region, host=HOST, port=args.services_port)
+        self.services = Services(app.tables, region=app.region, host=HOST, port=args.services_port,
+                                 log=self.progress, data_dir=args.data_dir)  # fmt: skip
         self._start(self.services.start, self.services.stop)
-        for table in app.tables:
-            self.progress(f"created table {table.table_name}")
 
         self.daemon_address = self._start_xray()
 

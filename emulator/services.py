@@ -9,12 +9,16 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import boto3
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from moto.server import ThreadedMotoServer
 
+from emulator import table_snapshots
 from emulator.model import TableSpec
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 # moto's own default, and what the docs of most local stacks use.
@@ -56,8 +60,11 @@ class Services:
         host: str = DEFAULT_HOST,
         port: int = 0,
         log: Callable[[str], None] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.tables = tables
+        # Where the tables' items are kept across restarts (table_snapshots); None: memory only.
+        self.data_dir = data_dir
         self.region = region
         self.host = host
         self.port = port
@@ -86,6 +93,8 @@ class Services:
             raise ServicesError(f"moto did not start on {self.endpoint_url} within {START_TIMEOUT:.0f} s")
         self._server = server
         self.create_tables()
+        if self.data_dir is not None:
+            self._load_items(self.data_dir)
 
     def client(self, service: str = "dynamodb"):  # noqa: ANN201 - boto3 clients are untyped here
         return boto3.client(
@@ -109,8 +118,28 @@ class Services:
             if self.log:
                 self.log(f"created table {table.table_name} ({table.logical_id})")
 
+    def _load_items(self, data_dir: Path) -> None:
+        dynamodb = self.client("dynamodb")
+        for table in self.tables:
+            loaded = table_snapshots.load_table(dynamodb, table.table_name, data_dir)
+            if loaded and self.log:
+                self.log(f"loaded {loaded} items into {table.table_name} from {data_dir}")
+
+    def _save_items(self, data_dir: Path) -> None:
+        dynamodb = self.client("dynamodb")
+        for table in self.tables:
+            try:
+                saved = table_snapshots.save_table(dynamodb, table.table_name, data_dir)
+            except (ClientError, BotoCoreError, OSError) as error:
+                logger.warning("could not save the items of %s: %s", table.table_name, error)
+                continue
+            if self.log:
+                self.log(f"saved {saved} items of {table.table_name} to {data_dir}")
+
     def stop(self) -> None:
         if self._server is not None:
+            if self.data_dir is not None:
+                self._save_items(self.data_dir)
             self._server.stop()
             self._server = None
 

@@ -1,5 +1,6 @@
 """`python -m emulator` as a user runs it: a real process, its output, its exit, its children."""
 
+import json
 import os
 import queue
 import re
@@ -11,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.emulator import process_table
@@ -86,7 +88,7 @@ def stack_args(built_template: Path, tmp_path: Path, *extra: str) -> list[str]:
         "--template", str(ROOT / "template.yaml"),
         "--build-dir", str(built_template.parent),
         "--port", "0", "--services-port", "0", "--xray-port", "0",
-        "--xray-db", str(tmp_path / "traces.db"),
+        "--xray-db", str(tmp_path / "traces.db"), "--data-dir", str(tmp_path / "dynamodb"),
         *extra,
     ]  # fmt: skip
 
@@ -127,6 +129,32 @@ def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
         assert "Traceback" not in stderr, stderr
     finally:
         emulator.kill()
+
+
+def test_acknowledged_items_and_traces_survive_a_restart(tutorial_app_template, lambda_runtime_dir, tmp_path):
+    key = f"kept-{os.getpid()}-{time.time_ns()}"
+    for run in ("first", "second"):
+        emulator = Emulator(*stack_args(tutorial_app_template, tmp_path))
+        try:
+            url = emulator.wait_for(r"curl (http://127\.0\.0\.1:\d+)/hello").group(1)
+            endpoint = emulator.wait_for(r"DynamoDB \(moto\): (http://127\.0\.0\.1:\d+)").group(1)
+            emulator.wait_for(r"Ready\.")
+            dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="ap-northeast-1",
+                                    aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+            if run == "first":
+                response = request("POST", url + "/ddb", body=json.dumps({"key": key}).encode())
+                assert response.status == 200
+                stored = response.json()["CreateDate"]
+            else:
+                # A new moto process: the item came back from the saved snapshot.
+                items = dynamodb.scan(TableName="Demo")["Items"]
+                assert {"Key": {"S": key}, "CreateDate": {"S": stored}} in items
+            emulator.process.send_signal(signal.SIGINT)
+            assert emulator.process.wait(timeout=STOP_TIMEOUT) == 0
+        finally:
+            emulator.kill()
+    saved = json.loads((tmp_path / "dynamodb" / "Demo.json").read_text())
+    assert {"Key": {"S": key}, "CreateDate": {"S": stored}} in saved["Items"]
 
 
 def run_to_exit(*args: str) -> subprocess.CompletedProcess:
