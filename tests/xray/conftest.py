@@ -4,10 +4,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from emulator.xray.server import XRayServer
+from tests.xray.xray_support import make_client
 
 
 @pytest.fixture
@@ -23,16 +23,6 @@ def xray_server(db_path: Path) -> Iterator[XRayServer]:
         yield server
     finally:
         server.stop()
-
-
-def make_client(server: Any) -> Any:
-    return boto3.client(
-        "xray",
-        endpoint_url=server.api_url,
-        region_name="ap-northeast-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 @pytest.fixture

@@ -6,9 +6,17 @@ from datetime import datetime
 
 import pytest
 from rich.console import Console
-from xray_support import DDB_FUNCTION, HELLO_FUNCTION, STAGE, find, fresh_trace, load, send_documents
 
 from emulator.xray.trace_view import main, render_trace_summaries, render_trace_timeline
+from tests.xray.xray_support import (
+    DDB_FUNCTION,
+    HELLO_FUNCTION,
+    STAGE,
+    find,
+    fresh_trace,
+    load,
+    send_documents,
+)
 
 GUIDES = " │├└─"
 # What the ddb trace's timeline must draw: (name, origin or namespace, depth), top to bottom.

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
-from xray_support import DDB_FUNCTION, STAGE, find, fresh_trace, send_documents, window
+
+from tests.xray.xray_support import DDB_FUNCTION, STAGE, find, fresh_trace, send_documents, window
 
 
 def post(server, path: str, body: bytes) -> tuple[int, dict[str, str], dict]:

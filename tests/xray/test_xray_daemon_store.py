@@ -3,12 +3,10 @@
 import json
 import sqlite3
 
-from conftest import make_client
-from xray_support import HEADER, datagram, fresh_trace, send, send_documents
-
 from emulator.xray.documents import parse_document
 from emulator.xray.server import XRayServer
 from emulator.xray.store import TraceStore
+from tests.xray.xray_support import HEADER, datagram, fresh_trace, make_client, send, send_documents
 
 
 def test_malformed_datagrams_are_counted_by_kind_and_a_good_one_still_lands(xray_server, xray):

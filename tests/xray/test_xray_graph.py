@@ -2,7 +2,7 @@
 
 import random
 
-from xray_support import (
+from tests.xray.xray_support import (
     DDB_FUNCTION,
     HELLO_FUNCTION,
     STAGE,

@@ -3,9 +3,9 @@
 import json
 
 from rich.console import Console
-from xray_support import DATA, DDB_FUNCTION, find, fresh_trace, send_documents, window
 
 from emulator.xray.map import fetch_service_graph, main, make_client, render_service_map
+from tests.xray.xray_support import DATA, DDB_FUNCTION, find, fresh_trace, send_documents, window
 
 
 def text_of(renderable) -> str:

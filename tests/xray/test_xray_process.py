@@ -4,10 +4,9 @@ import socket
 import time
 
 import pytest
-from conftest import make_client
-from xray_support import datagram, fresh_trace, send
 
 from emulator.xray.process import XRayProcess
+from tests.xray.xray_support import datagram, fresh_trace, make_client, send
 
 
 def test_the_child_process_takes_segments_and_answers_the_api(db_path):

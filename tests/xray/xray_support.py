@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
+
 DATA = Path(__file__).parent / "data"
 HEADER = b'{"format":"json","version":1}\n'
 DDB_FUNCTION = "sam-app-SamDdbFunction-Xb3LkQ9pR2sT"
@@ -101,3 +103,13 @@ def edges(graph: dict[str, Any]) -> dict[tuple[tuple[str, str], tuple[str, str]]
             key = ((service["Name"], service.get("Type", "")), (target["Name"], target.get("Type", "")))
             result[key] = edge
     return result
+
+
+def make_client(server: Any) -> Any:
+    return boto3.client(
+        "xray",
+        endpoint_url=server.api_url,
+        region_name="ap-northeast-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
