@@ -10,12 +10,12 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from emulator.xray.backend import InvalidRequest, XRayBackend
+from emulator.xray.times import epoch_seconds
 from emulator.xray.traces import TIME_RANGE_TYPES
 
 logger = logging.getLogger(__name__)
@@ -204,14 +204,10 @@ def _timestamp(body: Body, member: str, prefix: str = "") -> float:
     value = body.get(member)
     if value is None:
         raise InvalidRequest(f"{prefix}{member} is required")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise InvalidRequest(f"{prefix}{member} must be epoch seconds or an ISO 8601 time, got {value!r}")
+    seconds = epoch_seconds(value)
+    if seconds is None:
+        raise InvalidRequest(f"{prefix}{member} must be epoch seconds or an ISO 8601 time, got {value!r}")
+    return seconds
 
 
 def _string_list(body: Body, member: str) -> list[str]:

@@ -26,6 +26,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from emulator.xray.cli_common import API_ERRORS, add_source_arguments, one_line, report_api_error, source_from
+from emulator.xray.times import epoch_seconds
 
 DEFAULT_LIMIT = 20
 BAR_WIDTH = 40
@@ -51,7 +52,7 @@ def fetch_trace_summaries(
     for page in client.get_paginator("get_trace_summaries").paginate(**request):
         summaries.extend(page.get("TraceSummaries", []))
     # Pages come oldest first (locally) or in no promised order (AWS): sort here.
-    summaries.sort(key=lambda summary: _epoch(summary.get("StartTime")) or 0.0, reverse=True)
+    summaries.sort(key=lambda summary: epoch_seconds(summary.get("StartTime")) or 0.0, reverse=True)
     return summaries
 
 
@@ -350,23 +351,9 @@ def _cause_line(document: Mapping[str, Any], exceptions: Mapping[str, dict[str, 
 # --- shared bits ------------------------------------------------------------------------------
 
 
-def _epoch(value: Any) -> float | None:
-    """A time as boto3 gives it (datetime), as JSON has it (epoch seconds) or ISO 8601 text."""
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
-
-
 def _clock(value: Any) -> str:
     """Local HH:MM:SS.mmm."""
-    epoch = _epoch(value)
+    epoch = epoch_seconds(value)
     if epoch is None:
         return "?"
     moment = datetime.fromtimestamp(epoch)
