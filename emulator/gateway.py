@@ -257,7 +257,7 @@ class Gateway:
                         status=response.status,
                         lambda_call=LambdaCall(
                             subsegment_id=lambda_subsegment_id,
-                            function=_function_ref(function),
+                            function=LambdaFunctionRef.of(function),
                             span=Span(start, end),
                             status=invoke_status,
                         ),
@@ -281,10 +281,6 @@ class Gateway:
         if trace is not None:
             headers.append(("X-Amzn-Trace-Id", trace.to_header()))
         return headers
-
-
-def _function_ref(function: FunctionSpec) -> LambdaFunctionRef:
-    return LambdaFunctionRef(function.function_name, function.arn, function.region, function.account_id)
 
 
 def _map(result: InvokeOutcome, log: Callable[[str], None] | None, function: FunctionSpec) -> ProxyResponse:

@@ -50,10 +50,6 @@ def trace_for_invoke(spec: FunctionSpec, incoming: TraceHeader | None) -> Lambda
     )
 
 
-def function_ref(spec: FunctionSpec) -> LambdaFunctionRef:
-    return LambdaFunctionRef(spec.function_name, spec.arn, spec.region, spec.account_id)
-
-
 def send_service_segment(
     sender: SegmentSender, trace: LambdaTrace, spec: FunctionSpec, request_id: str, span: Span, status: int
 ) -> None:
@@ -62,7 +58,7 @@ def send_service_segment(
             trace_id=trace.trace_id,
             segment_id=trace.service_segment_id,
             parent_id=trace.parent_id,
-            function=function_ref(spec),
+            function=LambdaFunctionRef.of(spec),
             request_id=request_id,
             span=span,
             status=status,
@@ -86,7 +82,7 @@ def send_function_segment(
             trace_id=trace.trace_id,
             segment_id=trace.function_segment_id,
             parent_id=trace.service_segment_id,
-            function=function_ref(spec),
+            function=LambdaFunctionRef.of(spec),
             request_id=request_id,
             initialization=initialization,
             invocation=invocation,

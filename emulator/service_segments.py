@@ -14,6 +14,8 @@ the local daemon like any other segment. One trace of `GET /hello` is:
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.model import FunctionSpec
+
 
 @dataclass(frozen=True)
 class Span:
@@ -38,6 +40,10 @@ class LambdaFunctionRef:
     arn: str
     region: str
     account_id: str
+
+    @classmethod
+    def of(cls, function: FunctionSpec) -> "LambdaFunctionRef":
+        return cls(function.function_name, function.arn, function.region, function.account_id)
 
 
 @dataclass(frozen=True)

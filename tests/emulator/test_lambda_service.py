@@ -19,6 +19,7 @@ import pytest
 from emulator.lambda_service import InvokeResult, LambdaService
 from emulator.model import FunctionSpec
 from emulator.segment_sender import SegmentSender
+from emulator.services import free_port
 from emulator.trace_header import TraceHeader, new_segment_id, new_trace_id, parse_trace_header
 from tests.emulator import process_table
 
@@ -590,12 +591,6 @@ def test_errors_and_timeouts_are_faults_with_their_cause(make_service, fixture_a
 
 
 # -- the tutorial's DynamoDB function, against moto ---------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture()
