@@ -27,10 +27,10 @@ $(VENV)/.installed: requirements-dev.txt constraints.txt
 	touch $@
 
 # The local stand-in for Lambda's /var/runtime: only what the real runtime provides.
-$(RUNTIME_DIR)/.installed: emulator/lambda-runtime.txt $(VENV)/.installed
+$(RUNTIME_DIR)/.installed: emulator/lambda_/runtime-requirements.txt $(VENV)/.installed
 	@echo "==> installing the Lambda runtime interface client into $(RUNTIME_DIR)"
 	rm -rf $(RUNTIME_DIR)
-	$(PY) -m pip install --quiet --target $(RUNTIME_DIR) -r emulator/lambda-runtime.txt -c constraints.txt
+	$(PY) -m pip install --quiet --target $(RUNTIME_DIR) -r emulator/lambda_/runtime-requirements.txt -c constraints.txt
 	touch $@
 
 setup: $(VENV)/.installed $(RUNTIME_DIR)/.installed
@@ -57,10 +57,10 @@ bench: build
 	$(PY) -m bench $(ARGS)
 
 map: setup
-	$(PY) -m emulator.xray.map $(ARGS)
+	$(PY) -m console.service_map $(ARGS)
 
 traces: setup
-	$(PY) -m emulator.xray.trace_view $(ARGS)
+	$(PY) -m console.traces $(ARGS)
 
 deploy: setup
 	$(BIN)/sam build

@@ -19,9 +19,11 @@ from typing import Any
 from rich.table import Table
 
 from bench.local_stack import free_port
-from emulator import service_segments as seg
-from emulator.segment_sender import DAEMON_HEADER
-from emulator.trace_header import new_segment_id, new_trace_id
+from emulator.apigateway import stage_segment
+from emulator.lambda_ import segments as lambda_segments
+from emulator.tracing import documents as seg
+from emulator.tracing.segment_sender import DAEMON_HEADER
+from emulator.tracing.trace_header import new_segment_id, new_trace_id
 from emulator.xray.backend import XRayBackend
 from emulator.xray.documents import parse_document
 from emulator.xray.server import XRayServer
@@ -42,19 +44,19 @@ def tutorial_trace(now: float) -> list[dict[str, Any]]:
     trace_id = new_trace_id(now)
     stage_id, call_id, service_id, function_id = (new_segment_id() for _ in range(4))
     span = seg.Span(now - 0.020, now)
-    call = seg.LambdaCall(call_id, FUNCTION, seg.Span(now - 0.019, now - 0.001), 200)
+    call = stage_segment.LambdaCall(call_id, FUNCTION, seg.Span(now - 0.019, now - 0.001), 200)
     request = seg.HttpRequest("http://127.0.0.1:3000/Prod/ddb", "POST", "127.0.0.1", "curl/8.5.0")
-    stage = seg.api_gateway_stage_segment(
+    stage = stage_segment.api_gateway_stage_segment(
         trace_id=trace_id, segment_id=stage_id, parent_id=None, stack_name="sam-app", stage="Prod",
         api_id="benchapi00", region="ap-northeast-1", request_id="bench", span=span, request=request,
         status=200, lambda_call=call,
     )  # fmt: skip
-    service = seg.lambda_service_segment(
+    service = lambda_segments.lambda_service_segment(
         trace_id=trace_id, segment_id=service_id, parent_id=call_id, function=FUNCTION,
         request_id="bench", span=seg.Span(now - 0.018, now - 0.002),
     )  # fmt: skip
-    ids = seg.SubsegmentIds(new_segment_id(), new_segment_id(), new_segment_id())
-    function = seg.lambda_function_segment(
+    ids = lambda_segments.SubsegmentIds(new_segment_id(), new_segment_id(), new_segment_id())
+    function = lambda_segments.lambda_function_segment(
         trace_id=trace_id, segment_id=function_id, parent_id=service_id, function=FUNCTION,
         request_id="bench", initialization=None, invocation=seg.Span(now - 0.017, now - 0.004),
         overhead=seg.Span(now - 0.004, now - 0.003), subsegment_ids=ids,
@@ -75,7 +77,7 @@ def _segment_datagrams(count: int) -> Iterator[bytes]:
     """`count` distinct single-segment datagrams (AWS::Lambda segments of fresh traces)."""
     now = time.time()
     for _ in range(count):
-        document = seg.lambda_service_segment(
+        document = lambda_segments.lambda_service_segment(
             trace_id=new_trace_id(now), segment_id=new_segment_id(), parent_id=None, function=FUNCTION,
             request_id="bench", span=seg.Span(now - 0.01, now),
         )  # fmt: skip

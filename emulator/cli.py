@@ -6,11 +6,10 @@ SIGTERM, once every server and every function process is stopped.
 """
 
 import argparse
-import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -18,46 +17,58 @@ from rich.console import Console
 from rich.markup import escape
 from rich.style import Style
 
-from emulator.gateway import DEFAULT_PORT, Gateway
-from emulator.lambda_service import LambdaService
-from emulator.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
-from emulator.segment_sender import SegmentSender
-from emulator.services import DEFAULT_PORT as DEFAULT_SERVICES_PORT
-from emulator.services import FAKE_CREDENTIALS, Services, ServicesError, check_port_free, free_port
-from emulator.template import TemplateError, load_app
-from emulator.xray.process import XRayProcess
+from emulator.apigateway.gateway import DEFAULT_PORT
+from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
+from emulator.dynamodb.service import DEFAULT_PORT as DEFAULT_DYNAMODB_PORT
+from emulator.local_credentials import FAKE_CREDENTIALS
+from emulator.stack import Stack, StackConfig, StartupError
 
-HOST = "127.0.0.1"
 DEFAULT_XRAY_PORT = 2000  # the X-Ray daemon's port, UDP and TCP
 EXIT_STARTUP_ERROR = 2
 # Function log lines get one of these colours each, so interleaved output stays readable.
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
 
 
-class StartupError(Exception):
-    """The stack cannot start; the message is the one line the user sees."""
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
         description="Run the SAM app (the `sam build` output) locally: API Gateway, Lambda, DynamoDB, X-Ray.",
+        epilog="Every server binds 127.0.0.1. Ctrl-C or SIGTERM stops everything.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--template", type=Path, default=Path("template.yaml"), help="the source template")
-    parser.add_argument("--build-dir", type=Path, default=Path(".aws-sam/build"), help="`sam build` output")
-    parser.add_argument("--runtime-dir", type=Path, default=Path("build/lambda-runtime"),
-                        help="the local Lambda runtime (`make setup` installs it)")  # fmt: skip
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="API port (0: any free port)")
-    parser.add_argument("--services-port", type=int, default=DEFAULT_SERVICES_PORT,
-                        help="DynamoDB (moto) port (0: any free port)")  # fmt: skip
-    parser.add_argument("--xray-port", type=int, default=DEFAULT_XRAY_PORT,
-                        help="X-Ray daemon and API port (0: any free port)")  # fmt: skip
-    parser.add_argument("--xray-db", type=Path, default=Path("build/xray/traces.db"),
-                        help="where the local X-Ray keeps its traces")  # fmt: skip
-    parser.add_argument("--data-dir", type=Path, default=Path("build/dynamodb"),
-                        help="where table items are kept between runs (delete to start empty)")  # fmt: skip
-    parser.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
-    parser.add_argument("--region", default=DEFAULT_REGION)
+    add = parser.add_argument
+    add(
+        "--template",
+        type=Path,
+        default=Path("template.yaml"),
+        help="the source template (to spot a stale build)",
+    )
+    add("--build-dir", type=Path, default=Path(".aws-sam/build"), help="the `sam build` output to run")
+    add("--runtime-dir", type=Path, default=Path("build/lambda-runtime"),
+        help="the local Lambda runtime (`make setup` installs it)")  # fmt: skip
+    add("--port", type=int, default=DEFAULT_PORT, help="API Gateway port (0: any free port)")
+    add("--dynamodb-port", "--services-port", dest="dynamodb_port", type=int, default=DEFAULT_DYNAMODB_PORT,
+        help="DynamoDB (moto) port (0: any free port)")  # fmt: skip
+    add("--xray-port", type=int, default=DEFAULT_XRAY_PORT,
+        help="X-Ray daemon (UDP) and API (TCP) port (0: any free port)")  # fmt: skip
+    add(
+        "--xray-db",
+        type=Path,
+        default=Path("build/xray/traces.db"),
+        help="where the local X-Ray keeps its traces",
+    )
+    add("--xray-daemon-address", metavar="HOST:PORT",
+        help="send segments to this X-Ray daemon instead of starting the local X-Ray")  # fmt: skip
+    add("--data-dir", type=Path, default=Path("build/dynamodb"),
+        help="where table items are kept between runs (delete it to start empty)")  # fmt: skip
+    add("--endpoints-file", type=Path, default=Path("build/endpoints.json"),
+        help="where the running stack's URLs are written (`make map` and `make traces` read it)")  # fmt: skip
+    add(
+        "--stack-name",
+        default=DEFAULT_STACK_NAME,
+        help="names the functions and the stage segment as a deploy would",
+    )
+    add("--region", default=DEFAULT_REGION, help="the region the ARNs, moto and the AWS CLI lines use")
     return parser.parse_args(argv)
 
 
@@ -98,138 +109,43 @@ class LogLines:
             self._file.write(f"{prefix} {line.rstrip()}\n")
             self._file.flush()
 
-    def access(self, line: str) -> None:
-        self("api", line)
+
+def aws_command(region: str) -> str:
+    """An AWS CLI command line that works as printed: moto keeps its data per region and
+    needs a signed request (any credentials) to find it."""
+    aws = ".venv/bin/aws" if Path(".venv/bin/aws").exists() else "aws"
+    credentials = " ".join(f"{name.upper()}={value}" for name, value in FAKE_CREDENTIALS.items())
+    return f"{credentials} AWS_DEFAULT_REGION={region} {aws}"
 
 
-class Stack:
-    """Starts the parts in dependency order; `stop()` ends them in reverse, each at most once."""
-
-    def __init__(self, args: argparse.Namespace, console: Console) -> None:
-        self.args = args
-        self.console = console
-        self._stack = contextlib.ExitStack()
-        self.app: AppSpec | None = None
-        self.services: Services | None = None
-        self.gateway: Gateway | None = None
-        self.xray: XRayProcess | None = None
-        self.daemon_address = ""
-
-    def progress(self, message: str) -> None:
-        self.console.print(f"[dim]…[/] {escape(message)}", highlight=False)
-
-    def start(self) -> None:
-        args = self.args
-        built = built_template(args.template, args.build_dir)
-        try:
-            self.app = app = load_app(built, stack_name=args.stack_name, region=args.region)
-        except TemplateError as error:
-            raise StartupError(str(error)) from None
-        self.log_lines = LogLines(self.console, app)
-        runtime_dir = args.runtime_dir.resolve()
-        if not (runtime_dir / ".installed").exists():
-            raise StartupError(f"{runtime_dir} is missing: run `make setup` first")
-        # Refuse a taken port before anything starts, so nothing has to be torn down; port 0
-        # becomes a free port now, so the progress lines can say which.
-        ports = {}
-        for name, what in (("port", "API"), ("services_port", "DynamoDB (moto)"), ("xray_port", "X-Ray")):
-            port = getattr(args, name)
-            if port:
-                self._check_port(port, what)
-            elif name != "xray_port":  # XRayServer picks one port number for UDP and TCP itself
-                port = free_port(HOST)
-            ports[name] = port
-        args.port, args.services_port = ports["port"], ports["services_port"]
-
-        self.progress(f"starting DynamoDB (moto) on {HOST}:{args.services_port}")
-        self.services = Services(app.tables, region=app.region, host=HOST, port=args.services_port,
-                                 log=self.progress, data_dir=args.data_dir)  # fmt: skip
-        self._start(self.services.start, self.services.stop)
-
-        self.daemon_address = self._start_xray()
-
-        # One sender for the segments API Gateway and Lambda write themselves.
-        sender = SegmentSender(self.daemon_address)
-        self._stack.callback(sender.close)
-        self.progress(f"starting Lambda ({len(app.functions)} functions)")
-        lambda_service = self._lambda_service(app, runtime_dir, sender)
-        self._stack.callback(lambda_service.close)
-        self.progress(f"starting API Gateway on {HOST}:{args.port}")
-        self.gateway = Gateway(app, lambda_service, host=HOST, port=args.port, segment_sender=sender,
-                               log=self.log_lines.access)  # fmt: skip
-        self._start(self.gateway.start, self.gateway.stop)
-
-    def _check_port(self, port: int, what: str) -> None:
-        try:
-            check_port_free(HOST, port, what)
-        except OSError as error:
-            raise StartupError(f"{error.strerror}; choose another with the command line options") from None
-
-    def _start(self, start: Callable[[], None], stop: Callable[[], None]) -> None:
-        try:
-            start()
-        except OSError as error:
-            raise StartupError(f"cannot start: {error.strerror or error}") from None
-        except ServicesError as error:
-            raise StartupError(str(error)) from None
-        self._stack.callback(stop)
-
-    def _start_xray(self) -> str:
-        """The local X-Ray daemon and API, in a process of their own (see xray/process.py)."""
-        self.progress(f"starting X-Ray (daemon and API) on {HOST}:{self.args.xray_port or '(any free port)'}")
-        self.xray = XRayProcess(host=HOST, port=self.args.xray_port, db_path=self.args.xray_db)
-        self._start(self.xray.start, self.xray.stop)
-        return self.xray.daemon_address
-
-    def _lambda_service(self, app: AppSpec, runtime_dir: Path, sender: SegmentSender) -> LambdaService:
-        assert self.services is not None
-        base_env = {
-            "AWS_ENDPOINT_URL": self.services.endpoint_url,
-            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_XRAY_DAEMON_ADDRESS": self.daemon_address,
-        }
-        return LambdaService(app.functions, runtime_dir=runtime_dir, base_env=base_env,
-                             log=self.log_lines, segment_sender=sender)  # fmt: skip
-
-    def stop(self) -> None:
-        self._stack.close()
-
-    def aws_command(self) -> str:
-        """An AWS CLI command line that works as printed: moto keeps its data per region and
-        needs a signed request (any credentials) to find it."""
-        aws = ".venv/bin/aws" if Path(".venv/bin/aws").exists() else "aws"
-        credentials = " ".join(f"{name.upper()}={value}" for name, value in FAKE_CREDENTIALS.items())
-        return f"{credentials} AWS_DEFAULT_REGION={self.args.region} {aws}"
-
-    def banner(self) -> None:
-        assert self.app is not None and self.gateway is not None and self.services is not None
-        app, url, console = self.app, self.gateway.url, self.console
-        console.print()
-        console.print(f"[bold green]{escape(app.stack_name)}[/] is running locally (stage {app.stage}):")
-        for route, route_url in self.gateway.route_urls():
-            function = app.functions[route.function].function_name
-            console.print(f"  {route.method:<7} {route_url}  [dim]→ {escape(function)}[/]", highlight=False)
-        console.print("\nTry the tutorial:")
-        console.print(f"  curl {url}/hello", highlight=False)
-        console.print(f'  curl -X POST {url}/ddb -d \'{{"key": "my-first-key"}}\'', highlight=False)
-        endpoint = self.services.endpoint_url
-        aws = self.aws_command()
-        console.print(f"\nDynamoDB (moto): {endpoint}", highlight=False)
-        for table in app.tables:
-            console.print(
-                f"  {aws} dynamodb scan --table-name {table.table_name} --endpoint-url {endpoint}",
-                highlight=False,
-            )
-        if self.xray is not None:
-            api_url = self.xray.api_url
-            console.print(f"\nX-Ray daemon: {self.daemon_address} (UDP)", highlight=False)
-            console.print(f"X-Ray API: {api_url}", highlight=False)
-            window = "--start-time $(($(date +%s)-600)) --end-time $(date +%s)"
-            console.print(f"  {aws} xray get-trace-summaries --endpoint-url {api_url} {window}")
-            console.print(f"  make map ARGS='--endpoint-url {api_url}'")
-        console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
+def print_banner(stack: Stack, console: Console) -> None:
+    assert stack.app is not None and stack.gateway is not None
+    app, url = stack.app, stack.url
+    console.print()
+    console.print(f"[bold green]{escape(app.stack_name)}[/] is running locally (stage {app.stage}):")
+    for route, route_url in stack.gateway.route_urls():
+        function = app.functions[route.function].function_name
+        console.print(f"  {route.method:<7} {route_url}  [dim]→ {escape(function)}[/]", highlight=False)
+    console.print("\nTry the tutorial:")
+    console.print(f"  curl {url}/hello", highlight=False)
+    console.print(f'  curl -X POST {url}/ddb -d \'{{"key": "my-first-key"}}\'', highlight=False)
+    endpoint = stack.dynamodb_endpoint
+    aws = aws_command(app.region)
+    console.print(f"\nDynamoDB (moto): {endpoint}", highlight=False)
+    for table in app.tables:
+        console.print(
+            f"  {aws} dynamodb scan --table-name {table.table_name} --endpoint-url {endpoint}",
+            highlight=False,
+        )
+    console.print(f"\nX-Ray daemon: {stack.daemon_address} (UDP)", highlight=False)
+    api_url = stack.xray_api_url
+    if api_url is not None:
+        console.print(f"X-Ray API: {api_url}", highlight=False)
+        window = "--start-time $(($(date +%s)-600)) --end-time $(date +%s)"
+        console.print(f"  {aws} xray get-trace-summaries --endpoint-url {api_url} {window}")
+        console.print("  make map                  the service map")
+        console.print("  make traces ARGS=--latest the newest trace's timeline")
+    console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -244,21 +160,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Both signals end the stack the same way: servers closed, function processes reaped.
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    stack = Stack(args, console)
+    stack: Stack | None = None
     try:
         try:
+            config = StackConfig(
+                built_template=built_template(args.template, args.build_dir),
+                runtime_dir=args.runtime_dir,
+                port=args.port,
+                dynamodb_port=args.dynamodb_port,
+                xray_port=args.xray_port,
+                xray_db=args.xray_db,
+                xray_daemon_address=args.xray_daemon_address,
+                data_dir=args.data_dir,
+                endpoints_file=args.endpoints_file,
+                stack_name=args.stack_name,
+                region=args.region,
+                progress=lambda message: console.print(f"[dim]…[/] {escape(message)}", highlight=False),
+            )
+            stack = Stack(config)
+            # The log lines' prefixes need the functions' names: the template is read first.
+            config.log = LogLines(console, stack.read_template())
             stack.start()
         except StartupError as error:
             errors.print(f"error: {escape(str(error))}")
             return EXIT_STARTUP_ERROR
         if not stop_requested.is_set():
-            stack.banner()
+            print_banner(stack, console)
         while not stop_requested.wait(0.5):
             pass
         console.print("stopping…")
         return 0
     finally:
-        stack.stop()
+        if stack is not None:
+            stack.stop()
 
 
 if __name__ == "__main__":

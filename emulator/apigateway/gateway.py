@@ -1,0 +1,372 @@
+"""The REST API front: HTTP in, a Lambda proxy integration call, HTTP out, like API Gateway.
+
+Served on 127.0.0.1 both as `/hello` (like `sam local start-api`) and as `/Prod/hello` (like
+the execute-api URL). Errors answer as API Gateway does: 403 "Missing Authentication Token"
+for a route or method the API does not have, 413 over 10 MB, 502 when the function fails.
+"""
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from emulator.apigateway.proxy_integration import (
+    ApiContext,
+    IncomingRequest,
+    MalformedResult,
+    ProxyResponse,
+    RequestIds,
+    build_event,
+    parse_result,
+)
+from emulator.apigateway.routes import RouteTable
+from emulator.apigateway.stage_segment import LambdaCall, api_gateway_stage_segment
+from emulator.app.model import AppSpec, FunctionSpec, Route
+from emulator.tracing.documents import HttpRequest, LambdaFunctionRef, Span
+from emulator.tracing.trace_header import TraceHeader, new_segment_id, new_trace_id, parse_trace_header
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 3000  # what `sam local start-api` uses
+# API Gateway's payload quota for REST APIs.
+MAX_PAYLOAD = 10 * 1024 * 1024
+# Idle keep-alive connections are dropped after this long, so no thread waits forever.
+IDLE_TIMEOUT = 60.0
+
+
+class InvokeOutcome(Protocol):
+    """What the gateway needs from an invocation result (LambdaService's InvokeResult)."""
+
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...  # "success" | "error" | "timeout" | "crash"
+    @property
+    def payload(self) -> bytes: ...
+
+
+class Invoker(Protocol):
+    """The Lambda side, as the gateway sees it: LambdaService or anything with its invoke."""
+
+    def invoke(self, logical_id: str, event: bytes, trace: TraceHeader | None) -> InvokeOutcome: ...
+
+
+class SegmentSink(Protocol):
+    def send(self, document: dict[str, Any]) -> None: ...
+
+
+class Gateway:
+    """The API Gateway stand-in. `start()` binds (OSError if the port is taken) and serves."""
+
+    def __init__(
+        self,
+        app: AppSpec,
+        invoker: Invoker,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        segment_sender: SegmentSink | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.invoker = invoker
+        self.routes = RouteTable(app.routes)
+        self.segment_sender = segment_sender
+        self.log = log
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.api = ApiContext(app.account_id, app.api_id, app.region, app.stage)
+
+    def start(self) -> None:
+        handler = type("BoundHandler", (_Handler,), {"gateway": self})
+        server = _Server(self._address, handler, bind_and_activate=False)
+        try:
+            server.server_bind()
+            server.server_activate()
+        except OSError:
+            server.server_close()
+            raise
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the gateway is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._address[0]}:{self.port}"
+
+    def route_urls(self) -> list[tuple[Route, str]]:
+        return [(route, f"{self.url}{route.path}") for route in self.app.routes]
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server.close_connections()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "Gateway":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- one request -------------------------------------------------------------------
+
+    def strip_stage(self, path: str) -> str:
+        prefix = f"/{self.app.stage}"
+        if path == prefix or path.startswith(prefix + "/"):
+            return path[len(prefix) :] or "/"
+        return path
+
+    def handle(
+        self, request: IncomingRequest, local_url: str
+    ) -> tuple[ProxyResponse, RequestIds, str | None]:
+        """Route, invoke, map the result; returns the response, the ids and the trace header."""
+        ids = RequestIds()
+        matched = self.routes.match(request.method, unquote(request.path))
+        if matched is None:
+            # API Gateway answers an unknown resource or method like an unsigned IAM call.
+            return _error(403, "Missing Authentication Token"), ids, None
+        route, path_parameters = matched
+        function = self.app.functions[route.function]
+
+        incoming = parse_trace_header(_header(request.headers, "X-Amzn-Trace-Id"))
+        trace: TraceHeader | None
+        stage_segment_id = lambda_subsegment_id = None
+        if self.app.api_tracing:
+            sampled = not (incoming is not None and incoming.sampled is False)
+            root = incoming.root if incoming is not None else new_trace_id()
+            stage_segment_id, lambda_subsegment_id = new_segment_id(), new_segment_id()
+            trace = TraceHeader(root, lambda_subsegment_id, sampled)
+        else:
+            # Without tracing API Gateway records nothing but still passes the header on.
+            trace = incoming
+        request = replace(request, headers=self._forwarded_headers(request, trace))
+        event = build_event(
+            request, api=self.api, resource_path=route.path, path_parameters=path_parameters, ids=ids
+        )
+
+        start = time.time()
+        invoke_status = 200
+        try:
+            result = self.invoker.invoke(route.function, json.dumps(event).encode(), trace)
+            response = _map(result, self.log, function)
+        except Exception as error:  # the Lambda side failed to invoke at all
+            invoke_status = 500
+            if self.log:
+                self.log(f"{function.function_name}: invoke failed: {error!r}")
+            response = _error(502, "Internal server error")
+        end = time.time()
+
+        response_trace = None
+        if trace is not None and self.app.api_tracing:
+            response_trace = f"Root={trace.root};Sampled={1 if trace.sampled else 0}"
+            if trace.sampled and self.segment_sender is not None:
+                assert stage_segment_id is not None and lambda_subsegment_id is not None
+                self.segment_sender.send(
+                    api_gateway_stage_segment(
+                        trace_id=trace.root,
+                        segment_id=stage_segment_id,
+                        parent_id=incoming.parent if incoming is not None else None,
+                        stack_name=self.app.stack_name,
+                        stage=self.app.stage,
+                        api_id=self.app.api_id,
+                        region=self.app.region,
+                        request_id=ids.request_id,
+                        span=Span(ids.epoch_ms / 1000, end),
+                        request=HttpRequest(
+                            url=local_url,
+                            method=request.method,
+                            client_ip=request.source_ip,
+                            user_agent=_header(request.headers, "User-Agent") or "",
+                        ),
+                        status=response.status,
+                        lambda_call=LambdaCall(
+                            subsegment_id=lambda_subsegment_id,
+                            function=LambdaFunctionRef.of(function),
+                            span=Span(start, end),
+                            status=invoke_status,
+                        ),
+                    )
+                )
+        return response, ids, response_trace
+
+    def _forwarded_headers(
+        self, request: IncomingRequest, trace: TraceHeader | None
+    ) -> list[tuple[str, str]]:
+        """The headers API Gateway adds (or overwrites) before passing the request on."""
+        ours = {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"}
+        headers = [(name, value) for name, value in request.headers if name.lower() not in ours]
+        forwarded_for = _header(request.headers, "X-Forwarded-For")
+        client_chain = f"{forwarded_for}, {request.source_ip}" if forwarded_for else request.source_ip
+        headers += [
+            ("X-Forwarded-For", client_chain),
+            ("X-Forwarded-Port", str(self.port)),
+            ("X-Forwarded-Proto", "http"),
+        ]
+        if trace is not None:
+            headers.append(("X-Amzn-Trace-Id", trace.to_header()))
+        return headers
+
+
+def _map(result: InvokeOutcome, log: Callable[[str], None] | None, function: FunctionSpec) -> ProxyResponse:
+    if result.outcome != "success":
+        # An unhandled error, a timeout or a crashed runtime: API Gateway only says 502.
+        return _error(502, "Internal server error")
+    try:
+        return parse_result(result.payload)
+    except MalformedResult as error:
+        if log:
+            log(f"{function.function_name}: malformed Lambda proxy response: {error}")
+        return _error(502, "Internal server error")
+
+
+def _error(status: int, message: str) -> ProxyResponse:
+    headers = [("Content-Type", "application/json")]
+    if status == 403:
+        headers.append(("x-amzn-ErrorType", "MissingAuthenticationTokenException"))
+    return ProxyResponse(status, headers, json.dumps({"message": message}).encode())
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    lowered = name.lower()
+    return next((value for key, value in headers if key.lower() == lowered), None)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Server(ThreadingHTTPServer):
+    """Remembers its open connections: a stopped gateway must not keep serving keep-alive clients."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            connections, self.connections = self.connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    gateway: Gateway  # set on the per-gateway subclass
+    protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # TCP_NODELAY: small responses go out at once
+    timeout = IDLE_TIMEOUT
+
+    def version_string(self) -> str:
+        return "emulator-apigateway"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the access log line is written in _serve, with the status and latency
+
+    def _serve(self) -> None:
+        started = time.monotonic()
+        gateway = self.gateway
+        path, _, query = self.path.partition("?")
+        if path.startswith(("http://", "https://")):  # absolute-form request target
+            path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+        headers = list(self.headers.items())
+        try:
+            body = self._read_body()
+        except _TooLarge:
+            self.close_connection = True  # the rest of the body is never read
+            self._send(_error(413, "Request Too Long"), RequestIds(), None)
+            return
+        request = IncomingRequest(
+            method=self.command,
+            path=gateway.strip_stage(path),
+            query=query,
+            headers=headers,
+            body=body,
+            source_ip=self.client_address[0],
+        )
+        host = self.headers.get("Host") or f"{gateway._address[0]}:{gateway.port}"
+        response, ids, trace = gateway.handle(request, f"http://{host}{self.path}")
+        self._send(response, ids, trace)
+        if gateway.log:
+            elapsed = (time.monotonic() - started) * 1000
+            gateway.log(f"{self.command} {self.path} -> {response.status} ({elapsed:.0f} ms)")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._read_chunked()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD:
+            raise _TooLarge
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            total += size
+            if total > MAX_PAYLOAD:
+                raise _TooLarge
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _send(self, response: ProxyResponse, ids: RequestIds, trace: str | None) -> None:
+        self.send_response(response.status)
+        names = {name.lower() for name, _ in response.headers}
+        for name, value in response.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        if "content-type" not in names:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("x-amzn-RequestId", ids.request_id)
+        self.send_header("x-amz-apigw-id", ids.extended_request_id)
+        if trace is not None:
+            self.send_header("X-Amzn-Trace-Id", trace)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve

@@ -1,0 +1,267 @@
+"""Reads a SAM template (normally the one `sam build` writes) into an AppSpec.
+
+The YAML, short-form tags included, is read by cfn-lint's decoder and Globals are merged by
+aws-sam-translator's own Globals plugin, so the local stack sees the template exactly as SAM
+does. What is left here is what only a deployment would otherwise decide: physical names,
+the implicit API's routes, and the intrinsic functions in environment variables and table
+properties.
+"""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cfnlint.decode import decode
+from samtranslator.plugins.globals.globals_plugin import GlobalsPlugin
+from samtranslator.public.exceptions import InvalidDocumentException
+
+from emulator.app.errors import TemplateError
+from emulator.app.intrinsics import Resolver
+from emulator.app.model import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+    AppSpec,
+    FunctionSpec,
+    Route,
+    TableSpec,
+)
+from emulator.app.resource_names import (
+    DYNAMODB_TABLE,
+    FUNCTION,
+    IMPLICIT_STAGE,
+    SIMPLE_TABLE,
+    api_id_for,
+    physical_name,
+)
+
+__all__ = ["TemplateError", "api_id_for", "load_app", "physical_name"]
+
+# Lambda's defaults for what a template may leave out.
+DEFAULT_TIMEOUT = 3
+DEFAULT_MEMORY_SIZE = 128
+
+# create_table accepts these index keys; CloudFormation allows more (ContributorInsights...).
+_INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
+_SIMPLE_TABLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
+
+
+def load_app(
+    template: Path,
+    *,
+    stack_name: str = DEFAULT_STACK_NAME,
+    region: str = DEFAULT_REGION,
+    account_id: str = DEFAULT_ACCOUNT_ID,
+) -> AppSpec:
+    """Read `template` (its CodeUri are folders relative to it) into what the stack runs."""
+    document = _read(template)
+    resources = document.get("Resources")
+    if not isinstance(resources, dict) or not resources:
+        raise TemplateError(f"{template}: no Resources section")
+    api_tracing = _api_tracing(document)
+    _apply_globals(template, document)
+    resources = document["Resources"]
+    resolver = Resolver(document, stack_name=stack_name, region=region, account_id=account_id)
+
+    functions: dict[str, FunctionSpec] = {}
+    routes: list[Route] = []
+    tables: list[TableSpec] = []
+    for logical_id, resource in resources.items():
+        kind = resource.get("Type") if isinstance(resource, dict) else None
+        if kind == FUNCTION:
+            functions[logical_id] = _function(template, logical_id, resource, resolver)
+            routes.extend(_routes(logical_id, resource))
+        elif kind in (DYNAMODB_TABLE, SIMPLE_TABLE):
+            tables.append(_table(logical_id, resource, resolver))
+    if not functions:
+        raise TemplateError(f"{template}: no {FUNCTION} resources")
+    _check_unique(routes)
+    return AppSpec(
+        stack_name=stack_name,
+        region=region,
+        account_id=account_id,
+        stage=IMPLICIT_STAGE,
+        api_id=api_id_for(stack_name),
+        api_tracing=api_tracing,
+        functions=functions,
+        routes=routes,
+        tables=tables,
+    )
+
+
+def _read(template: Path) -> dict[str, Any]:
+    if not template.is_file():
+        raise TemplateError(f"{template}: file not found")
+    decoded, problems = decode(str(template))
+    if problems or decoded is None:
+        first = problems[0] if problems else None
+        where = f" (line {first.linenumber})" if first is not None else ""
+        message = first.message if first is not None else "empty document"
+        raise TemplateError(f"{template}{where}: cannot read the template: {_one_line(message)}")
+    if not isinstance(decoded, dict):
+        raise TemplateError(f"{template}: the template is not a mapping")
+    # cfn-lint's nodes carry line numbers in dict/str subclasses; plain types copy and hash simply.
+    return json.loads(json.dumps(decoded))
+
+
+def _api_tracing(document: dict[str, Any]) -> bool:
+    # The implicit API takes Globals.Api like an explicit one would (SAM's ImplicitRestApiPlugin).
+    api_globals = (document.get("Globals") or {}).get("Api") or {}
+    return _as_bool(api_globals.get("TracingEnabled", False))
+
+
+def _apply_globals(template: Path, document: dict[str, Any]) -> None:
+    try:
+        GlobalsPlugin().on_before_transform_template(document)
+    except InvalidDocumentException as error:
+        messages = "; ".join(_one_line(cause.message) for cause in error.causes)
+        raise TemplateError(f"{template}: invalid Globals: {messages}") from None
+
+
+def _function(template: Path, logical_id: str, resource: dict[str, Any], resolver: Resolver) -> FunctionSpec:
+    props = resource.get("Properties") or {}
+    if props.get("PackageType") == "Image" or "ImageUri" in props:
+        raise TemplateError(f"{logical_id}: container image functions are not supported locally")
+    code_uri = props.get("CodeUri")
+    if code_uri is None:
+        raise TemplateError(f"{logical_id}: no CodeUri (InlineCode is not supported locally)")
+    if not isinstance(code_uri, str):
+        raise TemplateError(f"{logical_id}: CodeUri must be a local folder, got {json.dumps(code_uri)}")
+    code_dir = (template.parent / code_uri).resolve()
+    if not code_dir.is_dir():
+        raise TemplateError(
+            f"{logical_id}: CodeUri folder {code_dir} does not exist (run `make build` / `sam build`)"
+        )
+    for required in ("Handler", "Runtime"):
+        if not props.get(required):
+            raise TemplateError(f"{logical_id}: no {required} (neither on the function nor in Globals)")
+    architectures = props.get("Architectures") or ["x86_64"]
+    variables = (props.get("Environment") or {}).get("Variables") or {}
+    environment = {
+        name: _as_env_value(resolver.resolve(value, where), where)
+        for name, value in variables.items()
+        for where in [f"{logical_id}.Environment.Variables.{name}"]
+    }
+    log_group = (props.get("LoggingConfig") or {}).get("LogGroup")
+    return FunctionSpec(
+        logical_id=logical_id,
+        function_name=resolver.function_name(logical_id),
+        handler=str(props["Handler"]),
+        runtime=str(props["Runtime"]),
+        code_dir=code_dir,
+        timeout=float(resolver.resolve(props.get("Timeout", DEFAULT_TIMEOUT), f"{logical_id}.Timeout")),
+        memory_size=int(
+            resolver.resolve(props.get("MemorySize", DEFAULT_MEMORY_SIZE), f"{logical_id}.MemorySize")
+        ),
+        environment=environment,
+        tracing=str(props.get("Tracing") or "PassThrough"),
+        architecture=str(architectures[0]),
+        region=resolver.region,
+        account_id=resolver.account_id,
+        log_group=str(resolver.resolve(log_group, f"{logical_id}.LoggingConfig.LogGroup"))
+        if log_group
+        else "",
+    )
+
+
+def _routes(logical_id: str, resource: dict[str, Any]) -> list[Route]:
+    routes = []
+    events = (resource.get("Properties") or {}).get("Events") or {}
+    for event_id, event in events.items():
+        if not isinstance(event, dict) or event.get("Type") != "Api":
+            continue  # S3, SQS, HttpApi...: not requests the REST API receives
+        props = event.get("Properties") or {}
+        if "RestApiId" in props:
+            raise TemplateError(
+                f"{logical_id}.Events.{event_id}: RestApiId (an explicit AWS::Serverless::Api) "
+                "is not supported locally; only the implicit ServerlessRestApi is"
+            )
+        path, method = props.get("Path"), props.get("Method")
+        if not isinstance(path, str) or not path.startswith("/") or not isinstance(method, str):
+            raise TemplateError(
+                f"{logical_id}.Events.{event_id}: an Api event needs a Path (/...) and a Method"
+            )
+        method = method.upper()
+        routes.append(
+            Route(
+                method="ANY" if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" else method,
+                path=normalize_path(path),
+                function=logical_id,
+            )
+        )
+    return routes
+
+
+def normalize_path(path: str) -> str:
+    """API Gateway resource paths have no trailing slash (except the root `/`)."""
+    return "/" + path.strip("/") if path.strip("/") else "/"
+
+
+def _check_unique(routes: list[Route]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for route in routes:
+        key = (route.method, route.path)
+        if key in seen:
+            raise TemplateError(
+                f"{route.method} {route.path} is the route of both {seen[key]} and {route.function}"
+            )
+        seen[key] = route.function
+
+
+def _table(logical_id: str, resource: dict[str, Any], resolver: Resolver) -> TableSpec:
+    props = resolver.resolve(resource.get("Properties") or {}, f"{logical_id}.Properties")
+    name = resolver.table_name(logical_id)
+    if resource["Type"] == SIMPLE_TABLE:
+        return TableSpec(logical_id, name, _simple_table_args(logical_id, props))
+    args: dict[str, Any] = {}
+    for key in ("KeySchema", "AttributeDefinitions", "BillingMode", "ProvisionedThroughput", "TableClass"):
+        if key in props:
+            args[key] = props[key]
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if key in props:
+            args[key] = [{k: index[k] for k in _INDEX_KEYS if k in index} for index in props[key]]
+    stream = props.get("StreamSpecification")
+    if stream:
+        # CloudFormation implies StreamEnabled; the API wants it said.
+        args["StreamSpecification"] = {"StreamEnabled": True, **stream}
+    if "KeySchema" not in args or "AttributeDefinitions" not in args:
+        raise TemplateError(f"{logical_id}: a DynamoDB table needs KeySchema and AttributeDefinitions")
+    if "BillingMode" not in args and "ProvisionedThroughput" not in args:
+        raise TemplateError(f"{logical_id}: a PROVISIONED table needs ProvisionedThroughput")
+    return TableSpec(logical_id, name, args)
+
+
+def _simple_table_args(logical_id: str, props: dict[str, Any]) -> dict[str, Any]:
+    # SAM's documented defaults: PrimaryKey {Name: id, Type: String}, on-demand billing.
+    key = props.get("PrimaryKey") or {"Name": "id", "Type": "String"}
+    kind = _SIMPLE_TABLE_TYPES.get(key.get("Type", ""))
+    if not key.get("Name") or kind is None:
+        raise TemplateError(f"{logical_id}: PrimaryKey needs a Name and a Type of String, Number or Binary")
+    args: dict[str, Any] = {
+        "KeySchema": [{"AttributeName": key["Name"], "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": key["Name"], "AttributeType": kind}],
+    }
+    throughput = props.get("ProvisionedThroughput")
+    if throughput:
+        args["BillingMode"] = "PROVISIONED"
+        args["ProvisionedThroughput"] = {k: int(v) for k, v in throughput.items()}
+    else:
+        args["BillingMode"] = "PAY_PER_REQUEST"
+    return args
+
+
+def _as_bool(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _as_env_value(value: Any, where: str) -> str:
+    # CloudFormation turns YAML booleans into "true"/"false" and numbers into their text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        raise TemplateError(f"{where}: must be a string, got {json.dumps(value)}")
+    return str(value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())

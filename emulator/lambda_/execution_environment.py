@@ -1,0 +1,190 @@
+"""One execution environment: a process running the real awslambdaric, its Runtime API
+server, its log stream, and its end.
+
+The process is started in a session of its own so that stopping it also stops anything the
+function spawned (the whole process group), and one thread per worker waits on it so it is
+reaped as soon as it exits (no zombie) and its in-flight invocation fails at once.
+"""
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from emulator.app.model import FunctionSpec
+from emulator.lambda_.environment_variables import lambda_environment
+from emulator.lambda_.runtime_api import RuntimeApiServer
+
+# How long a worker gets to exit after SIGTERM before it is killed.
+STOP_GRACE_SECONDS = 0.5
+
+
+def describe_exit(returncode: int) -> str:
+    """As Lambda (a Go program) words it: `exit status 137`, `signal: killed`."""
+    if returncode < 0:
+        try:
+            name = signal.strsignal(-returncode) or f"signal {-returncode}"
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"signal: {name.lower()}"
+    return f"exit status {returncode}"
+
+
+class OutputStream:
+    """Turns a worker's stdout+stderr pipe into log lines.
+
+    A thread reads whatever arrives; `drain()` lets the invoking thread take what is already
+    in the pipe before it logs END, so a handler's own output is never logged after it.
+    """
+
+    def __init__(self, fd: int, emit: Callable[[str], None]) -> None:
+        self._fd = fd
+        self._emit = emit
+        self._lock = threading.Lock()
+        self._partial = b""
+        self._eof = False
+        os.set_blocking(fd, False)
+        self._thread = threading.Thread(target=self._run, name=f"worker-output-{fd}", daemon=True)
+        self._thread.start()
+
+    def drain(self) -> None:
+        with self._lock:
+            self._read_available()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            poller.poll()
+            with self._lock:
+                self._read_available()
+                if self._eof:
+                    os.close(self._fd)
+                    return
+
+    def _read_available(self) -> None:
+        if self._eof:
+            return
+        while True:
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                return
+            if not data:
+                self._eof = True
+                if self._partial:
+                    self._emit_lines(self._partial + b"\n")
+                return
+            self._emit_lines(data)
+
+    def _emit_lines(self, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            # awslambdaric joins the lines of one error report with \r (one CloudWatch event);
+            # a terminal wants them as lines.
+            for part in line.decode("utf-8", "replace").rstrip("\r").split("\r"):
+                self._emit(part)
+
+
+class Worker:
+    """A started execution environment for one function."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        *,
+        runtime_dir: Path,
+        base_env: dict[str, str],
+        log: Callable[[str], None],
+    ) -> None:
+        self.spec = spec
+        self.invocations_started = 0
+        self.server = RuntimeApiServer()
+        env = lambda_environment(
+            spec, runtime_dir=runtime_dir, runtime_api=self.server.address, base_env=base_env
+        )
+        self.started_at = time.time()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-S", "-m", "awslambdaric", spec.handler],
+                cwd=spec.code_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError:
+            self.server.close()
+            raise
+        assert self.process.stdout is not None
+        # The stream takes over the pipe's descriptor and closes it at EOF.
+        self.output = OutputStream(os.dup(self.process.stdout.fileno()), log)
+        self.process.stdout.close()
+        self._max_memory_mb = 0
+        self._exited = threading.Event()
+        self._waiter = threading.Thread(target=self._wait_for_exit, name=f"worker-{self.pid}", daemon=True)
+        self._waiter.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def usable(self) -> bool:
+        return not self._exited.is_set() and self.server.init_error_type is None
+
+    def max_memory_mb(self) -> int:
+        """The process's resident memory high-water mark (what REPORT's Max Memory Used shows)."""
+        try:
+            with open(f"/proc/{self.pid}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"VmHWM:"):
+                        kilobytes = int(line.split()[1])
+                        self._max_memory_mb = max(self._max_memory_mb, -(-kilobytes // 1024))
+                        break
+        except (OSError, ValueError):
+            pass  # gone: keep the last reading
+        return self._max_memory_mb
+
+    def kill(self) -> None:
+        """Kill the whole process group now (timeouts: Lambda does not wait either)."""
+        self._signal_group(signal.SIGKILL)
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """SIGTERM, then SIGKILL after the grace period; returns once the process is reaped."""
+        self.begin_stop()
+        self.finish_stop(time.monotonic() + grace)
+
+    def begin_stop(self) -> None:
+        self._signal_group(signal.SIGTERM)
+
+    def finish_stop(self, deadline: float) -> None:
+        if not self._exited.wait(max(0.0, deadline - time.monotonic())):
+            self._signal_group(signal.SIGKILL)
+            self._exited.wait(5)
+        # Whatever the function started and left behind in its group goes too.
+        self._signal_group(signal.SIGKILL, even_after_exit=True)
+        self._waiter.join(5)
+        self.output.join(1)
+        self.server.close()
+
+    def _signal_group(self, signum: int, even_after_exit: bool = False) -> None:
+        if self._exited.is_set() and not even_after_exit:
+            return
+        with contextlib.suppress(OSError):  # the group is already empty
+            os.killpg(self.process.pid, signum)
+
+    def _wait_for_exit(self) -> None:
+        returncode = self.process.wait()
+        self._exited.set()
+        self.server.worker_exited(describe_exit(returncode))

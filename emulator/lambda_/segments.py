@@ -1,0 +1,180 @@
+"""What Lambda does for X-Ray on each invoke: decide whether to record, give the runtime a
+trace header whose Parent is the function segment (so the SDK's subsegments hang under it),
+and write the AWS::Lambda and AWS::Lambda::Function segments."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.app.model import FunctionSpec
+from emulator.tracing.documents import FunctionError, LambdaFunctionRef, Span, cause, status_flags
+from emulator.tracing.segment_sender import SegmentSender
+from emulator.tracing.trace_header import TraceHeader, new_segment_id, new_trace_id
+
+
+@dataclass(frozen=True)
+class LambdaTrace:
+    trace_id: str
+    parent_id: str | None  # the caller's subsegment (API Gateway's "Lambda"), if any
+    sampled: bool
+    service_segment_id: str
+    function_segment_id: str
+
+    @property
+    def runtime_header(self) -> str:
+        """`Lambda-Runtime-Trace-Id`, which the runtime exposes as `_X_AMZN_TRACE_ID`."""
+        if self.sampled:
+            return TraceHeader(self.trace_id, self.function_segment_id, True).to_header()
+        # Not recorded: the SDK still gets a context, and Sampled=0 tells it to send nothing.
+        return TraceHeader(self.trace_id, self.parent_id or self.function_segment_id, False).to_header()
+
+
+def trace_for_invoke(spec: FunctionSpec, incoming: TraceHeader | None) -> LambdaTrace:
+    """The caller's decision wins (Sampled=0 records nothing, even with Active tracing);
+    with no decision, Active tracing records (every request: no sampling rules locally)."""
+    if incoming is not None and incoming.sampled is not None:
+        sampled = incoming.sampled
+    else:
+        sampled = spec.tracing == "Active"
+    return LambdaTrace(
+        trace_id=incoming.root if incoming is not None else new_trace_id(),
+        parent_id=incoming.parent if incoming is not None else None,
+        sampled=sampled,
+        service_segment_id=new_segment_id(),
+        function_segment_id=new_segment_id(),
+    )
+
+
+def send_service_segment(
+    sender: SegmentSender, trace: LambdaTrace, spec: FunctionSpec, request_id: str, span: Span, status: int
+) -> None:
+    sender.send(
+        lambda_service_segment(
+            trace_id=trace.trace_id,
+            segment_id=trace.service_segment_id,
+            parent_id=trace.parent_id,
+            function=LambdaFunctionRef.of(spec),
+            request_id=request_id,
+            span=span,
+            status=status,
+        )
+    )
+
+
+def send_function_segment(
+    sender: SegmentSender,
+    trace: LambdaTrace,
+    spec: FunctionSpec,
+    request_id: str,
+    *,
+    initialization: Span | None,
+    invocation: Span,
+    overhead: Span | None,
+    error: FunctionError | None,
+) -> None:
+    sender.send(
+        lambda_function_segment(
+            trace_id=trace.trace_id,
+            segment_id=trace.function_segment_id,
+            parent_id=trace.service_segment_id,
+            function=LambdaFunctionRef.of(spec),
+            request_id=request_id,
+            initialization=initialization,
+            invocation=invocation,
+            overhead=overhead,
+            subsegment_ids=SubsegmentIds(new_segment_id(), new_segment_id(), new_segment_id()),
+            error=error,
+        )
+    )
+
+
+def lambda_service_segment(
+    *,
+    trace_id: str,
+    segment_id: str,
+    parent_id: str | None,
+    function: LambdaFunctionRef,
+    request_id: str,
+    span: Span,
+    status: int = 200,
+) -> dict[str, Any]:
+    """The `AWS::Lambda` segment: the Lambda service accepting and running the invoke.
+
+    A function error does not change its status: Invoke itself answered 200 and reported
+    the error in the payload, so the fault shows on the function segment instead.
+    """
+    document: dict[str, Any] = {
+        "name": function.name,
+        "id": segment_id,
+        "trace_id": trace_id,
+        "start_time": span.start,
+        "end_time": span.end,
+        "origin": "AWS::Lambda",
+        "resource_arn": function.arn,
+        "http": {"response": {"status": status}},
+        "aws": {"request_id": request_id},
+        **status_flags(status),
+    }
+    if parent_id:
+        document["parent_id"] = parent_id
+    return document
+
+
+def lambda_function_segment(
+    *,
+    trace_id: str,
+    segment_id: str,
+    parent_id: str,
+    function: LambdaFunctionRef,
+    request_id: str,
+    initialization: Span | None,
+    invocation: Span,
+    overhead: Span | None,
+    subsegment_ids: "SubsegmentIds",
+    error: FunctionError | None = None,
+) -> dict[str, Any]:
+    """The `AWS::Lambda::Function` segment with Initialization (cold starts only),
+    Invocation and Overhead subsegments; an error makes it a fault with its cause."""
+    start = initialization.start if initialization else invocation.start
+    end = overhead.end if overhead else invocation.end
+    subsegments: list[dict[str, Any]] = []
+    if initialization is not None:
+        subsegments.append(_timing("Initialization", subsegment_ids.initialization, initialization))
+    invocation_doc = _timing("Invocation", subsegment_ids.invocation, invocation)
+    if error is not None:
+        invocation_doc["fault"] = True
+        invocation_doc["cause"] = cause(error, subsegment_ids.invocation)
+    subsegments.append(invocation_doc)
+    if overhead is not None:
+        subsegments.append(_timing("Overhead", subsegment_ids.overhead, overhead))
+    document: dict[str, Any] = {
+        "name": function.name,
+        "id": segment_id,
+        "trace_id": trace_id,
+        "parent_id": parent_id,
+        "start_time": start,
+        "end_time": end,
+        "origin": "AWS::Lambda::Function",
+        "resource_arn": function.arn,
+        "aws": {
+            "account_id": function.account_id,
+            "function_arn": function.arn,
+            "resource_names": [function.name],
+            "request_id": request_id,
+        },
+        "subsegments": subsegments,
+    }
+    if error is not None:
+        document["fault"] = True
+        document["cause"] = cause(error, segment_id)
+    return document
+
+
+@dataclass(frozen=True)
+class SubsegmentIds:
+    initialization: str
+    invocation: str
+    overhead: str
+
+
+def _timing(name: str, subsegment_id: str, span: Span) -> dict[str, Any]:
+    return {"id": subsegment_id, "name": name, "start_time": span.start, "end_time": span.end}

@@ -1,0 +1,309 @@
+"""The local Lambda service: invoke a function by logical id, as Lambda's Invoke API would.
+
+Per function, a pool of execution environments (workers running the real awslambdaric);
+per invoke: pick or start a worker, hand it the event through its Runtime API, enforce the
+timeout, log START/END/REPORT, and write the X-Ray segments Lambda writes.
+"""
+
+import json
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from emulator.app.model import FunctionSpec
+from emulator.lambda_.execution_environment import Worker
+from emulator.lambda_.log_lines import end_line, report_line, start_line, timeout_line, timeout_message
+from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES, Invocation, error_payload
+from emulator.lambda_.segments import (
+    LambdaTrace,
+    send_function_segment,
+    send_service_segment,
+    trace_for_invoke,
+)
+from emulator.lambda_.worker_pool import PoolClosed, WorkerPool, finish_close
+from emulator.tracing.documents import FunctionError, Span
+from emulator.tracing.segment_sender import SegmentSender
+from emulator.tracing.trace_header import TraceHeader
+
+# Lambda gives on-demand initialization 10 seconds, whatever the function's timeout.
+INIT_TIMEOUT_SECONDS = 10.0
+# While a cold start is still initializing, how often to look whether it has begun the invocation.
+_DELIVERY_POLL_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    request_id: str
+    outcome: str  # "success" | "error" (handler raised, init error, bad import) | "timeout" | "crash"
+    payload: bytes  # success: the function's response body; else the error JSON
+    error: FunctionError | None
+    cold_start: bool
+    initialization: Span | None  # cold starts only
+    invocation: Span
+    duration_ms: float
+    init_duration_ms: float | None
+
+
+class ServiceClosed(RuntimeError):
+    pass
+
+
+def print_to_stderr(name: str, line: str) -> None:
+    print(f"[{name}] {line}", file=sys.stderr, flush=True)
+
+
+class LambdaService:
+    def __init__(
+        self,
+        functions: dict[str, FunctionSpec],
+        *,
+        runtime_dir: Path,
+        base_env: dict[str, str],
+        max_workers_per_function: int = 4,
+        log: Callable[[str, str], None] | None = None,
+        segment_sender: SegmentSender | None = None,
+    ) -> None:
+        self._functions = dict(functions)
+        self._runtime_dir = Path(runtime_dir)
+        self._base_env = dict(base_env)
+        self._log = log or print_to_stderr
+        self._segment_sender = segment_sender
+        self._pools = {
+            logical_id: WorkerPool(self._worker_starter(spec), max_workers_per_function)
+            for logical_id, spec in self._functions.items()
+        }
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    def invoke(self, logical_id: str, event: bytes, trace: TraceHeader | None = None) -> InvokeResult:
+        spec = self._functions.get(logical_id)
+        if spec is None:
+            raise KeyError(f"no function with logical id {logical_id!r}")
+        if self._closed:
+            raise ServiceClosed("the Lambda service is closed")
+        started_at = time.time()
+        request_id = str(uuid.uuid4())
+        lambda_trace = trace_for_invoke(spec, trace)
+        if len(event) > MAX_PAYLOAD_BYTES:
+            message = (
+                f"Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation"
+            )
+            return self._rejected(
+                spec, request_id, lambda_trace, started_at, "RequestTooLargeException", message, 413
+            )
+        pool = self._pools[logical_id]
+        try:
+            # Waiting for a busy worker is bounded by the function's own timeout.
+            worker = pool.acquire(wait_seconds=spec.timeout)
+        except PoolClosed:
+            raise ServiceClosed("the Lambda service is closed") from None
+        if worker is None:
+            return self._rejected(
+                spec, request_id, lambda_trace, started_at, "TooManyRequestsException", "Rate Exceeded.", 429
+            )
+        reusable = False
+        try:
+            result = self._run(spec, worker, request_id, event, lambda_trace, started_at)
+            reusable = result.outcome in ("success", "error")
+            return result
+        finally:
+            pool.release(worker, reusable)
+
+    def close(self) -> None:
+        """Stop every worker (SIGTERM, then SIGKILL after a short grace), all at once."""
+        with self._close_lock:
+            self._closed = True
+            workers: list[Worker] = []
+            for pool in self._pools.values():
+                workers.extend(pool.begin_close())
+            finish_close(workers)
+
+    def __enter__(self) -> "LambdaService":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- one invocation -----------------------------------------------------------------
+
+    def _worker_starter(self, spec: FunctionSpec) -> Callable[[], Worker]:
+        def start_worker() -> Worker:
+            return Worker(
+                spec,
+                runtime_dir=self._runtime_dir,
+                base_env=self._base_env,
+                log=lambda line: self._log(spec.logical_id, line),
+            )
+
+        return start_worker
+
+    def _run(
+        self,
+        spec: FunctionSpec,
+        worker: Worker,
+        request_id: str,
+        event: bytes,
+        lambda_trace: LambdaTrace,
+        started_at: float,
+    ) -> InvokeResult:
+        cold_start = worker.invocations_started == 0
+        worker.invocations_started += 1
+        invocation = Invocation(request_id, event, spec.arn, lambda_trace.runtime_header, spec.timeout)
+        self._log(spec.logical_id, start_line(request_id))
+        worker.server.dispatch(invocation)
+        if not _wait_for_outcome(invocation, spec.timeout):
+            timeout_payload = error_payload(
+                "Sandbox.Timedout", f"RequestId: {request_id} Error: {timeout_message(spec.timeout)}"
+            )
+            if invocation.complete("timeout", timeout_payload, "Sandbox.Timedout"):
+                worker.max_memory_mb()  # read the high-water mark while the process still exists
+                worker.kill()
+                self._log(spec.logical_id, timeout_line(request_id, spec.timeout))
+        # Whatever the handler printed before answering is in the pipe now: log it before END.
+        worker.output.drain()
+
+        outcome = invocation.outcome or "crash"
+        completed_at = invocation.completed_at or time.time()
+        initialization = None
+        if cold_start:
+            init_end = worker.server.init_done_at or invocation.delivered_at or completed_at
+            initialization = Span(worker.started_at, init_end)
+        invocation_start = invocation.delivered_at or completed_at
+        invocation_span = Span(invocation_start, completed_at)
+        duration_ms = (completed_at - invocation_start) * 1000
+        init_duration_ms = (initialization.end - initialization.start) * 1000 if initialization else None
+        error = None if outcome == "success" else _function_error(invocation.payload, invocation.error_type)
+
+        self._log(spec.logical_id, end_line(request_id))
+        status = {"timeout": "timeout", "crash": "error"}.get(outcome)
+        self._log(
+            spec.logical_id,
+            report_line(
+                request_id,
+                duration_ms=duration_ms,
+                memory_size_mb=spec.memory_size,
+                max_memory_used_mb=worker.max_memory_mb(),
+                init_duration_ms=init_duration_ms,
+                status=status,
+                error_type=error.error_type if status == "error" and error else None,
+            ),
+        )
+        result = InvokeResult(
+            request_id=request_id,
+            outcome=outcome,
+            payload=invocation.payload,
+            error=error,
+            cold_start=cold_start,
+            initialization=initialization,
+            invocation=invocation_span,
+            duration_ms=duration_ms,
+            init_duration_ms=init_duration_ms,
+        )
+        if lambda_trace.sampled and self._segment_sender is not None:
+            self._trace(spec, lambda_trace, invocation, result, Span(started_at, completed_at))
+        return result
+
+    def _trace(
+        self,
+        spec: FunctionSpec,
+        lambda_trace: LambdaTrace,
+        invocation: Invocation,
+        result: InvokeResult,
+        service_span: Span,
+    ) -> None:
+        sender = self._segment_sender
+        assert sender is not None
+
+        def send(worker_ready_at: float | None) -> None:
+            overhead = None
+            if worker_ready_at is not None:
+                overhead = Span(result.invocation.end, max(result.invocation.end, worker_ready_at))
+            send_service_segment(sender, lambda_trace, spec, result.request_id, service_span, 200)
+            send_function_segment(
+                sender,
+                lambda_trace,
+                spec,
+                result.request_id,
+                initialization=result.initialization,
+                invocation=result.invocation,
+                overhead=overhead,
+                error=result.error,
+            )
+
+        if result.outcome in ("success", "error") and invocation.delivered_at is not None:
+            # The runtime goes on to ask for its next event; Overhead ends there. Sent then, so
+            # that the caller's answer never waits for it.
+            invocation.when_worker_ready(send)
+        else:
+            send(None)
+
+    def _rejected(
+        self,
+        spec: FunctionSpec,
+        request_id: str,
+        lambda_trace: LambdaTrace,
+        started_at: float,
+        error_type: str,
+        message: str,
+        status: int,
+    ) -> InvokeResult:
+        """Refused before reaching a function (throttled, too large): no function segment."""
+        now = time.time()
+        if lambda_trace.sampled and self._segment_sender is not None:
+            send_service_segment(
+                self._segment_sender, lambda_trace, spec, request_id, Span(started_at, now), status
+            )
+        return InvokeResult(
+            request_id=request_id,
+            outcome="error",
+            payload=error_payload(error_type, message),
+            error=FunctionError(error_type, message),
+            cold_start=False,
+            initialization=None,
+            invocation=Span(now, now),
+            duration_ms=0.0,
+            init_duration_ms=None,
+        )
+
+
+def _wait_for_outcome(invocation: Invocation, timeout_s: float) -> bool:
+    """Wait until the invocation completes (True) or times out (False).
+
+    The timeout runs from the hand-over to the runtime; a cold start's init (bounded
+    separately) comes before it. The common case needs no extra wake-up: sleep until the
+    earliest possible deadline, and only if the runtime has not even received the event by
+    then, look again every few milliseconds.
+    """
+    while not invocation.done.is_set():
+        now = time.monotonic()
+        if invocation.delivered_mono is not None:
+            deadline = invocation.delivered_mono + timeout_s
+            if now >= deadline:
+                return False
+        else:
+            init_deadline = invocation.queued_mono + INIT_TIMEOUT_SECONDS
+            if now >= init_deadline:
+                return False
+            earliest = invocation.queued_mono + timeout_s
+            deadline = earliest if now < earliest else min(now + _DELIVERY_POLL_SECONDS, init_deadline)
+        invocation.done.wait(deadline - now)
+    return True
+
+
+def _function_error(payload: bytes, error_type: str | None) -> FunctionError:
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        document = {}
+    if not isinstance(document, dict):
+        document = {}
+    stack = document.get("stackTrace") or []
+    return FunctionError(
+        error_type=str(document.get("errorType") or error_type or "Unhandled"),
+        message=str(document.get("errorMessage") or ""),
+        stack=[str(line).rstrip("\n") for line in stack] if isinstance(stack, list) else [],
+    )

@@ -1,0 +1,232 @@
+"""The local stack: the one place that wires the parts together and starts and stops them.
+
+`python -m emulator` (cli.py), the tests and `make bench` all run the stack through this
+module, so what they test and measure is what a user runs. The parts start in the order
+a request needs them, each on 127.0.0.1:
+
+    DynamoDB (moto, a child process) → X-Ray (daemon + API, a child process)
+    → Lambda (a worker pool per function) → API Gateway (the HTTP port users call)
+
+and stop in reverse, each at most once, whatever failed on the way up.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from emulator.apigateway.gateway import Gateway
+from emulator.app.errors import TemplateError
+from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
+from emulator.app.template import load_app
+from emulator.dynamodb.service import DynamoDBService, ServicesError
+from emulator.lambda_.service import LambdaService
+from emulator.local_credentials import FAKE_CREDENTIALS
+from emulator.loopback import HOST, check_port_free, free_port
+from emulator.tracing.segment_sender import SegmentSender
+from emulator.xray.process import XRayProcess
+
+_Part = TypeVar("_Part")
+# Function log lines: (source, line), source being a function's logical id or name.
+LogSink = Callable[[str, str], None]
+
+
+class StartupError(Exception):
+    """The stack cannot start; the message is the one line the user sees."""
+
+
+@dataclass
+class StackConfig:
+    """What to run and where. Port 0 picks a free port."""
+
+    built_template: Path  # the `sam build` output's template.yaml
+    runtime_dir: Path  # the local /var/runtime (awslambdaric + boto3), `make setup` installs it
+    port: int = 0  # API Gateway
+    dynamodb_port: int = 0
+    xray_port: int = 0
+    xray_db: Path | None = None  # None: a store that lives as long as the stack
+    # Send segments to a daemon that is already running (the real X-Ray daemon, or a test's
+    # UDP socket) instead of starting the local X-Ray.
+    xray_daemon_address: str | None = None
+    data_dir: Path | None = None  # where table items are kept between runs; None: memory only
+    endpoints_file: Path | None = None  # where to write the endpoints for `make map` / `make traces`
+    stack_name: str = DEFAULT_STACK_NAME
+    region: str = DEFAULT_REGION
+    max_workers_per_function: int = 4
+    log: LogSink | None = None  # function and access log lines
+    progress: Callable[[str], None] = field(default=lambda message: None)
+
+
+class Stack:
+    """`start()` brings every part up (StartupError on any problem, with what started already
+    stopped again); `stop()` ends them in reverse. Also a context manager."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self._exit = contextlib.ExitStack()
+        self.app: AppSpec | None = None
+        self.dynamodb: DynamoDBService | None = None
+        self.xray: XRayProcess | None = None
+        self.lambda_service: LambdaService | None = None
+        self.gateway: Gateway | None = None
+        self.daemon_address = ""
+
+    # -- what a client needs -----------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self._running(self.gateway).url
+
+    @property
+    def dynamodb_endpoint(self) -> str:
+        return self._running(self.dynamodb).endpoint_url
+
+    @property
+    def xray_api_url(self) -> str | None:
+        """None when segments go to a daemon the stack did not start."""
+        return self.xray.api_url if self.xray is not None else None
+
+    def endpoints(self) -> dict[str, str | None]:
+        return {
+            "apigateway": self.url,
+            "dynamodb": self.dynamodb_endpoint,
+            "xray_daemon": self.daemon_address,
+            "xray_api": self.xray_api_url,
+        }
+
+    # -- start and stop -----------------------------------------------------------------
+
+    def start(self) -> None:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def read_template(self) -> AppSpec:
+        """What the stack will run (read once; `start()` reads it if nobody did before)."""
+        if self.app is None:
+            config = self.config
+            try:
+                self.app = load_app(config.built_template, stack_name=config.stack_name, region=config.region)
+            except TemplateError as error:
+                raise StartupError(str(error)) from None
+        return self.app
+
+    def _start(self) -> None:
+        config = self.config
+        app = self.read_template()
+        runtime_dir = config.runtime_dir.resolve()
+        if not (runtime_dir / ".installed").exists():
+            raise StartupError(f"{runtime_dir} is missing: run `make setup` first")
+        # Refuse a taken port before anything starts, so nothing has to be torn down; port 0
+        # becomes a free port now, so the progress lines can say which.
+        for port, what in ((config.port, "API"), (config.dynamodb_port, "DynamoDB (moto)")):
+            if port:
+                self._check_port(port, what)
+        if config.xray_port and config.xray_daemon_address is None:
+            self._check_port(config.xray_port, "X-Ray")
+        config.port = config.port or free_port(HOST)
+
+        config.progress(f"starting DynamoDB (moto) on {HOST}:{config.dynamodb_port or '(any free port)'}")
+        self.dynamodb = DynamoDBService(
+            app.tables,
+            region=app.region,
+            port=config.dynamodb_port,
+            log=config.progress,
+            data_dir=config.data_dir,
+        )
+        self._start_part(self.dynamodb.start, self.dynamodb.stop)
+
+        if config.xray_daemon_address is None:
+            config.progress(
+                f"starting X-Ray (daemon and API) on {HOST}:{config.xray_port or '(any free port)'}"
+            )
+            db_path = (
+                config.xray_db or Path(self._exit.enter_context(tempfile.TemporaryDirectory())) / "traces.db"
+            )
+            self.xray = XRayProcess(host=HOST, port=config.xray_port, db_path=db_path)
+            self._start_part(self.xray.start, self.xray.stop)
+            self.daemon_address = self.xray.daemon_address
+        else:
+            self.daemon_address = config.xray_daemon_address
+
+        # One sender for the segments API Gateway and Lambda write themselves.
+        sender = SegmentSender(self.daemon_address)
+        self._exit.callback(sender.close)
+        config.progress(f"starting Lambda ({len(app.functions)} functions)")
+        self.lambda_service = LambdaService(
+            app.functions,
+            runtime_dir=runtime_dir,
+            base_env=self._function_environment(),
+            max_workers_per_function=config.max_workers_per_function,
+            log=config.log,
+            segment_sender=sender,
+        )
+        self._exit.callback(self.lambda_service.close)
+        config.progress(f"starting API Gateway on {HOST}:{config.port}")
+        access_log = (lambda line: config.log("api", line)) if config.log else None
+        self.gateway = Gateway(
+            app, self.lambda_service, host=HOST, port=config.port, segment_sender=sender, log=access_log
+        )
+        self._start_part(self.gateway.start, self.gateway.stop)
+        if config.endpoints_file is not None:
+            self._write_endpoints(config.endpoints_file)
+
+    def _scratch_dir(self) -> Path:
+        """A folder removed when the stack stops."""
+        return Path(self._exit.enter_context(tempfile.TemporaryDirectory(prefix="sam-app-stack-")))
+
+    def _function_environment(self) -> dict[str, str]:
+        """What every function gets on top of Lambda's own variables: the local endpoints."""
+        return {
+            "AWS_ENDPOINT_URL": self.dynamodb_endpoint,
+            "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_XRAY_DAEMON_ADDRESS": self.daemon_address,
+        }
+
+    def _write_endpoints(self, path: Path) -> None:
+        """So that `make map` and `make traces` find this stack's X-Ray API on any port."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(json.dumps(self.endpoints(), indent=2) + "\n")
+        os.replace(partial, path)
+        self._exit.callback(lambda: path.unlink(missing_ok=True))
+
+    @staticmethod
+    def _check_port(port: int, what: str) -> None:
+        try:
+            check_port_free(HOST, port, what)
+        except OSError as error:
+            raise StartupError(f"{error.strerror}; choose another with the command line options") from None
+
+    def _start_part(self, start: Callable[[], None], stop: Callable[[], None]) -> None:
+        try:
+            start()
+        except OSError as error:
+            raise StartupError(f"cannot start: {error.strerror or error}") from None
+        except ServicesError as error:
+            raise StartupError(str(error)) from None
+        self._exit.callback(stop)
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    @staticmethod
+    def _running(part: _Part | None) -> _Part:
+        if part is None:
+            raise RuntimeError("the stack is not started")
+        return part
+
+    def __enter__(self) -> "Stack":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

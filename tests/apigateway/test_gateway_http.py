@@ -1,0 +1,256 @@
+"""The gateway over real HTTP, with the real LambdaService running the fixture app's functions."""
+
+import base64
+import http.client
+import json
+import re
+import socket
+import time
+
+import pytest
+
+from emulator.tracing.trace_header import new_segment_id, new_trace_id
+from tests.stack_helpers import RunningStack, request, running_stack
+
+pytestmark = pytest.mark.slow
+
+INTERNAL_ERROR = {"message": "Internal server error"}
+MISSING_TOKEN = {"message": "Missing Authentication Token"}
+
+
+@pytest.fixture(scope="module")
+def stack(fixture_app_template, lambda_runtime_dir):
+    with running_stack(fixture_app_template, lambda_runtime_dir) as running:
+        yield running
+
+
+def echo(stack: RunningStack, method: str, path: str, **kwargs) -> tuple[dict, dict]:
+    response = request(method, stack.url + path, **kwargs)
+    assert response.status == 200, response.body
+    answer = response.json()
+    return answer["event"], answer
+
+
+def test_echo_event_has_every_proxy_field(stack):
+    response = request(
+        "GET",
+        stack.url + "/Prod/echo?color=red&color=blue&single=1",
+        headers={"X-Custom": "yes", "User-Agent": "pytest-agent"},
+    )
+    assert response.status == 200
+    answer = response.json()
+    event = answer["event"]
+    assert event["resource"] == "/echo"
+    assert event["path"] == "/echo"
+    assert event["httpMethod"] == "GET"
+    assert event["headers"]["X-Custom"] == "yes"
+    assert event["multiValueHeaders"]["X-Custom"] == ["yes"]
+    assert event["headers"]["X-Forwarded-For"] == "127.0.0.1"
+    assert event["queryStringParameters"] == {"color": "blue", "single": "1"}
+    assert event["multiValueQueryStringParameters"] == {"color": ["red", "blue"], "single": ["1"]}
+    assert event["pathParameters"] is None
+    assert event["stageVariables"] is None
+    assert event["body"] is None
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["accountId"] == stack.app.account_id
+    assert context["apiId"] == stack.app.api_id
+    assert context["domainName"] == f"{stack.app.api_id}.execute-api.{stack.app.region}.amazonaws.com"
+    assert context["domainPrefix"] == stack.app.api_id
+    assert context["httpMethod"] == "GET"
+    assert context["path"] == "/Prod/echo"
+    assert context["protocol"] == "HTTP/1.1"
+    assert context["stage"] == "Prod"
+    assert context["resourcePath"] == "/echo"
+    assert re.fullmatch(r"[0-9a-f]{6}", context["resourceId"])
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["identity"]["userAgent"] == "pytest-agent"
+    assert context["identity"]["accessKey"] is None and context["identity"]["userArn"] is None
+    # The ids in the event are the ones API Gateway answers with.
+    assert context["requestId"] == response.header("x-amzn-RequestId")
+    assert context["extendedRequestId"] == response.header("x-amz-apigw-id")
+    assert abs(context["requestTimeEpoch"] / 1000 - time.time()) < 60
+    assert re.fullmatch(r"\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000", context["requestTime"])
+    # The function's own headers and multiValueHeaders both reach the client.
+    assert response.header("X-Echo") == "yes"
+    assert response.header_values("Set-Cookie") == ["a=1", "b=2"]
+    assert response.header("Content-Type") == "application/json"
+    # Template environment (Globals merged, !Ref resolved) and the function's identity.
+    assert answer["environ"]["FROM_GLOBALS"] == "globals-value"
+    assert answer["environ"]["TABLE_NAME"] == "Items"
+    assert answer["function_name"] == stack.app.functions["EchoFunction"].function_name
+    assert answer["memory_limit_in_mb"] == "256"
+
+
+def test_routes_answer_with_and_without_the_stage_prefix(stack):
+    with_stage, _ = echo(stack, "GET", "/Prod/echo")
+    without, _ = echo(stack, "GET", "/echo")
+    assert with_stage["path"] == without["path"] == "/echo"
+    assert with_stage["requestContext"]["path"] == without["requestContext"]["path"] == "/Prod/echo"
+
+
+def test_path_parameter(stack):
+    event, _ = echo(stack, "GET", "/items/item%2042")
+    assert event["resource"] == "/items/{id}"
+    assert event["pathParameters"] == {"id": "item 42"}
+    assert event["path"] == "/items/item 42"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
+def test_greedy_proxy_parameter_with_any_method(stack, method):
+    event, _ = echo(stack, method, "/Prod/files/a/b/c.txt?v=1")
+    assert event["resource"] == "/files/{proxy+}"
+    assert event["httpMethod"] == method
+    assert event["pathParameters"] == {"proxy": "a/b/c.txt"}
+    assert event["queryStringParameters"] == {"v": "1"}
+
+
+def test_text_body_arrives_as_text(stack):
+    event, _ = echo(
+        stack, "POST", "/echo", body=b'{"key": "value"}', headers={"Content-Type": "application/json"}
+    )
+    assert event["body"] == '{"key": "value"}'
+    assert event["isBase64Encoded"] is False
+
+
+def test_binary_body_arrives_base64(stack):
+    payload = bytes(range(256))
+    event, _ = echo(
+        stack, "POST", "/echo", body=payload, headers={"Content-Type": "application/octet-stream"}
+    )
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == payload
+
+
+def test_function_status_code_is_passed_on(stack):
+    response = request("GET", stack.url + "/echo?status=418")
+    assert response.status == 418
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/nope"), ("GET", "/Prod/nope"), ("POST", "/items/1"), ("DELETE", "/crash"), ("GET", "/files")],
+)
+def test_unknown_route_or_method_is_403_missing_authentication_token(stack, method, path):
+    response = request(method, stack.url + path)
+    assert response.status == 403
+    assert response.json() == MISSING_TOKEN
+    assert response.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+
+
+def test_payload_over_10_mb_is_413(stack):
+    host, port = "127.0.0.1", stack.gateway.port
+    with socket.create_connection((host, port), timeout=10) as conn:
+        head = f"POST /echo HTTP/1.1\r\nHost: {host}\r\nContent-Length: {10 * 1024 * 1024 + 1}\r\n\r\n"
+        conn.sendall(head.encode() + b"x" * 1024)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 413 Request Entity Too Large"
+    assert json.loads(rest.split(b"\r\n\r\n", 1)[1]) == {"message": "Request Too Long"}
+
+
+@pytest.mark.parametrize("path", ["/raise", "/bad", "/crash", "/missing", "/sleep"])
+def test_function_failures_are_502(stack, path):
+    started = time.monotonic()
+    response = request("GET", stack.url + path)
+    assert response.status == 502
+    assert response.json() == INTERNAL_ERROR
+    if path == "/sleep":  # Timeout: 1 in the template; the handler would sleep 5 s
+        assert 0.9 < time.monotonic() - started < 4
+
+
+def test_the_stack_still_answers_after_a_crash(stack):
+    assert request("GET", stack.url + "/crash").status == 502
+    event, _ = echo(stack, "GET", "/echo")
+    assert event["path"] == "/echo"
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(stack):
+    port = stack.gateway.port
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        first = request("GET", stack.url + "/echo", connection=conn)
+        sock = conn.sock
+        second = request("GET", stack.url + "/echo", connection=conn)
+        assert (first.status, second.status) == (200, 200)
+        assert conn.sock is sock  # the same TCP connection
+    finally:
+        conn.close()
+
+
+def test_incoming_trace_is_continued_and_recorded(stack):
+    root, parent = new_trace_id(), new_segment_id()
+    response = request(
+        "GET", stack.url + "/echo", headers={"X-Amzn-Trace-Id": f"Root={root};Parent={parent};Sampled=1"}
+    )
+    assert response.status == 200
+    assert response.header("X-Amzn-Trace-Id") == f"Root={root};Sampled=1"
+    answer = response.json()
+    passed = dict(part.split("=", 1) for part in answer["event"]["headers"]["X-Amzn-Trace-Id"].split(";"))
+    assert passed["Root"] == root and passed["Sampled"] == "1"
+    assert answer["environ"]["_X_AMZN_TRACE_ID"].startswith(f"Root={root};")
+
+    [stage] = stack.collector.for_trace(root, origin="AWS::ApiGateway::Stage")
+    assert stage["name"] == "sam-app/Prod"
+    assert stage["parent_id"] == parent
+    assert stage["http"]["response"]["status"] == 200
+    assert stage["http"]["request"]["method"] == "GET"
+    [lambda_call] = stage["subsegments"]
+    # The Lambda subsegment is the parent the gateway passed on to Lambda.
+    assert lambda_call["id"] == passed["Parent"]
+    assert lambda_call["aws"]["function_name"] == stack.app.functions["EchoFunction"].function_name
+    assert stage["start_time"] <= lambda_call["start_time"] <= lambda_call["end_time"] <= stage["end_time"]
+    service = stack.collector.for_trace(root, origin="AWS::Lambda")
+    assert service and service[0]["parent_id"] == lambda_call["id"]
+
+
+def test_new_trace_when_none_is_sent(stack):
+    response = request("GET", stack.url + "/echo")
+    match = re.fullmatch(
+        r"Root=(1-[0-9a-f]{8}-[0-9a-f]{24});Sampled=1", response.header("X-Amzn-Trace-Id") or ""
+    )
+    assert match
+    [stage] = stack.collector.for_trace(match.group(1), origin="AWS::ApiGateway::Stage")
+    assert "parent_id" not in stage
+
+
+def test_failed_invocation_is_a_fault_on_the_stage_segment(stack):
+    root = new_trace_id()
+    response = request("GET", stack.url + "/raise", headers={"X-Amzn-Trace-Id": f"Root={root};Sampled=1"})
+    assert response.status == 502
+    [stage] = stack.collector.for_trace(root, origin="AWS::ApiGateway::Stage")
+    assert stage["fault"] is True and stage["http"]["response"]["status"] == 502
+
+
+def test_sampled_0_is_passed_on_and_nothing_is_recorded(stack):
+    root = new_trace_id()
+    response = request("GET", stack.url + "/echo", headers={"X-Amzn-Trace-Id": f"Root={root};Sampled=0"})
+    assert response.status == 200
+    assert response.header("X-Amzn-Trace-Id") == f"Root={root};Sampled=0"
+    answer = response.json()
+    assert "Sampled=0" in answer["event"]["headers"]["X-Amzn-Trace-Id"]
+    assert "Sampled=0" in answer["environ"]["_X_AMZN_TRACE_ID"]
+    assert stack.collector.for_trace(root, origin="AWS::ApiGateway::Stage", timeout=1.0) == []
+    assert stack.collector.for_trace(root, origin="AWS::Lambda", timeout=0.2) == []
+
+
+def test_function_logs_are_prefixed_with_the_function(stack):
+    request("GET", stack.url + "/echo")
+    assert any(name == "EchoFunction" and line.startswith("START RequestId:") for name, line in stack.logs)
+
+
+def test_stop_closes_keep_alive_connections(fixture_app_template, lambda_runtime_dir):
+    with running_stack(fixture_app_template, lambda_runtime_dir) as running:
+        conn = http.client.HTTPConnection("127.0.0.1", running.gateway.port, timeout=20)
+        assert request("GET", running.url + "/echo", connection=conn).status == 200
+        sock = conn.sock
+    try:
+        sock.settimeout(5)
+        assert sock.recv(1) == b""  # closed by the gateway, not left to a 60 s idle timeout
+    finally:
+        conn.close()
