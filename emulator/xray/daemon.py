@@ -5,6 +5,7 @@ absorbed by the socket buffer and the queue rather than dropped; a writer thread
 validates and batch-inserts. Bad datagrams are counted per kind and logged once per kind.
 """
 
+import contextlib
 import json
 import logging
 import queue
@@ -102,6 +103,10 @@ class Daemon:
             self._socket.close()
             return
         self._running = False
+        # Wake the receive loop now rather than at its next timeout: stop() is on the path
+        # of every shutdown, and a test suite starts and stops many daemons.
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker:
+            waker.sendto(b"", self.address)
         self._receiver.join(timeout=5)
         self._socket.close()
         self._queue.put(None)
@@ -135,6 +140,8 @@ class Daemon:
                 if not self._running:
                     return
                 continue
+            if not self._running:
+                return  # the datagram is stop()'s wake-up, or arrived after it
             item: bytes | threading.Event = datagram
             if datagram.startswith(_MARKER):
                 with self._lock:

@@ -19,6 +19,7 @@ from emulator.xray.daemon import Daemon
 from emulator.xray.store import DEFAULT_DB_PATH, DEFAULT_MAX_DOCUMENTS, DEFAULT_RETENTION_SECONDS, TraceStore
 
 logger = logging.getLogger(__name__)
+SHUTDOWN_POLL_SECONDS = 0.05
 
 
 class XRayServer:
@@ -60,7 +61,13 @@ class XRayServer:
             self.stop()
             raise
         self._daemon.start()
-        self._api_thread = threading.Thread(target=self._api.serve_forever, name="xray-api", daemon=True)
+        # A short poll: shutdown() waits for it, and every stop of the stack waits on that.
+        self._api_thread = threading.Thread(
+            target=self._api.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="xray-api",
+            daemon=True,
+        )
         self._api_thread.start()
         logger.info(
             "X-Ray daemon on udp %s, API on %s, store %s", self.daemon_address, self.api_url, self.db_path
