@@ -6,9 +6,11 @@ and exit status 2, never a traceback.
 """
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,6 +18,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:2000"
+# Where a running local stack writes its URLs (python -m emulator --endpoints-file).
+ENDPOINTS_FILE = Path("build/endpoints.json")
 DEFAULT_REGION = "ap-northeast-1"
 # The local API needs no credentials; botocore still signs, so give it placeholders.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
@@ -51,10 +55,20 @@ class Source:
         return end - self.minutes * 60, end
 
 
+def local_endpoint(endpoints_file: Path = ENDPOINTS_FILE) -> str:
+    """The running local stack's X-Ray API, on whatever port it was started; else the default."""
+    try:
+        endpoint = json.loads(endpoints_file.read_text()).get("xray_api")
+    except (OSError, ValueError, AttributeError):
+        return DEFAULT_ENDPOINT
+    return endpoint if isinstance(endpoint, str) and endpoint else DEFAULT_ENDPOINT
+
+
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     """--endpoint-url, --minutes, --aws and --region."""
     parser.add_argument(
-        "--endpoint-url", default=DEFAULT_ENDPOINT, help=f"X-Ray API (default {DEFAULT_ENDPOINT})"
+        "--endpoint-url",
+        help=f"X-Ray API (default: the running stack's, from {ENDPOINTS_FILE}; else {DEFAULT_ENDPOINT})",
     )
     parser.add_argument("--minutes", type=float, default=60, help="time window ending now (default 60)")
     parser.add_argument(
@@ -67,9 +81,10 @@ def source_from(args: argparse.Namespace, parser: argparse.ArgumentParser) -> So
     """The Source the parsed arguments name; a bad --minutes is a usage error (exit 2)."""
     if args.minutes <= 0:
         parser.error("--minutes must be positive")
-    where = f"X-Ray in {args.region}" if args.aws else f"the local X-Ray at {args.endpoint_url}"
+    endpoint_url = None if args.aws else (args.endpoint_url or local_endpoint())
+    where = f"X-Ray in {args.region}" if args.aws else f"the local X-Ray at {endpoint_url}"
     return Source(
-        endpoint_url=None if args.aws else args.endpoint_url,
+        endpoint_url=endpoint_url,
         region=args.region,
         minutes=args.minutes,
         where=where,

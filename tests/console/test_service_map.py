@@ -80,3 +80,18 @@ def test_the_cli_prints_the_local_map(capsys, xray_server):
     out = capsys.readouterr().out
     assert "client" in out
     assert "sam-app-HelloWorldFunction-Qm7NvB2xK4eP (AWS::Lambda::Function)" in out
+
+
+def test_without_an_endpoint_the_cli_reads_the_running_stacks_endpoints_file(
+    capsys, xray_server, tmp_path, monkeypatch
+):
+    # A stack started on other ports writes them to build/endpoints.json (--endpoints-file).
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "endpoints.json").write_text(json.dumps({"xray_api": xray_server.api_url}))
+    monkeypatch.chdir(tmp_path)
+    send_documents(xray_server, fresh_trace("tutorial_hello_trace.json"))
+
+    code = main(["--minutes", "10"])
+
+    assert code == 0, capsys.readouterr().err
+    assert "sam-app-HelloWorldFunction-Qm7NvB2xK4eP (AWS::Lambda::Function)" in capsys.readouterr().out
