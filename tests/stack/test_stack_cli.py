@@ -89,6 +89,7 @@ def stack_args(built_template: Path, tmp_path: Path, *extra: str) -> list[str]:
         "--build-dir", str(built_template.parent),
         "--port", "0", "--services-port", "0", "--xray-port", "0",
         "--xray-db", str(tmp_path / "traces.db"), "--data-dir", str(tmp_path / "dynamodb"),
+        "--endpoints-file", str(tmp_path / "endpoints.json"),
         *extra,
     ]  # fmt: skip
 
@@ -103,7 +104,12 @@ def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
         scan = emulator.wait_for(
             r"^\s*(\S.*aws dynamodb scan --table-name Demo --endpoint-url http://127\.0\.0\.1:\d+)$"
         )
+        xray_api = emulator.wait_for(r"X-Ray API: (http://127\.0\.0\.1:\d+)").group(1)
+        emulator.wait_for(r"make traces")
         emulator.wait_for(r"Ready\.")
+        # What `make map` and `make traces` read to find this stack on its free ports.
+        endpoints = json.loads((tmp_path / "endpoints.json").read_text())
+        assert endpoints["apigateway"] == url and endpoints["xray_api"] == xray_api
         assert request("GET", url + "/hello").json() == {"message": "hello world"}
         assert request("POST", url + "/ddb", body=b'{"key": "from-the-cli-test"}').status == 200
         # The command the stack prints works as printed, with no AWS configuration of one's own.
@@ -127,6 +133,7 @@ def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
         )
         stderr = emulator.process.stderr.read()
         assert "Traceback" not in stderr, stderr
+        assert not (tmp_path / "endpoints.json").exists(), "a stopped stack's endpoints were left behind"
     finally:
         emulator.kill()
 
@@ -138,23 +145,42 @@ def test_acknowledged_items_and_traces_survive_a_restart(tutorial_app_template, 
         try:
             url = emulator.wait_for(r"curl (http://127\.0\.0\.1:\d+)/hello").group(1)
             endpoint = emulator.wait_for(r"DynamoDB \(moto\): (http://127\.0\.0\.1:\d+)").group(1)
+            xray_api = emulator.wait_for(r"X-Ray API: (http://127\.0\.0\.1:\d+)").group(1)
             emulator.wait_for(r"Ready\.")
+            xray = boto3.client("xray", endpoint_url=xray_api, region_name="ap-northeast-1",
+                                aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
             dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="ap-northeast-1",
                                     aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
             if run == "first":
                 response = request("POST", url + "/ddb", body=json.dumps({"key": key}).encode())
                 assert response.status == 200
                 stored = response.json()["CreateDate"]
+                trace_id = response.header("X-Amzn-Trace-Id").split(";")[0].removeprefix("Root=")
+                origins = wait_for_origins(xray, trace_id, {"AWS::ApiGateway::Stage", "AWS::DynamoDB::Table"})
             else:
                 # A new moto process: the item came back from the saved snapshot.
                 items = dynamodb.scan(TableName="Demo")["Items"]
                 assert {"Key": {"S": key}, "CreateDate": {"S": stored}} in items
+                # A new X-Ray process: the trace came back from its store, every segment of it.
+                assert wait_for_origins(xray, trace_id, origins) == origins
             emulator.process.send_signal(signal.SIGINT)
             assert emulator.process.wait(timeout=STOP_TIMEOUT) == 0
         finally:
             emulator.kill()
     saved = json.loads((tmp_path / "dynamodb" / "Demo.json").read_text())
     assert {"Key": {"S": key}, "CreateDate": {"S": stored}} in saved["Items"]
+
+
+def wait_for_origins(xray, trace_id: str, wanted: set[str]) -> set[str]:
+    """The origins of the trace's stored segments, once they include `wanted` (UDP is asynchronous)."""
+    deadline = time.monotonic() + 15
+    while True:
+        traces = xray.batch_get_traces(TraceIds=[trace_id])["Traces"]
+        origins = {json.loads(s["Document"]).get("origin") for t in traces for s in t["Segments"]}
+        if wanted <= origins or time.monotonic() > deadline:
+            assert wanted <= origins, origins
+            return origins
+        time.sleep(0.1)
 
 
 def run_to_exit(*args: str) -> subprocess.CompletedProcess:
