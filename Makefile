@@ -8,15 +8,10 @@ RUNTIME_DIR := build/lambda-runtime
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help setup build run test lint format bench map traces deploy delete clean
+.PHONY: help setup build run test check lint format bench map traces deploy delete clean
 
-help:
-	@echo "make run     set up, sam build, start the local stack and print its URLs"
-	@echo "make test    lint and every test (unit, template, local stack, X-Ray)"
-	@echo "make bench   latency and throughput figures, as ratios measured in one run"
-	@echo "make map     the X-Ray service map of the local stack (ARGS=--aws for AWS)"
-	@echo "make traces  recent X-Ray traces (ARGS=--latest or '--id ID' for a timeline, --aws for AWS)"
-	@echo "make deploy  sam build + sam deploy (stack sam-app, ap-northeast-1)"
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 16
 
 # The virtual environment, rebuilt when the pinned requirements change.
 $(VENV)/.installed: requirements-dev.txt constraints.txt
@@ -33,41 +28,44 @@ $(RUNTIME_DIR)/.installed: emulator/lambda_/runtime-requirements.txt $(VENV)/.in
 	$(PY) -m pip install --quiet --target $(RUNTIME_DIR) -r emulator/lambda_/runtime-requirements.txt -c constraints.txt
 	touch $@
 
-setup: $(VENV)/.installed $(RUNTIME_DIR)/.installed
+setup: $(VENV)/.installed $(RUNTIME_DIR)/.installed ## create .venv and build/lambda-runtime from the pinned requirements
 
-build: setup
+build: setup ## sam build (cached)
 	$(BIN)/sam build
 
-run: build
+run: build ## set up, sam build, start the local stack and print its URLs (ARGS=--help for options)
 	$(PY) -m emulator $(ARGS)
 
-lint: setup
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+lint: check ## ruff, mypy and cfn-lint
 	$(BIN)/cfn-lint template.yaml
 
-format: setup
+check: setup ## ruff and mypy, as `make test` runs them first (cfn-lint runs once, in the tests)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup ## ruff format and ruff check --fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: setup lint
+test: check ## ruff, mypy and every test: handlers, template, local stack, X-Ray (ARGS= for pytest)
 	$(BIN)/pytest $(ARGS)
 
-bench: build
+bench: build ## latency, throughput and X-Ray figures, as ratios to baselines measured in the same run
 	$(PY) -m bench $(ARGS)
 
-map: setup
+map: setup ## the X-Ray service map of the local stack (ARGS=--aws for AWS)
 	$(PY) -m console.service_map $(ARGS)
 
-traces: setup
+traces: setup ## recent X-Ray traces (ARGS=--latest or '--id ID' for a timeline, --aws for AWS)
 	$(PY) -m console.traces $(ARGS)
 
-deploy: setup
+deploy: setup ## sam build + sam deploy (stack sam-app, ap-northeast-1)
 	$(BIN)/sam build
 	$(BIN)/sam deploy $(ARGS)
 
-delete: setup
+delete: setup ## sam delete: remove the deployed stack
 	$(BIN)/sam delete $(ARGS)
 
-clean:
+clean: ## remove .aws-sam, build/ (traces and table items too) and .venv
 	rm -rf .aws-sam build $(VENV)

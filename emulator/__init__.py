@@ -1,0 +1,35 @@
+"""The local stack: runs the `sam build` output of template.yaml with no Docker and no AWS account.
+
+One package per AWS service, named as AWS names it; emulator/stack.py wires them together.
+A request's path, hop by hop, as module:function (read it top to bottom):
+
+    curl http://127.0.0.1:3000/ddb
+      apigateway/gateway.py:_Handler._serve             HTTP in (the body read by http_body.py)
+      apigateway/gateway.py:Gateway.handle              stage, trace header, the stage segment
+      apigateway/routes.py:RouteTable.match             resource and method -> function
+      apigateway/proxy_integration.py:build_event       the REST API proxy event (payload 1.0)
+      lambda_/service.py:LambdaService.invoke           Lambda's Invoke: timeout, START/END/REPORT
+      lambda_/worker_pool.py:WorkerPool.acquire         a warm execution environment, or a new one
+      lambda_/execution_environment.py:Worker           the process running awslambdaric
+      lambda_/environment_variables.py                  the variables Lambda sets (_X_AMZN_TRACE_ID...)
+      lambda_/runtime_api.py:RuntimeApiServer           GET /invocation/next hands awslambdaric the event
+        -> your handler (hello_world/app.py, sam_ddb/app.py) -> boto3 -> AWS_ENDPOINT_URL
+      dynamodb/moto_process.py                          moto, in a child process, answers PutItem
+      dynamodb/snapshots.py                             the tables' items kept across restarts
+      lambda_/runtime_api.py:RuntimeApiServer           POST /invocation/{id}/response
+      apigateway/proxy_integration.py:parse_result      the function's answer -> the HTTP response
+
+    and the trace of it:
+      tracing/trace_header.py                           X-Amzn-Trace-Id: Root, Parent, Sampled
+      apigateway/stage_segment.py                       sam-app/Prod (AWS::ApiGateway::Stage)
+      lambda_/segments.py                               AWS::Lambda and AWS::Lambda::Function
+      tracing/segment_sender.py:SegmentSender.send      UDP, the daemon's format (the SDK sends the same)
+      xray/daemon.py:Daemon                             UDP in -> a write queue
+      xray/store.py:TraceStore                          SQLite; graph edges resolved at insert
+      xray/api.py:XRayApiServer                         GetServiceGraph, GetTraceSummaries, BatchGetTraces
+      xray/graph.py, xray/traces.py, xray/filters.py    the service map, trace summaries, filter expressions
+
+What runs it: app/template.py:load_app reads the built template into an AppSpec (app/model.py),
+with app/intrinsics.py for !Ref, !GetAtt, !Sub...; cli.py is `python -m emulator` (arguments,
+banner, signals); console/ (beside this package) holds the clients of any X-Ray API.
+"""
