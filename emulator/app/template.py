@@ -1,6 +1,6 @@
 """Reads a SAM template (normally the one `sam build` writes) into an AppSpec.
 
-The YAML, short-form tags included, is read by cfn-lint's decoder and Globals are merged by
+The YAML, short-form tags included, is read by yaml_reader.py and Globals are merged by
 aws-sam-translator's own Globals plugin, so the local stack sees the template exactly as SAM
 does. What is left here is what only a deployment would otherwise decide: physical names,
 the implicit API's routes, and the intrinsic functions in environment variables and table
@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode import decode
 from samtranslator.plugins.globals.globals_plugin import GlobalsPlugin
 from samtranslator.public.exceptions import InvalidDocumentException
 
@@ -34,6 +33,7 @@ from emulator.app.resource_names import (
     api_id_for,
     physical_name,
 )
+from emulator.app.yaml_reader import TemplateSyntaxError, read_template
 
 __all__ = ["TemplateError", "api_id_for", "load_app", "physical_name"]
 
@@ -92,16 +92,16 @@ def load_app(
 def _read(template: Path) -> dict[str, Any]:
     if not template.is_file():
         raise TemplateError(f"{template}: file not found")
-    decoded, problems = decode(str(template))
-    if problems or decoded is None:
-        first = problems[0] if problems else None
-        where = f" (line {first.linenumber})" if first is not None else ""
-        message = first.message if first is not None else "empty document"
-        raise TemplateError(f"{template}{where}: cannot read the template: {_one_line(message)}")
+    try:
+        decoded = read_template(template)
+    except TemplateSyntaxError as error:
+        where = f" (line {error.line})" if error.line is not None else ""
+        raise TemplateError(f"{template}{where}: cannot read the template: {_one_line(str(error))}") from None
+    if decoded is None:
+        raise TemplateError(f"{template}: cannot read the template: empty document")
     if not isinstance(decoded, dict):
         raise TemplateError(f"{template}: the template is not a mapping")
-    # cfn-lint's nodes carry line numbers in dict/str subclasses; plain types copy and hash simply.
-    return json.loads(json.dumps(decoded))
+    return decoded
 
 
 def _api_tracing(document: dict[str, Any]) -> bool:
