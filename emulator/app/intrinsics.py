@@ -20,7 +20,7 @@ from emulator.app.resource_names import (
     stable_id,
 )
 
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+_SUB_VARIABLE = re.compile(r"\$\{(!?)([^}]*)\}")
 # What `!Ref` returns for resources whose Ref is their name (when the template names them).
 _NAME_PROPERTY = {
     "AWS::Logs::LogGroup": "LogGroupName",
@@ -71,19 +71,32 @@ class Resolver:
             if name == "Fn::Sub":
                 return self.sub(argument, where)
             if name == "Fn::Join":
-                separator, items = argument
-                return str(separator).join(
-                    str(self.resolve(item, where)) for item in self.resolve(items, where)
-                )
+                separator, items = _pair(name, argument, where)
+                resolved = self.resolve(items, where)
+                if not isinstance(resolved, list):
+                    raise TemplateError(f"{where}: Fn::Join needs a list to join, got {json.dumps(resolved)}")
+                return str(separator).join(str(item) for item in resolved)
             if name == "Fn::Select":
-                index, items = argument
-                return self.resolve(items, where)[int(self.resolve(index, where))]
+                index, items = _pair(name, argument, where)
+                return self.select(self.resolve(index, where), self.resolve(items, where), where)
             if name == "Fn::Split":
-                separator, text = argument
-                return str(self.resolve(text, where)).split(separator)
+                separator, text = _pair(name, argument, where)
+                return str(self.resolve(text, where)).split(str(separator))
             if name.startswith("Fn::") or name == "Condition":
                 raise TemplateError(f"{where}: {name} cannot be resolved locally")
         return {key: self.resolve(item, f"{where}.{key}") for key, item in value.items()}
+
+    @staticmethod
+    def select(index: Any, items: Any, where: str) -> Any:
+        """CloudFormation takes the index as a number or a numeric string, from 0, in range."""
+        if not isinstance(items, list):
+            raise TemplateError(f"{where}: Fn::Select needs a list, got {json.dumps(items)}")
+        text = str(index)
+        if isinstance(index, bool) or not text.isdigit() or int(text) >= len(items):
+            raise TemplateError(
+                f"{where}: Fn::Select index {json.dumps(index)} is not in 0..{len(items) - 1}"
+            )
+        return items[int(text)]
 
     def ref(self, target: Any, where: str) -> Any:
         if not isinstance(target, str):
@@ -106,12 +119,16 @@ class Resolver:
             return self.table_name(target)
         if kind == FUNCTION:
             return self.function_name(target)
+        if kind == "AWS::SQS::Queue":
+            # A queue's Ref is its URL, not its name.
+            name = self._named(target, "QueueName")
+            return f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{name}"
         return self._named(target, _NAME_PROPERTY.get(str(kind)))
 
     def get_att(self, argument: Any, where: str) -> str:
         if isinstance(argument, str):
             argument = argument.split(".", 1)
-        target, attribute = (self.resolve(part, where) for part in argument)
+        target, attribute = (self.resolve(part, where) for part in _pair("Fn::GetAtt", argument, where))
         resource = self.resources.get(target)
         if not isinstance(resource, dict):
             raise TemplateError(f"{where}: !GetAtt {target}.{attribute}: no such resource")
@@ -121,7 +138,8 @@ class Resolver:
             table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{self.table_name(target)}"
             if attribute == "Arn":
                 return table_arn
-            if attribute == "StreamArn":
+            # Only a table with a stream has one; CloudFormation refuses the attribute otherwise.
+            if attribute == "StreamArn" and (resource.get("Properties") or {}).get("StreamSpecification"):
                 return f"{table_arn}/stream/1970-01-01T00:00:00.000"
         elif kind == FUNCTION and attribute == "Arn":
             return f"arn:aws:lambda:{region}:{account}:function:{self.function_name(target)}"
@@ -132,12 +150,14 @@ class Resolver:
         elif kind == "AWS::SQS::Queue" and attribute == "Arn":
             return f"arn:aws:sqs:{region}:{account}:{self._named(target, 'QueueName')}"
         elif kind == "AWS::S3::Bucket" and attribute == "Arn":
-            return f"arn:aws:s3:::{self._named(target, 'BucketName').lower()}"
+            return f"arn:aws:s3:::{self._named(target, 'BucketName')}"
         raise TemplateError(f"{where}: !GetAtt {target}.{attribute} ({kind}) cannot be resolved locally")
 
     def sub(self, argument: Any, where: str) -> str:
         if isinstance(argument, list):
-            text, variables = argument
+            text, variables = _pair("Fn::Sub", argument, where)
+            if not isinstance(variables, dict):
+                raise TemplateError(f"{where}: Fn::Sub's second item must be a map of variables")
             variables = {name: self.resolve(value, where) for name, value in variables.items()}
         else:
             text, variables = argument, {}
@@ -145,15 +165,18 @@ class Resolver:
             raise TemplateError(f"{where}: Fn::Sub needs a string")
 
         def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
+            literal, name = match.groups()
+            if literal:
+                # `${!Literal}` is written out as `${Literal}`, as CloudFormation does; in the same
+                # pass, so a substituted value is never rewritten.
+                return "${" + name + "}"
             if name in variables:
                 return str(variables[name])
             if "." in name and self.pseudo(name) is None:
                 return str(self.get_att(name.split(".", 1), where))
             return str(self.ref(name, where))
 
-        # `${!Literal}` is written out as `${Literal}`, as CloudFormation does.
-        return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
+        return _SUB_VARIABLE.sub(replace, text)
 
     def table_name(self, logical_id: str) -> str:
         return self._named(logical_id, "TableName")
@@ -172,7 +195,16 @@ class Resolver:
                 return str(self.resolve(props[name_property], f"{logical_id}.{name_property}"))
             finally:
                 self._resolving.discard(logical_id)
-        return physical_name(self.stack_name, logical_id)
+        generated = physical_name(self.stack_name, logical_id)
+        # S3 bucket names are lower case; CloudFormation generates them so.
+        return generated.lower() if self.resources[logical_id].get("Type") == "AWS::S3::Bucket" else generated
+
+
+def _pair(function: str, argument: Any, where: str) -> tuple[Any, Any]:
+    """The two items every one of these functions takes, or a TemplateError naming where."""
+    if not isinstance(argument, list) or len(argument) != 2:
+        raise TemplateError(f"{where}: {function} needs a list of two items, got {json.dumps(argument)}")
+    return argument[0], argument[1]
 
 
 # What `!Ref` returns for resources whose Ref is their name (when the template names them).

@@ -393,9 +393,6 @@ def test_a_resolver_for_an_empty_document_still_knows_the_pseudo_parameters():
 # --- known bugs (the correct behaviour, expected to fail until intrinsics.py is fixed) ---------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Fn::Select lets Python's IndexError/ValueError or negative indexing out"
-)
 @pytest.mark.parametrize(
     "value",
     [
@@ -408,7 +405,6 @@ def test_select_with_a_bad_index_is_a_template_error_naming_where(value):
     assert error_of(value).startswith(f"{WHERE}: ")
 
 
-@pytest.mark.xfail(strict=True, reason="a malformed argument raises ValueError from tuple unpacking")
 @pytest.mark.parametrize(
     "value",
     [
@@ -424,29 +420,19 @@ def test_a_malformed_argument_is_a_template_error_naming_where(value):
     assert error_of(value).startswith(f"{WHERE}: ")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="${! is turned into ${ after substitution, so values are rewritten too"
-)
 def test_sub_does_not_rewrite_a_substituted_value():
     assert resolve({"Fn::Sub": ["${Value}", {"Value": "${!kept}"}]}) == "${!kept}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Ref gives the mixed-case generated name, GetAtt Arn a lower-cased one"
-)
 def test_ref_to_a_bucket_is_the_name_in_its_arn():
     name = resolve({"Ref": "Bucket"})
     assert resolve({"Fn::GetAtt": "Bucket.Arn"}) == f"arn:aws:s3:::{name}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Ref to an AWS::SQS::Queue gives its name; CloudFormation gives its URL"
-)
 def test_ref_to_a_queue_is_its_url():
     assert resolve({"Ref": "NamedQueue"}) == f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/jobs"
 
 
-@pytest.mark.xfail(strict=True, reason="StreamArn is made up for a table that has no StreamSpecification")
 def test_stream_arn_of_a_table_without_a_stream_is_an_error():
     message = error_of({"Fn::GetAtt": "NamedTable.StreamArn"})
     assert message.startswith(f"{WHERE}: !GetAtt NamedTable.StreamArn")
