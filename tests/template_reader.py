@@ -8,6 +8,7 @@ from cfnlint.decode import decode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+FUNCTION_TYPE = "AWS::Serverless::Function"
 
 # The parts of an AWS::DynamoDB::Table that create_table needs to make the same table.
 TABLE_SHAPE_PROPERTIES = ("TableName", "KeySchema", "AttributeDefinitions", "BillingMode")
@@ -31,6 +32,30 @@ def resource(template: Template, logical_id: str) -> dict[str, Any]:
 
 def properties(template: Template, logical_id: str) -> dict[str, Any]:
     return resource(template, logical_id).get("Properties", {})
+
+
+def serverless_functions(template: Template) -> list[str]:
+    """Logical ids of the template's AWS::Serverless::Function resources, in template order."""
+    return [
+        logical_id
+        for logical_id, definition in template["Resources"].items()
+        if definition["Type"] == FUNCTION_TYPE
+    ]
+
+
+def api_events(template: Template, function_id: str) -> list[dict[str, Any]]:
+    """The Properties of the function's Api events (Path, Method, and RestApiId if it has one)."""
+    events = properties(template, function_id).get("Events", {})
+    return [event.get("Properties", {}) for event in events.values() if event["Type"] == "Api"]
+
+
+def api_routes(template: Template) -> list[tuple[str, str, str]]:
+    """(function id, path, lower-case method) of every Api event in the template."""
+    return [
+        (function_id, event["Path"], event["Method"].lower())
+        for function_id in serverless_functions(template)
+        for event in api_events(template, function_id)
+    ]
 
 
 def table_definition(template: Template, logical_id: str = "DynamoTable") -> dict[str, Any]:

@@ -1,42 +1,18 @@
 """What CloudFormation gets after the SAM transform: tracing really reaches the stage and functions."""
 
-import copy
 from typing import Any
 
 import pytest
-from samtranslator.translator.transform import transform
 
-from tests.template_reader import Template
+from tests.template.sam_transform import resources_of_type, translate
+from tests.template_reader import Template, api_routes, load_template, properties, serverless_functions
 
-FUNCTIONS = ("HelloWorldFunction", "SamDdbFunction")
-
-
-class NoManagedPolicies:
-    """The template attaches no managed policies, so the translator never needs IAM's list of them."""
-
-    def load(self) -> dict[str, str]:
-        return {}
+FUNCTIONS = serverless_functions(load_template())
 
 
 @pytest.fixture(scope="module")
 def translated(template: Template) -> dict[str, Any]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        # The transform fills in AWS::Region; no AWS call is made.
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-northeast-1")
-        sam_template = copy.deepcopy(template)
-        # The transform takes code from S3; `sam validate` swaps local CodeUri folders the same way.
-        for logical_id in FUNCTIONS:
-            properties = sam_template["Resources"][logical_id]["Properties"]
-            properties["CodeUri"] = f"s3://placeholder-bucket/{properties['CodeUri']}"
-        return transform(sam_template, {}, NoManagedPolicies())
-
-
-def resources_of_type(translated: dict[str, Any], resource_type: str) -> dict[str, Any]:
-    return {
-        logical_id: resource
-        for logical_id, resource in translated["Resources"].items()
-        if resource["Type"] == resource_type
-    }
+    return translate(template)
 
 
 def test_the_prod_stage_has_tracing_enabled(translated: dict[str, Any]):
@@ -56,16 +32,28 @@ def test_functions_have_active_tracing(translated: dict[str, Any], function_id: 
     assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
 
 
-def test_the_rest_api_serves_both_routes(translated: dict[str, Any]):
+def test_the_rest_api_serves_every_route_of_the_template(template: Template, translated: dict[str, Any]):
     (api,) = resources_of_type(translated, "AWS::ApiGateway::RestApi").values()
     paths = api["Properties"]["Body"]["paths"]
+    routes: dict[str, set[str]] = {}
+    for _, path, method in api_routes(template):
+        routes.setdefault(path, set()).add(method)
 
-    assert {path: set(methods) for path, methods in paths.items()} == {"/hello": {"get"}, "/ddb": {"post"}}
+    assert {path: set(methods) for path, methods in paths.items()} == routes
 
 
-def test_sam_generates_no_roles(translated: dict[str, Any]):
-    # Only the two explicit least-privilege roles: none added by SAM with broader defaults.
-    assert set(resources_of_type(translated, "AWS::IAM::Role")) == {
-        "HelloWorldFunctionRole",
-        "SamDdbFunctionRole",
+def test_sam_generates_a_role_only_for_a_function_without_one(template: Template, translated: dict[str, Any]):
+    # Each function runs with its explicit least-privilege role; SAM adds one with broader managed
+    # policies only for a function that has no Role, which test_template_permissions then rejects.
+    declared = {
+        logical_id
+        for logical_id, definition in template["Resources"].items()
+        if definition["Type"] == "AWS::IAM::Role"
     }
+    without_role = {
+        f"{function_id}Role"
+        for function_id in serverless_functions(template)
+        if "Role" not in properties(template, function_id)
+    }
+
+    assert set(resources_of_type(translated, "AWS::IAM::Role")) == declared | without_role
