@@ -5,10 +5,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.template_reader import REPO_ROOT, Template, properties, resource, table_definition
+from tests.template_reader import (
+    REPO_ROOT,
+    Template,
+    api_routes,
+    load_template,
+    properties,
+    resource,
+    serverless_functions,
+    table_definition,
+)
 
-FUNCTIONS = ("HelloWorldFunction", "SamDdbFunction")
-OUTPUTS = ("HelloWorldApi", "SamDdbApi", "HelloWorldFunction", "SamDdbFunction", "DemoTableName")
+TEMPLATE = load_template()
+FUNCTIONS = serverless_functions(TEMPLATE)
+# The outputs tests/integration/test_api_gateway.py and the README read after `sam deploy`.
+REQUIRED_OUTPUTS = ("HelloWorldApi", "SamDdbApi", "HelloWorldFunction", "SamDdbFunction", "DemoTableName")
+PROD_URL_PREFIX = "https://${ServerlessRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Prod/"
+# Outputs whose value is a URL on the implicit API, and outputs named after a function.
+API_OUTPUTS = [
+    name
+    for name, output in TEMPLATE.get("Outputs", {}).items()
+    if "${ServerlessRestApi}" in str(output["Value"].get("Fn::Sub", ""))
+]
+FUNCTION_OUTPUTS = [name for name in TEMPLATE.get("Outputs", {}) if name in FUNCTIONS]
 
 
 def test_globals_turn_on_tracing_for_functions_and_the_api(template: Template):
@@ -26,12 +45,12 @@ def test_no_function_overrides_the_global_tracing_timeout_or_runtime(template: T
     assert not {"Tracing", "Timeout", "Runtime"} & set(properties(template, function_id))
 
 
-def test_no_explicit_api_bypasses_the_global_tracing(template: Template):
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_no_explicit_api_bypasses_the_global_tracing(template: Template, function_id: str):
     # Api events without RestApiId use the implicit ServerlessRestApi, which takes Globals.Api.
-    for function_id in FUNCTIONS:
-        for event in properties(template, function_id)["Events"].values():
-            assert event["Type"] == "Api"
-            assert "RestApiId" not in event["Properties"]
+    for name, event in properties(template, function_id).get("Events", {}).items():
+        assert event["Type"] == "Api", f"{function_id} event {name} is {event['Type']}, not an Api event"
+        assert "RestApiId" not in event["Properties"]
 
 
 def test_ddb_function_gets_the_table_name_by_reference(template: Template):
@@ -83,21 +102,22 @@ def test_hard_coded_name_check_finds_a_literal_but_not_a_docstring(tmp_path: Pat
 
 
 def test_outputs_exist(template: Template):
-    assert set(OUTPUTS) <= set(template["Outputs"])
+    assert set(REQUIRED_OUTPUTS) <= set(template["Outputs"])
 
 
-@pytest.mark.parametrize(
-    ("output", "function_id"), [("HelloWorldApi", "HelloWorldFunction"), ("SamDdbApi", "SamDdbFunction")]
-)
-def test_api_outputs_are_the_prod_urls_of_the_routes(template: Template, output: str, function_id: str):
-    (event,) = properties(template, function_id)["Events"].values()
+@pytest.mark.parametrize("output", API_OUTPUTS)
+def test_api_outputs_are_the_prod_urls_of_the_routes(template: Template, output: str):
     url = template["Outputs"][output]["Value"]["Fn::Sub"]
+    assert url.startswith(PROD_URL_PREFIX)
+    assert url.endswith("/")
+    path = "/" + url.removeprefix(PROD_URL_PREFIX).removesuffix("/")
 
-    assert url.startswith("https://${ServerlessRestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/Prod/")
-    assert url.endswith(f"/Prod{event['Properties']['Path']}/")
+    # The URL is a route of the template, served by the function the output is named after.
+    serving = [function_id for function_id, route, _ in api_routes(template) if route == path]
+    assert serving == [output.removesuffix("Api") + "Function"]
 
 
-@pytest.mark.parametrize("function_id", FUNCTIONS)
+@pytest.mark.parametrize("function_id", FUNCTION_OUTPUTS)
 def test_function_outputs_are_the_function_arns(template: Template, function_id: str):
     assert template["Outputs"][function_id]["Value"] == {"Fn::GetAtt": [function_id, "Arn"]}
 
