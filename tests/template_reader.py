@@ -1,13 +1,16 @@
 """Read template.yaml as CloudFormation tools do, so tests take facts from it rather than restating them."""
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import decode
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+# The template under test; tests/template/test_template_new_function.py points this at a modified copy
+# to run the template tests against it in a pytest of its own.
+TEMPLATE_PATH = Path(os.environ.get("TEMPLATE_UNDER_TEST", REPO_ROOT / "template.yaml"))
 FUNCTION_TYPE = "AWS::Serverless::Function"
 
 # The parts of an AWS::DynamoDB::Table that create_table needs to make the same table.
