@@ -28,6 +28,7 @@ from emulator.apigateway.proxy_integration import (
 from emulator.apigateway.routes import RouteTable
 from emulator.apigateway.stage_segment import LambdaCall, api_gateway_stage_segment
 from emulator.app.model import AppSpec, FunctionSpec, Route
+from emulator.http_body import BadFraming, BodyTooLarge, read_body
 from emulator.tracing.documents import HttpRequest, LambdaFunctionRef, Span
 from emulator.tracing.trace_header import TraceHeader, new_segment_id, new_trace_id, parse_trace_header
 
@@ -249,10 +250,6 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return next((value for key, value in headers if key.lower() == lowered), None)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class _Server(ThreadingHTTPServer):
     """Remembers its open connections: a stopped gateway must not keep serving keep-alive clients."""
 
@@ -301,10 +298,14 @@ class _Handler(BaseHTTPRequestHandler):
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
         headers = list(self.headers.items())
         try:
-            body = self._read_body()
-        except _TooLarge:
+            body = read_body(self.rfile, headers, MAX_PAYLOAD)
+        except BodyTooLarge:
             self.close_connection = True  # the rest of the body is never read
-            self._send(_error(413, "Request Too Long"), RequestIds(), None)
+            self._send_refusal(_error(413, "Request Too Long"), started)
+            return
+        except BadFraming as error:
+            self.close_connection = True  # where this body ends, and the next request starts, is unknown
+            self._send_refusal(_error(400, error.reason), started)
             return
         request = IncomingRequest(
             method=self.command,
@@ -317,32 +318,17 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.headers.get("Host") or f"{gateway._address[0]}:{gateway.port}"
         response, ids, trace = gateway.handle(request, f"http://{host}{self.path}")
         self._send(response, ids, trace)
-        if gateway.log:
+        self._log_access(response.status, started)
+
+    def _send_refusal(self, response: ProxyResponse, started: float) -> None:
+        """Answer a request refused before it reached a route: its body could not be read."""
+        self._send(response, RequestIds(), None)
+        self._log_access(response.status, started)
+
+    def _log_access(self, status: int, started: float) -> None:
+        if self.gateway.log:
             elapsed = (time.monotonic() - started) * 1000
-            gateway.log(f"{self.command} {self.path} -> {response.status} ({elapsed:.0f} ms)")
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_PAYLOAD:
-            raise _TooLarge
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks)
-            total += size
-            if total > MAX_PAYLOAD:
-                raise _TooLarge
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
+            self.gateway.log(f"{self.command} {self.path} -> {status} ({elapsed:.0f} ms)")
 
     def _send(self, response: ProxyResponse, ids: RequestIds, trace: str | None) -> None:
         self.send_response(response.status)

@@ -154,6 +154,114 @@ def test_payload_over_10_mb_is_413(stack):
     assert json.loads(rest.split(b"\r\n\r\n", 1)[1]) == {"message": "Request Too Long"}
 
 
+# A request that must never be served: if the gateway took it for the next request on the
+# connection, a second answer (403 Missing Authentication Token) would follow the 400.
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def raw_exchange(port: int, data: bytes, *, half_close: bool = False) -> bytes:
+    """Send raw bytes on a fresh connection; everything the gateway answers until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(data)
+        if half_close:
+            conn.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    return reply
+
+
+def split_response(reply: bytes) -> tuple[bytes, dict[str, str], bytes, bytes]:
+    """The first response's status line, headers and body, and whatever came after it."""
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    length = int(headers["content-length"])
+    return status_line.encode(), headers, rest[:length], rest[length:]
+
+
+def post(headers: str, body: bytes) -> bytes:
+    return f"POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}\r\n".encode() + body
+
+
+BAD_FRAMING = {
+    "non-numeric Content-Length": (
+        post("Content-Length: abc\r\n", b"hello" + SMUGGLED),
+        "Invalid Content-Length: 'abc'",
+    ),
+    "negative Content-Length": (
+        post("Content-Length: -5\r\n", b"hello" + SMUGGLED),
+        "Invalid Content-Length: '-5'",
+    ),
+    "differing Content-Lengths": (
+        post("Content-Length: 5\r\nContent-Length: 7\r\n", b"hello" + SMUGGLED),
+        "Differing Content-Length values",
+    ),
+    "bad chunk size": (
+        post("Transfer-Encoding: chunked\r\n", b"zz\r\nhello\r\n0\r\n\r\n" + SMUGGLED),
+        "Invalid chunk size: b'zz'",
+    ),
+    "chunk missing its CRLF": (
+        post("Transfer-Encoding: chunked\r\n", b"5\r\nhello0\r\n\r\n" + SMUGGLED),
+        "Chunk data is not followed by CRLF",
+    ),
+    "both Content-Length and Transfer-Encoding": (
+        post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n" + SMUGGLED),
+        "Both Transfer-Encoding and Content-Length are present",
+    ),
+    "unsupported Transfer-Encoding": (
+        post("Transfer-Encoding: gzip\r\n", b"hello" + SMUGGLED),
+        "Unsupported Transfer-Encoding: gzip",
+    ),
+    "chunked not last": (
+        post("Transfer-Encoding: chunked, gzip\r\n", b"0\r\n\r\n" + SMUGGLED),
+        "Transfer-Encoding chunked must be the last transfer coding",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FRAMING))
+def test_bad_framing_is_400_and_closes_the_connection(stack, case):
+    data, message = BAD_FRAMING[case]
+
+    reply = raw_exchange(stack.gateway.port, data)  # returns once the gateway has closed
+
+    status_line, headers, body, after = split_response(reply)
+    assert status_line == b"HTTP/1.1 400 Bad Request"
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert json.loads(body) == {"message": message}
+    assert after == b""  # the leftover bytes were not served as a next request
+    event, _ = echo(stack, "POST", "/echo", body=b"next")  # a fresh connection is served
+    assert event["body"] == "next"
+
+
+@pytest.mark.parametrize(
+    ("headers", "partial_body"),
+    [("Content-Length: 10\r\n", b"hello"), ("Transfer-Encoding: chunked\r\n", b"a\r\nhello")],
+)
+def test_a_body_cut_short_is_400(stack, headers, partial_body):
+    reply = raw_exchange(stack.gateway.port, post(headers, partial_body), half_close=True)
+
+    status_line, _, body, after = split_response(reply)
+    assert status_line == b"HTTP/1.1 400 Bad Request"
+    assert json.loads(body) == {"message": "Request body cut short"}
+    assert after == b""
+    event, _ = echo(stack, "POST", "/echo", body=b"next")
+    assert event["body"] == "next"
+
+
+def test_a_chunked_body_with_extensions_and_trailers_arrives_whole(stack):
+    chunked = b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Checksum: abc\r\n\r\n"
+    data = post("Transfer-Encoding: chunked\r\nConnection: close\r\n", chunked)
+
+    status_line, _, body, after = split_response(raw_exchange(stack.gateway.port, data))
+
+    assert status_line == b"HTTP/1.1 200 OK"
+    assert json.loads(body)["event"]["body"] == "hello, world"
+    assert after == b""
+
+
 @pytest.mark.parametrize("path", ["/raise", "/bad", "/crash", "/missing", "/sleep"])
 def test_function_failures_are_502(stack, path):
     started = time.monotonic()
