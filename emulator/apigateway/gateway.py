@@ -7,6 +7,7 @@ for a route or method the API does not have, 413 over 10 MB, 502 when the functi
 
 import contextlib
 import json
+import selectors
 import socket
 import threading
 import time
@@ -251,7 +252,12 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
 
 
 class _Server(ThreadingHTTPServer):
-    """Remembers its open connections: a stopped gateway must not keep serving keep-alive clients."""
+    """Remembers its open connections: a stopped gateway must not keep serving keep-alive clients.
+
+    Serves one serve_forever()..shutdown() run. socketserver's loop checks for shutdown every
+    poll_interval (0.5 s), so every stop() waited that long; this one sleeps on the listening
+    socket and a socketpair, and shutdown() wakes it at once.
+    """
 
     daemon_threads = True
 
@@ -259,6 +265,36 @@ class _Server(ThreadingHTTPServer):
         super().__init__(*args, **kwargs)
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._stopping = threading.Event()
+        self._stopped = threading.Event()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:  # poll_interval: nothing polls
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_reader, selectors.EVENT_READ)
+                while not self._stopping.is_set():
+                    ready = selector.select()
+                    if self._stopping.is_set():
+                        break
+                    if any(key.fileobj is self for key, _ in ready):
+                        self._handle_request_noblock()
+                    self.service_actions()
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop serve_forever() (running in another thread) and wait until it has returned."""
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"\0")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from emulator.apigateway.gateway import Gateway
 from emulator.tracing.trace_header import new_segment_id, new_trace_id
 from tests.stack_helpers import RunningStack, request, running_stack
 
@@ -260,6 +261,15 @@ def test_a_chunked_body_with_extensions_and_trailers_arrives_whole(stack):
     assert status_line == b"HTTP/1.1 200 OK"
     assert json.loads(body)["event"]["body"] == "hello, world"
     assert after == b""
+
+
+def test_stop_does_not_wait_for_a_poll_interval(stack):
+    gateway = Gateway(stack.app, stack.stack.lambda_service, port=0)
+    gateway.start()
+    time.sleep(0.05)  # serve_forever is asleep in select()
+    started = time.monotonic()
+    gateway.stop()
+    assert time.monotonic() - started < 0.2  # socketserver's loop would take up to 0.5 s
 
 
 @pytest.mark.parametrize("path", ["/raise", "/bad", "/crash", "/missing", "/sleep"])
