@@ -1,9 +1,12 @@
 """Shared by every test directory: the function packages importable, and the `sam build`s
 of the tutorial and of tests/fixture_app, each run once per test session."""
 
+import json
 import os
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,9 +24,30 @@ FIXTURE_APP = REPO_ROOT / "tests" / "fixture_app"
 RUNTIME_DIR = ROOT / "build" / "lambda-runtime"
 
 
-def sam_build(template: Path, build_dir: Path) -> Path:
-    """Run the real `sam build`; return the built template (its CodeUri point at artifacts)."""
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+@dataclass(frozen=True)
+class SamBuild:
+    """A finished `sam build`: the built template (its CodeUri point at artifacts) and what it printed."""
+
+    template: Path
+    stdout: str
+
+
+def sam_cli_env(app_dir: Path) -> dict[str, str]:
+    """Environment for the SAM CLI: no telemetry, and no version check against PyPI.
+
+    The CLI keeps its settings in a metadata.json; a private one that says "checked just now" keeps
+    it off the network and leaves the user's ~/.aws-sam alone.
+    """
+    app_dir.mkdir(parents=True, exist_ok=True)
+    (app_dir / "metadata.json").write_text(
+        json.dumps({"telemetryEnabled": False, "lastVersionCheck": time.time()})
+    )
+    return {**os.environ, "SAM_CLI_TELEMETRY": "0", "__SAM_CLI_APP_DIR": str(app_dir)}
+
+
+def sam_build(template: Path, build_dir: Path) -> SamBuild:
+    """Run the real `sam build` of `template` into `build_dir`."""
+    env = sam_cli_env(build_dir.parent / f"{build_dir.name}-sam-cli")
     sam = ROOT / ".venv" / "bin" / "sam"
     # A cache of its own: concurrent builds sharing .aws-sam/cache trip over each other.
     cache_dir = build_dir.parent / f"{build_dir.name}-cache"
@@ -33,19 +57,31 @@ def sam_build(template: Path, build_dir: Path) -> Path:
     ]  # fmt: skip
     result = subprocess.run(command, cwd=template.parent, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
-    return build_dir / "template.yaml"
+    return SamBuild(build_dir / "template.yaml", result.stdout)
+
+
+@pytest.fixture(scope="session")
+def sam_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """For the SAM CLI commands tests run themselves (sam validate), in the Makefile's region."""
+    return {**sam_cli_env(tmp_path_factory.mktemp("sam-cli-app")), "AWS_DEFAULT_REGION": "ap-northeast-1"}
 
 
 @pytest.fixture(scope="session")
 def fixture_app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The edge-case functions under fixture_app/, built."""
-    return sam_build(FIXTURE_APP / "template.yaml", tmp_path_factory.mktemp("fixture-build"))
+    return sam_build(FIXTURE_APP / "template.yaml", tmp_path_factory.mktemp("fixture-build")).template
 
 
 @pytest.fixture(scope="session")
-def tutorial_app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's own template.yaml (hello_world, sam_ddb), built."""
+def tutorial_app_build(tmp_path_factory: pytest.TempPathFactory) -> SamBuild:
+    """The project's own template.yaml (hello_world, sam_ddb), built once for the whole session."""
     return sam_build(ROOT / "template.yaml", tmp_path_factory.mktemp("tutorial-build"))
+
+
+@pytest.fixture(scope="session")
+def tutorial_app_template(tutorial_app_build: SamBuild) -> Path:
+    """The built template of the tutorial: its CodeUri point at the artifacts next to it."""
+    return tutorial_app_build.template
 
 
 @pytest.fixture(scope="session")
