@@ -1,15 +1,20 @@
 """The template passes the tools that deploy it: cfn-lint, `sam validate --lint` and `sam build`."""
 
-import json
-import os
+import ast
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.template_reader import REPO_ROOT, TEMPLATE_PATH, load_template
+from tests.template_reader import (
+    REPO_ROOT,
+    TEMPLATE_PATH,
+    Template,
+    load_template,
+    properties,
+    serverless_functions,
+)
 
 # The tools are installed next to the interpreter running the tests (.venv/bin).
 TOOLS_DIR = Path(sys.executable).parent
@@ -20,26 +25,6 @@ def tool(name: str) -> str:
     path = TOOLS_DIR / name
     assert path.exists(), f"{name} is not installed in {TOOLS_DIR}; run `make setup`"
     return str(path)
-
-
-@pytest.fixture
-def sam_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for the SAM CLI: no telemetry, and no version check against PyPI.
-
-    The CLI keeps its settings in a metadata.json; a private one that says "checked just now" keeps
-    it off the network and leaves the user's ~/.aws-sam alone.
-    """
-    app_dir = tmp_path / "sam-cli-app-dir"
-    app_dir.mkdir()
-    (app_dir / "metadata.json").write_text(
-        json.dumps({"telemetryEnabled": False, "lastVersionCheck": time.time()})
-    )
-    return {
-        **os.environ,
-        "SAM_CLI_TELEMETRY": "0",
-        "__SAM_CLI_APP_DIR": str(app_dir),
-        "AWS_DEFAULT_REGION": "ap-northeast-1",
-    }
 
 
 def run(command: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -68,20 +53,46 @@ def test_sam_validate_lint_reports_nothing(sam_env: dict[str, str]):
     assert result.stderr == ""
 
 
+def pinned_requirements(code_dir: Path) -> list[tuple[str, str]]:
+    """(name, version) of each `name==version` line of the function's requirements.txt, if it has one."""
+    path = code_dir / "requirements.txt"
+    pins = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        pin = line.split("#")[0].strip()
+        if "==" in pin:
+            name, version = pin.split("==", 1)
+            pins.append((name.strip(), version.strip()))
+    return pins
+
+
+def imported_packages(module: Path) -> set[str]:
+    """The top-level packages a module imports, e.g. {"json", "aws_xray_sdk"}."""
+    found = set()
+    for node in ast.walk(ast.parse(module.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
 @pytest.mark.slow
-def test_sam_build_produces_both_functions_with_their_dependencies(sam_env: dict[str, str], tmp_path: Path):
-    build_dir = tmp_path / "build"
+def test_sam_build_produces_every_function_with_its_dependencies(template: Template, tutorial_app_build):
+    # The session's one `sam build` of template.yaml (tests/conftest.py), which the local stack runs too.
+    build_dir = tutorial_app_build.template.parent
 
-    result = run(
-        [tool("sam"), "build", "--build-dir", str(build_dir), "--template", str(TEMPLATE_PATH)], env=sam_env
-    )
-
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Build Succeeded" in result.stdout
-    built = load_template(build_dir / "template.yaml")
-    for function_id in ("HelloWorldFunction", "SamDdbFunction"):
+    assert "Build Succeeded" in tutorial_app_build.stdout
+    built = load_template(tutorial_app_build.template)
+    for function_id in serverless_functions(template):
+        source = properties(template, function_id)
+        code_dir = REPO_ROOT / source["CodeUri"]
         function_dir = build_dir / function_id
-        assert built["Resources"][function_id]["Properties"]["CodeUri"] == function_id
-        assert (function_dir / "app.py").is_file()
-        # requirements.txt of each function pins aws-xray-sdk: it must be vendored into the artifact.
-        assert (function_dir / "aws_xray_sdk" / "core" / "__init__.py").is_file()
+        handler_file = source["Handler"].rsplit(".", 1)[0].replace(".", "/") + ".py"
+        assert properties(built, function_id)["CodeUri"] == function_id
+        assert (function_dir / handler_file).is_file()
+        # What its requirements.txt pins is vendored into the artifact, and so is the X-Ray SDK if
+        # the handler imports it (both tutorial functions do, and pin aws-xray-sdk).
+        for name, version in pinned_requirements(code_dir):
+            assert (function_dir / f"{name.replace('-', '_')}-{version}.dist-info").is_dir(), name
+        if "aws_xray_sdk" in imported_packages(code_dir / handler_file):
+            assert (function_dir / "aws_xray_sdk" / "core" / "__init__.py").is_file()
