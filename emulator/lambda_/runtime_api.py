@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from emulator.http_body import BadFraming, BodyTooLarge, read_body
+
 API_PREFIX = "/2018-06-01/runtime"
 NEXT_PATH = f"{API_PREFIX}/invocation/next"
 INIT_ERROR_PATH = f"{API_PREFIX}/init/error"
@@ -223,7 +225,13 @@ class RuntimeApiServer:
                     return
                 if not self._handle(request, connection):
                     return
-        except (OSError, _BadRequest, ValueError):
+        except BadFraming as error:
+            # Where this body ends, and so where the next request starts, is unknown: answer
+            # and close.
+            with contextlib.suppress(OSError):
+                _send_error(connection, 400, "BadRequest", error.reason, close=True)
+            return
+        except (OSError, _BadRequest):
             return
         finally:
             with self._cond:
@@ -371,7 +379,7 @@ def _read_request(reader: BinaryIO, connection: socket.socket) -> _Request | Non
     if len(parts) != 3:
         raise _BadRequest(request_line)
     method, target, _version = parts
-    headers: dict[str, str] = {}
+    fields: list[tuple[str, str]] = []  # every field, repeats included: the body framing needs them
     for _ in range(_MAX_HEADERS):
         line = reader.readline(_MAX_HEADER_LINE)
         if line in (b"\r\n", b"\n", b""):
@@ -379,61 +387,35 @@ def _read_request(reader: BinaryIO, connection: socket.socket) -> _Request | Non
         name, sep, value = line.decode("latin-1").partition(":")
         if not sep:
             raise _BadRequest(line)
-        headers[name.strip().lower()] = value.strip()
+        fields.append((name.strip().lower(), value.strip()))
     else:
         raise _BadRequest("too many headers")
+    headers = dict(fields)
     path = target.split("?", 1)[0]
     if headers.get("expect", "").lower() == "100-continue":
         connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body, too_large = _read_chunked(reader)
-    else:
-        length = int(headers.get("content-length", "0"))
-        if length > MAX_PAYLOAD_BYTES:
-            _discard(reader, length)
-            body, too_large = b"", True
-        else:
-            body, too_large = reader.read(length), False
-            if len(body) != length:
-                raise _BadRequest("body cut short")
+    try:
+        # drain: an oversized body is read to its end and dropped, so the runtime's connection
+        # stays usable after the 413.
+        body, too_large = read_body(reader, fields, MAX_PAYLOAD_BYTES, drain=True), False
+    except BodyTooLarge:
+        body, too_large = b"", True
     return _Request(method, path, headers, body, too_large)
 
 
-def _read_chunked(reader: BinaryIO) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size_so_far = 0
-    while True:
-        size_line = reader.readline(_MAX_HEADER_LINE)
-        if not size_line:
-            raise _BadRequest("chunked body cut short")
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
-        if size == 0:
-            while reader.readline(_MAX_HEADER_LINE) not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            break
-        chunk = reader.read(size)
-        reader.readline(_MAX_HEADER_LINE)  # the CRLF after each chunk
-        size_so_far += size
-        if size_so_far <= MAX_PAYLOAD_BYTES:
-            chunks.append(chunk)
-    if size_so_far > MAX_PAYLOAD_BYTES:
-        return b"", True
-    return b"".join(chunks), False
-
-
-def _discard(reader: BinaryIO, length: int) -> None:
-    while length > 0:
-        chunk = reader.read(min(length, 1024 * 1024))
-        if not chunk:
-            raise _BadRequest("body cut short")
-        length -= len(chunk)
-
-
 def _send(
-    connection: socket.socket, status: int, reason: str, headers: list[tuple[str, str]], body: bytes
+    connection: socket.socket,
+    status: int,
+    reason: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    *,
+    close: bool = False,
 ) -> bool:
     head = f"HTTP/1.1 {status} {reason}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers)
+    if close:
+        head += "Connection: close\r\n"
     head += f"Content-Length: {len(body)}\r\n\r\n"
     # One write: headers and body leave in the same segment(s).
     connection.sendall(head.encode("latin-1") + body)
@@ -448,6 +430,9 @@ _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method
 _REASONS |= {413: "Payload Too Large", 500: "Internal Server Error"}
 
 
-def _send_error(connection: socket.socket, status: int, error_type: str, message: str) -> bool:
+def _send_error(
+    connection: socket.socket, status: int, error_type: str, message: str, *, close: bool = False
+) -> bool:
     body = error_payload(error_type, message)
-    return _send(connection, status, _REASONS[status], [("Content-Type", "application/json")], body)
+    headers = [("Content-Type", "application/json")]
+    return _send(connection, status, _REASONS[status], headers, body, close=close)

@@ -205,6 +205,124 @@ def test_chunked_and_expect_continue_bodies_are_read(server):
     assert pending.payload == b'{"a": 1}'
 
 
+def raw_exchange(server: RuntimeApiServer, data: bytes, *, half_close: bool = False) -> bytes:
+    """Send raw bytes on a fresh connection; everything the server answers until it closes."""
+    host, port = server.address.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(data)
+        if half_close:
+            conn.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    return reply
+
+
+def split_response(reply: bytes) -> tuple[bytes, dict[str, str], bytes, bytes]:
+    """The first response's status line, headers and body, and whatever came after it."""
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    length = int(headers["content-length"])
+    return status_line.encode(), headers, rest[:length], rest[length:]
+
+
+def post_response(headers: str, body: bytes) -> bytes:
+    return f"POST {BASE}/invocation/req-1/response HTTP/1.1\r\n{headers}\r\n".encode() + body
+
+
+# Would complete req-1 if the server took it for the next request on the connection.
+SMUGGLED = f"POST {BASE}/invocation/req-1/response HTTP/1.1\r\nContent-Length: 10\r\n\r\n".encode()
+SMUGGLED += b'"smuggled"'
+
+BAD_FRAMING = {
+    "non-numeric Content-Length": (
+        post_response("Content-Length: abc\r\n", b"{}" + SMUGGLED),
+        "Invalid Content-Length: 'abc'",
+    ),
+    "negative Content-Length": (
+        post_response("Content-Length: -2\r\n", b"{}" + SMUGGLED),
+        "Invalid Content-Length: '-2'",
+    ),
+    "bad chunk size": (
+        post_response("Transfer-Encoding: chunked\r\n", b"zz\r\n{}\r\n0\r\n\r\n" + SMUGGLED),
+        "Invalid chunk size: b'zz'",
+    ),
+    "chunk missing its CRLF": (
+        post_response("Transfer-Encoding: chunked\r\n", b"2\r\n{}0\r\n\r\n" + SMUGGLED),
+        "Chunk data is not followed by CRLF",
+    ),
+    "both Content-Length and Transfer-Encoding": (
+        post_response("Content-Length: 2\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n" + SMUGGLED),
+        "Both Transfer-Encoding and Content-Length are present",
+    ),
+    "unsupported Transfer-Encoding": (
+        post_response("Transfer-Encoding: gzip\r\n", b"{}" + SMUGGLED),
+        "Unsupported Transfer-Encoding: gzip",
+    ),
+}
+
+
+def assert_bad_request(reply: bytes, message: str) -> None:
+    status_line, headers, body, after = split_response(reply)
+    assert status_line == b"HTTP/1.1 400 Bad Request"
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert json.loads(body) == {"errorType": "BadRequest", "errorMessage": message}
+    assert after == b""  # nothing after the 400: the leftover bytes were not served
+
+
+@pytest.mark.parametrize("case", list(BAD_FRAMING))
+def test_bad_framing_is_400_closes_and_leaves_the_invocation_alone(server, case):
+    data, message = BAD_FRAMING[case]
+    pending = invocation()
+    server.dispatch(pending)
+    call(connect(server), "GET", f"{BASE}/invocation/next")
+
+    assert_bad_request(raw_exchange(server, data), message)  # returns once the server has closed
+
+    assert not pending.done.is_set()  # neither the bad request nor the smuggled one reached it
+    assert call(connect(server), "POST", f"{BASE}/invocation/req-1/response", b'{"ok": 1}')[0] == 202
+    assert (pending.outcome, pending.payload) == ("success", b'{"ok": 1}')
+
+
+@pytest.mark.parametrize(
+    ("headers", "partial_body"),
+    [("Content-Length: 10\r\n", b"{}"), ("Transfer-Encoding: chunked\r\n", b"a\r\n{}")],
+)
+def test_a_body_cut_short_is_400(server, headers, partial_body):
+    pending = invocation()
+    server.dispatch(pending)
+    call(connect(server), "GET", f"{BASE}/invocation/next")
+
+    reply = raw_exchange(server, post_response(headers, partial_body), half_close=True)
+
+    assert_bad_request(reply, "Request body cut short")
+    assert not pending.done.is_set()
+    assert call(connect(server), "POST", f"{BASE}/invocation/req-1/response", b"{}")[0] == 202
+
+
+def test_a_chunked_response_over_6_mb_is_413_and_the_connection_stays_usable(server):
+    conn = connect(server)
+    pending = invocation()
+    server.dispatch(pending)
+    call(conn, "GET", f"{BASE}/invocation/next")
+    piece = b"x" * (1024 * 1024)
+
+    conn.putrequest("POST", f"{BASE}/invocation/req-1/response")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    for _ in range(7):
+        conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+    conn.send(b"0\r\n\r\n")
+    response = conn.getresponse()
+
+    assert response.status == 413
+    assert json.loads(response.read())["errorType"] == "RequestEntityTooLarge"
+    assert json.loads(pending.payload)["errorType"] == "Function.ResponseSizeTooLarge"
+    assert call(conn, "GET", f"{BASE}/nothing")[0] == 404
+
+
 def test_worker_exit_fails_the_invocation_in_flight_as_a_crash(server):
     conn = connect(server)
     pending = invocation()
