@@ -1,6 +1,10 @@
 """`make bench`: every figure beside a baseline measured in the same run, as a ratio.
 
-python -m bench [--requests 2000] [--seconds 5] [--clients 4] [--segments 20000]
+python -m bench [--requests 2000] [--seconds 5] [--clients 4] [--segments 320000] [--stored 100000]
+
+Each server runs in a process of its own and the load client in this one: the stack as
+`make run`, the bare HTTP baseline as `python -m bench.baseline_server`, the X-Ray daemon
+and the bare UDP socket as spawned children.
 """
 
 import argparse
@@ -13,6 +17,8 @@ from bench.baseline_server import BaselineServer
 from bench.http_load import Request, measure_latency, measure_throughput
 from bench.local_stack import LocalStack
 from bench.xray_figures import measure_graph_query, measure_ingest
+
+PROCESSES = "stack: `make run` child; bare: `python -m bench.baseline_server` child; client: this process"
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,6 +48,7 @@ def main() -> None:
         throughput = Table(title=f"Throughput, {args.clients} connections, {args.seconds:.0f} s (req/s)")
         for column in ("route", "stack", "bare", "stack / bare"):
             throughput.add_column(column, justify="right")
+        latency.caption = throughput.caption = PROCESSES
         for name, request in routes.items():
             console.print(f"  measuring {name} …")
             # Baseline and stack alternate, so both see the same machine load.

@@ -1,6 +1,11 @@
-"""Starts the local stack exactly as a user does (`make run`) on free ports, and stops it."""
+"""Starts the local stack exactly as a user does (`make run`) on free ports, and stops it.
+
+Everything the stack writes (traces, table items, endpoints.json, its log) goes to a temp
+directory, never into the user's build/.
+"""
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -33,7 +38,7 @@ class LocalStack:
 
     def __init__(self) -> None:
         self.port = free_port()
-        self.services_port = free_port()
+        self.dynamodb_port = free_port()
         self.xray_port = free_port()
         self._tmp = tempfile.TemporaryDirectory(prefix="sam-app-bench-")
         self.log_path = Path(self._tmp.name) / "stack.log"
@@ -53,22 +58,31 @@ class LocalStack:
         return "127.0.0.1", self.xray_port
 
     def __enter__(self) -> "LocalStack":
-        db = Path(self._tmp.name) / "traces.db"
-        args = (
-            f"--port {self.port} --services-port {self.services_port} "
-            f"--xray-port {self.xray_port} --xray-db {db}"
-        )
+        tmp = Path(self._tmp.name)
+        options = {
+            "--port": self.port,
+            "--dynamodb-port": self.dynamodb_port,
+            "--xray-port": self.xray_port,
+            "--xray-db": tmp / "traces.db",
+            "--data-dir": tmp / "dynamodb",
+            "--endpoints-file": tmp / "endpoints.json",
+        }
+        args = shlex.join(f"{name}={value}" for name, value in options.items())
         started = time.perf_counter()
-        log = self.log_path.open("wb")
-        self._process = subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"ARGS={args}"],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
-        self._wait_until_answering(started)
+        with self.log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                ["make", "--no-print-directory", "run", f"ARGS={args}"],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "NO_COLOR": "1"},
+            )
+        try:
+            self._wait_until_answering(started)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def _wait_until_answering(self, started: float) -> None:
