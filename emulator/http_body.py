@@ -113,7 +113,7 @@ def _content_length(values: list[str]) -> int:
             element = element.strip(" \t")
             # str.isdigit() and int() would also take "+1", " 1", "1_0" and non-ASCII digits.
             if not _DIGITS.fullmatch(element):
-                raise BadFraming(f"Invalid Content-Length: {value!r}")
+                raise BadFraming(f"Invalid Content-Length: {value[:40]!r}")
             numbers.add(element.lstrip("0") or "0")
     if len(numbers) > 1:
         raise BadFraming("Differing Content-Length values")
