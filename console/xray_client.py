@@ -11,23 +11,35 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+if TYPE_CHECKING:  # a stub package: types only, not needed to run
+    from mypy_boto3_xray import XRayClient
+
 DEFAULT_ENDPOINT = "http://127.0.0.1:2000"
 # Where a running local stack writes its URLs (python -m emulator --endpoints-file).
 ENDPOINTS_FILE = Path("build/endpoints.json")
 DEFAULT_REGION = "ap-northeast-1"
+
+
+class Credentials(TypedDict):
+    """boto3.client's credential keywords, typed so that **credentials matches its signature."""
+
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
 # The local API needs no credentials; botocore still signs, so give it placeholders.
-LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+LOCAL_CREDENTIALS: Credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # What a call through make_client's client can raise that the user should see as one line.
 API_ERRORS = (BotoCoreError, ClientError)
 
 
-def make_client(endpoint_url: str | None, region: str) -> Any:
+def make_client(endpoint_url: str | None, region: str) -> "XRayClient":
     """boto3's xray client: the local API (placeholder credentials) or AWS (the default chain)."""
     # Fail fast and once: a terminal view is not worth retries against an endpoint that is down.
     config = Config(connect_timeout=3, read_timeout=30, retries={"total_max_attempts": 1})
@@ -47,7 +59,7 @@ class Source:
     minutes: float
     where: str  # for messages: "the local X-Ray at ..." or "X-Ray in <region>"
 
-    def client(self) -> Any:
+    def client(self) -> "XRayClient":
         return make_client(self.endpoint_url, self.region)
 
     def window(self) -> tuple[float, float]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from rich.console import Console
+from rich.console import COLOR_SYSTEMS, Console
 from rich.markup import escape
 from rich.style import Style
 
@@ -101,7 +101,10 @@ class LogLines:
     @staticmethod
     def _render(console: Console, name: str, style: Style) -> str:
         # Plain text when the output is not a colour terminal (a file, NO_COLOR).
-        return style.render(name, color_system=console.color_system) if console.color_system else name
+        if console.color_system is None:
+            return name
+        # Style.render takes the ColorSystem, Console.color_system gives its name.
+        return style.render(name, color_system=COLOR_SYSTEMS[console.color_system])
 
     def __call__(self, source: str, line: str) -> None:
         prefix = self._prefixes.get(source, source)

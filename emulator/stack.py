@@ -169,7 +169,8 @@ class Stack:
         )
         self._exit.callback(self.lambda_service.close)
         config.progress(f"starting API Gateway on {HOST}:{config.port}")
-        access_log = (lambda line: config.log("api", line)) if config.log else None
+        log = config.log
+        access_log = (lambda line: log("api", line)) if log else None
         self.gateway = Gateway(
             app, self.lambda_service, host=HOST, port=config.port, segment_sender=sender, log=access_log
         )

@@ -125,6 +125,13 @@ class Response:
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
+    def required_header(self, name: str) -> str:
+        """The header's value; AssertionError naming the headers there are if it is missing."""
+        value = self.header(name)
+        if value is None:
+            raise AssertionError(f"no {name} header in the response; its headers: {self.headers}")
+        return value
+
     def header_values(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k.lower() == name.lower()]
 
@@ -141,7 +148,12 @@ def request(
 ) -> Response:
     parts = urlsplit(url)
     own = connection is None
-    conn = connection or http.client.HTTPConnection(parts.hostname, parts.port, timeout=HTTP_TIMEOUT)
+    if connection is not None:
+        conn = connection
+    elif parts.hostname is None:
+        raise ValueError(f"no host name in {url!r}")
+    else:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=HTTP_TIMEOUT)
     try:
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         conn.request(method, target, body=body, headers=headers or {})

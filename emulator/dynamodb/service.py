@@ -8,6 +8,7 @@ their items are kept across restarts (snapshots.py).
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
@@ -17,6 +18,9 @@ from emulator.dynamodb import snapshots
 from emulator.dynamodb.moto_process import MotoProcess, MotoProcessError
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.loopback import HOST, check_port_free
+
+if TYPE_CHECKING:  # a stub package: types only, not needed to run
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +73,17 @@ class DynamoDBService:
         if self.data_dir is not None:
             self._load_items(self.data_dir)
 
-    def client(self, service: str = "dynamodb"):  # noqa: ANN201 - boto3 clients are untyped here
+    def client(self) -> "DynamoDBClient":
         return boto3.client(
-            service, endpoint_url=self.endpoint_url, region_name=self.region, **FAKE_CREDENTIALS
+            "dynamodb",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+            aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
         )
 
     def create_tables(self) -> None:
-        dynamodb = self.client("dynamodb")
+        dynamodb = self.client()
         existing = set(dynamodb.list_tables().get("TableNames", []))
         for table in self.tables:
             if table.table_name in existing:
@@ -85,21 +93,24 @@ class DynamoDBService:
             except (ClientError, ParamValidationError) as error:
                 message = " ".join(str(error).split())
                 raise ServicesError(f"table {table.logical_id} ({table.table_name}): {message}") from None
+            # mypy-boto3-dynamodb types Delay as int, but botocore only hands it to time.sleep,
+            # which takes a float: the stub is narrower than botocore; 0.1 s keeps startup quick.
             dynamodb.get_waiter("table_exists").wait(
-                TableName=table.table_name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 50}
+                TableName=table.table_name,
+                WaiterConfig={"Delay": 0.1, "MaxAttempts": 50},  # type: ignore[typeddict-item]
             )
             if self.log:
                 self.log(f"created table {table.table_name} ({table.logical_id})")
 
     def _load_items(self, data_dir: Path) -> None:
-        dynamodb = self.client("dynamodb")
+        dynamodb = self.client()
         for table in self.tables:
             loaded = snapshots.load_table(dynamodb, table.table_name, data_dir)
             if loaded and self.log:
                 self.log(f"loaded {loaded} items into {table.table_name} from {data_dir}")
 
     def _save_items(self, data_dir: Path) -> None:
-        dynamodb = self.client("dynamodb")
+        dynamodb = self.client()
         for table in self.tables:
             try:
                 saved = snapshots.save_table(dynamodb, table.table_name, data_dir)

@@ -9,7 +9,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 # 1-<8 hex digits: epoch seconds>-<24 hex digits>, as PutTraceSegments documents it.
@@ -122,9 +122,9 @@ def extract(obj: Any, text: str) -> DocumentFacts:
     annotations: list[AnnotationFacts] = []
     _walk(obj, "", 0, spans, annotations)
     root = spans[0]
-    http = obj.get("http") if isinstance(obj.get("http"), dict) else {}
-    request = http.get("request") if isinstance(http.get("request"), dict) else {}
-    response = http.get("response") if isinstance(http.get("response"), dict) else {}
+    http = _object(obj.get("http"))
+    request = _object(http.get("request"))
+    response = _object(http.get("response"))
     status_code = response.get("status")
     user = obj.get("user")
     return DocumentFacts(
@@ -169,11 +169,14 @@ def _walk(
         raise InvalidDocument(_field_problem(f"{path}start_time", start, "epoch seconds as a number"))
     end = obj.get("end_time")
     in_progress = obj.get("in_progress") is True
-    if end is None and not in_progress:
-        raise InvalidDocument(f"{path}end_time is missing; give end_time or in_progress: true")
-    if end is not None and not _is_number(end):
+    end_time: float | None = None
+    if end is None:
+        if not in_progress:
+            raise InvalidDocument(f"{path}end_time is missing; give end_time or in_progress: true")
+    elif not _is_number(end):
         raise InvalidDocument(_field_problem(f"{path}end_time", end, "epoch seconds as a number"))
-    end_time = None if in_progress else float(end)
+    elif not in_progress:
+        end_time = float(end)
 
     namespace = obj.get("namespace")
     inferred_name: str | None = None
@@ -212,16 +215,13 @@ def _walk(
 def inferred_node(obj: dict[str, Any], name: str, namespace: Any) -> tuple[str | None, str | None]:
     """The (name, type) of the node X-Ray infers from a subsegment: AWS and remote HTTP calls."""
     if namespace == "aws":
-        aws = obj.get("aws") if isinstance(obj.get("aws"), dict) else {}
-        table = aws.get("table_name")
+        table = _object(obj.get("aws")).get("table_name")
         if isinstance(table, str) and table:
             return table, "AWS::DynamoDB::Table"
         # Other AWS services appear under the client's service name, e.g. "AWS::SNS".
         return name, f"AWS::{name}"
     if namespace == "remote":
-        http = obj.get("http") if isinstance(obj.get("http"), dict) else {}
-        request = http.get("request") if isinstance(http.get("request"), dict) else {}
-        url = request.get("url")
+        url = _object(_object(obj.get("http")).get("request")).get("url")
         host = urlsplit(url).hostname if isinstance(url, str) else None
         return (host or name), "remote"
     return None, None
@@ -232,9 +232,7 @@ def _status(obj: dict[str, Any]) -> Status:
     error = obj.get("error") is True
     fault = obj.get("fault") is True
     throttle = obj.get("throttle") is True
-    http = obj.get("http") if isinstance(obj.get("http"), dict) else {}
-    response = http.get("response") if isinstance(http.get("response"), dict) else {}
-    code = response.get("status")
+    code = _object(_object(obj.get("http")).get("response")).get("status")
     if _is_int(code):
         throttle = throttle or code == 429
         error = error or 400 <= code < 500
@@ -249,12 +247,17 @@ def _field_problem(name: str, value: Any, expected: str) -> str:
     return f"{name} is {json.dumps(value)[:60]}; expected {expected}"
 
 
-def _is_number(value: Any) -> bool:
+def _object(value: Any) -> dict[str, Any]:
+    """An optional part of a document: `value` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
     # json.loads accepts NaN and Infinity; no timestamp is either.
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -3,6 +3,7 @@
 import json
 import re
 from datetime import datetime
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -279,7 +280,7 @@ def test_the_timeline_survives_parent_ids_that_loop():
 
 def test_the_list_renders_a_get_trace_summaries_response():
     # TraceSummaries as the API's JSON has them: StartTime in epoch seconds.
-    summaries = [
+    summaries: list[dict[str, Any]] = [
         {
             "Id": "1-6666f180-5f2a1b3c4d5e6f708192a3b4",
             "StartTime": 1718000000.1,

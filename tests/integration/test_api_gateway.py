@@ -75,6 +75,8 @@ def function_name(function_arn: str) -> str:
 def api_stage_name(api_url: str) -> str:
     """X-Ray names the API Gateway segment <api id>/<stage>."""
     parsed = urlparse(api_url)
+    if parsed.hostname is None:
+        raise ValueError(f"the stack's API URL has no host name: {api_url!r}")
     return f"{parsed.hostname.split('.')[0]}/{parsed.path.split('/')[1]}"
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import boto3
 import pytest
@@ -52,7 +53,8 @@ class Emulator:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
-        assert self.process.stdout is not None
+        assert self.process.stdout is not None and self.process.stderr is not None
+        self.stderr: IO[str] = self.process.stderr
         threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True).start()
 
     def _read(self, stream) -> None:
@@ -72,7 +74,7 @@ class Emulator:
             found = re.search(pattern, line)
             if found:
                 return found
-        stderr = self.process.stderr.read() if self.process.poll() is not None else ""
+        stderr = self.stderr.read() if self.process.poll() is not None else ""
         raise AssertionError(
             f"no line matching {pattern!r}; output so far:\n{''.join(self.output)}\n{stderr}"
         )
@@ -131,7 +133,7 @@ def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
         assert not [pid for pid in children if process_table.alive(pid)], (
             "a function process outlived the stack"
         )
-        stderr = emulator.process.stderr.read()
+        stderr = emulator.stderr.read()
         assert "Traceback" not in stderr, stderr
         assert not (tmp_path / "endpoints.json").exists(), "a stopped stack's endpoints were left behind"
     finally:
@@ -155,7 +157,7 @@ def test_acknowledged_items_and_traces_survive_a_restart(tutorial_app_template, 
                 response = request("POST", url + "/ddb", body=json.dumps({"key": key}).encode())
                 assert response.status == 200
                 stored = response.json()["CreateDate"]
-                trace_id = response.header("X-Amzn-Trace-Id").split(";")[0].removeprefix("Root=")
+                trace_id = response.required_header("X-Amzn-Trace-Id").split(";")[0].removeprefix("Root=")
                 origins = wait_for_origins(xray, trace_id, {"AWS::ApiGateway::Stage", "AWS::DynamoDB::Table"})
             else:
                 # A new moto process: the item came back from the saved snapshot.

@@ -40,7 +40,11 @@ def test_ddb_item_is_visible_with_boto3_and_the_aws_cli(tutorial):
 
     endpoint = tutorial.dynamodb_endpoint
     dynamodb = boto3.client(
-        "dynamodb", endpoint_url=endpoint, region_name=tutorial.app.region, **FAKE_CREDENTIALS
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=tutorial.app.region,
+        aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
     )
     items = dynamodb.scan(TableName="Demo")["Items"]
     assert {"Key": {"S": key}, "CreateDate": {"S": answer["CreateDate"]}} in items

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -21,7 +21,10 @@ from console.service_map import main as map_main
 from console.service_map import render_service_map
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.xray.server import XRayServer
-from tests.stack_helpers import RunningStack, request, running_stack
+from tests.stack_helpers import Response, RunningStack, request, running_stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_xray import XRayClient
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +47,7 @@ def tutorial(tutorial_app_template, lambda_runtime_dir, xray_server) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def xray(xray_server: XRayServer) -> Any:
+def xray(xray_server: XRayServer) -> "XRayClient":
     return boto3.client(
         "xray", endpoint_url=xray_server.api_url, region_name="ap-northeast-1",
         aws_access_key_id="local", aws_secret_access_key="local",
@@ -56,8 +59,8 @@ def function_names(stack: RunningStack) -> tuple[str, str]:
     return functions["HelloWorldFunction"].function_name, functions["SamDdbFunction"].function_name
 
 
-def trace_id_of(response: Any) -> str:
-    return response.header("X-Amzn-Trace-Id").split(";")[0].removeprefix("Root=")
+def trace_id_of(response: Response) -> str:
+    return response.required_header("X-Amzn-Trace-Id").split(";")[0].removeprefix("Root=")
 
 
 def wait_for_trace_graph(
@@ -154,7 +157,7 @@ def test_sampled_0_records_nothing(tutorial, xray):
     root = f"1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"
     response = request("GET", tutorial.url + "/hello", headers={"X-Amzn-Trace-Id": f"Root={root};Sampled=0"})
     assert response.status == 200
-    assert "Sampled=0" in response.header("X-Amzn-Trace-Id")
+    assert "Sampled=0" in response.required_header("X-Amzn-Trace-Id")
     # A sampled request after it, through the same hops: once its trace is stored, whatever
     # the first request sent (before its response) has been received and stored too.
     marker = trace_id_of(request("GET", tutorial.url + "/hello"))
@@ -169,7 +172,8 @@ def test_dynamodb_failure_is_a_fault_on_the_table_node(tutorial, xray):
         "dynamodb",
         endpoint_url=tutorial.dynamodb_endpoint,
         region_name=tutorial.app.region,
-        **FAKE_CREDENTIALS,
+        aws_access_key_id=FAKE_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=FAKE_CREDENTIALS["aws_secret_access_key"],
     )
     dynamodb.delete_table(TableName="Demo")
     try:
@@ -220,9 +224,9 @@ def test_renderer_accepts_the_local_answer_unchanged(tutorial, xray):
     wait_for_trace_graph(xray, tutorial_calls(tutorial), {STAGE: 2})
     now = time.time()
     graph = xray.get_service_graph(StartTime=now - 600, EndTime=now + 60)
-    console = Console(file=io.StringIO(), width=200)
-    console.print(render_service_map(graph))
-    assert "sam-app/Prod" in console.file.getvalue()
+    out = io.StringIO()
+    Console(file=out, width=200).print(render_service_map(graph))
+    assert "sam-app/Prod" in out.getvalue()
 
 
 def _names(document: dict[str, Any]) -> set[str]:
