@@ -1,165 +1,66 @@
-"""POST /ddb: store {"key": "..."} in the Demo table, with the DynamoDB call traced.
+"""POST /ddb: put {"key": "..."} into the Demo table as Key + CreateDate, with X-Ray tracing.
 
-Answers (always JSON, never a stack trace):
-  200  {"message": "succeeded", "Key": ..., "CreateDate": ...}  one new item was written
-  400  {"message": "<what is wrong with the request>"}           nothing was written
-  503  {"message": "DynamoDB is unavailable ..."}               throttled or unreachable
-  500  {"message": "internal error"}                            anything unexpected
+Always answers JSON (README, "What POST /ddb answers"): 200 with the stored item; 400 saying what
+is wrong, with nothing written; 503 if DynamoDB is throttled or unreachable; 500 "internal error".
 """
 
 import base64
-import binascii
+import itertools
 import json
 import logging
 import os
 import random
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import boto3
 from aws_xray_sdk.core import patch, xray_recorder
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Patch before any client exists, so every boto3 call becomes an X-Ray subsegment in
-# namespace "aws": that is what draws DynamoDB on the service map.
+# Patch before any client exists: every boto3 call becomes an X-Ray subsegment, and that is what
+# draws DynamoDB on the service map.
 patch(["boto3"])
 
-logger = logging.getLogger()
-logger.setLevel(logging.INFO)
+logger = logging.getLogger(__name__)
 
-# DynamoDB's limit on a partition key value, in UTF-8 bytes.
-MAX_KEY_BYTES = 2048
-ALLOWED_FIELDS = frozenset({"key"})
+# Answer by 2.5 s, inside the 3 s function timeout; one attempt takes at most 0.5 s connect + 0.8 s read.
+# botocore's own retries can't keep that: "standard" sleeps up to 1 s before a 2nd try (2 × 1.3 + 1 = 3.6 s),
+# so botocore tries once and put_item_ddb retries only while a whole attempt still fits.
+ATTEMPT_SECONDS, DEADLINE_SECONDS = 0.5 + 0.8, 2.5
+CONFIG = Config(connect_timeout=0.5, read_timeout=0.8, retries={"mode": "standard", "total_max_attempts": 1})
+# Made once per execution environment; TABLE_NAME is !Ref DynamoTable in template.yaml.
+table = boto3.resource("dynamodb", config=CONFIG).Table(os.environ["TABLE_NAME"])
 
-# The function has a 3 s timeout. Each attempt is bounded by these socket timeouts and
-# botocore's own retries are off: the loop in `put_item_ddb` retries only while the
-# deadline leaves room for a whole attempt, so the caller always gets a JSON answer.
-ATTEMPT_SECONDS = 0.5 + 0.8
-DEADLINE_SECONDS = 2.5
-BOTO_CONFIG = Config(
-    connect_timeout=0.5,
-    read_timeout=0.8,
-    retries={"total_max_attempts": 1},
-)
-# DynamoDB error codes that mean "try again later", answered with 503.
-RETRYABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
-# Same Key and same CreateDate already stored: retry with a later CreateDate.
-MAX_COLLISION_RETRIES = 5
-
-TABLE_NAME = os.environ.get("TABLE_NAME", "")
-if not TABLE_NAME:
-    raise RuntimeError("TABLE_NAME is not set; template.yaml passes it as !Ref DynamoTable")
-
-# Made once per execution environment and reused by every warm invocation.
-table = boto3.resource("dynamodb", config=BOTO_CONFIG).Table(TABLE_NAME)
-
-_cold_start = True
-
-
-class BadRequest(Exception):
-    """The request is malformed; the message is returned to the caller."""
-
-
-class DynamoUnavailable(Exception):
-    """DynamoDB throttled or could not be reached within the deadline."""
-
-
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _cold_start
-    cold_start, _cold_start = _cold_start, False
-    try:
-        key = parse_key(event)
-        item = put_item_ddb(key, _deadline(context), cold_start)
-    except BadRequest as error:
-        return _response(400, {"message": str(error)})
-    except DynamoUnavailable as error:
-        logger.warning("DynamoDB unavailable: %s", error)
-        return _response(503, {"message": f"DynamoDB is unavailable, try again later: {error}"})
-    except Exception:
-        # The trace goes to the log (and, through the capture below, to X-Ray as a
-        # fault); the caller only learns that it was not their fault.
-        logger.exception("unexpected error")
-        return _response(500, {"message": "internal error"})
-    return _response(200, {"message": "succeeded", **item})
-
-
-def parse_key(event: dict[str, Any]) -> str:
-    """Return the `key` of the request body, or raise BadRequest saying what is wrong."""
-    body = event.get("body")
-    if body is None or body == "":
-        raise BadRequest('request body is missing; send {"key": "..."}')
-    if not isinstance(body, str):
-        raise BadRequest("request body must be a JSON string")
-    if event.get("isBase64Encoded"):
-        try:
-            body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise BadRequest("request body is marked base64 but is not base64 of UTF-8 text") from None
-    try:
-        document = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise BadRequest(f"request body is not valid JSON: {error.msg}") from None
-    if not isinstance(document, dict):
-        raise BadRequest(
-            f'request body must be a JSON object like {{"key": "..."}}, got {_json_type(document)}'
-        )
-    unknown = sorted(set(document) - ALLOWED_FIELDS)
-    if "key" not in document:
-        # The likeliest mistake is a misspelt "key": name what was sent instead.
-        sent = f"; got unknown field(s): {', '.join(unknown)}" if unknown else ""
-        raise BadRequest(f"field 'key' is required{sent}")
-    if unknown:
-        raise BadRequest(f"unknown field(s): {', '.join(unknown)}; only 'key' is accepted")
-    key = document["key"]
-    if not isinstance(key, str):
-        raise BadRequest(f"field 'key' must be a string, got {_json_type(key)}")
-    if key == "":
-        raise BadRequest("field 'key' must not be empty")
-    size = len(key.encode("utf-8"))
-    if size > MAX_KEY_BYTES:
-        raise BadRequest(f"field 'key' is {size} bytes; DynamoDB allows at most {MAX_KEY_BYTES}")
-    return key
+# Write only if no item has this Key and CreateDate ("Key" is a reserved word, hence #k).
+ONLY_IF_NEW = {"ConditionExpression": "attribute_not_exists(#k)", "ExpressionAttributeNames": {"#k": "Key"}}
+# DynamoDB error codes that mean "try again later".
+RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+RETRYABLE_CODES |= {"InternalServerError", "ServiceUnavailable"}
 
 
 @xray_recorder.capture("put_item ddb")
-def put_item_ddb(key: str, deadline: float, cold_start: bool = False) -> dict[str, str]:
-    """Write one new item; never overwrite one that is already there."""
-    _annotate(cold_start)
-    create_date = datetime.now(UTC)
-    collisions = 0
-    attempt = 0
-    while True:
-        attempt += 1
+def put_item_ddb(key: str, cold_start: bool) -> dict:
+    """Write one new item, retrying while the deadline allows; never overwrite an item."""
+    # Annotations are indexed by X-Ray: `annotation.ColdStart = true` finds cold starts.
+    xray_recorder.put_annotation("ColdStart", cold_start)
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    create_date, collisions = datetime.now(UTC), 0
+    for attempt in itertools.count(1):
         item = {"Key": key, "CreateDate": create_date.isoformat(timespec="microseconds")}
         try:
-            table.put_item(
-                Item=item,
-                # "Key" is a DynamoDB reserved word, hence the placeholder.
-                ConditionExpression="attribute_not_exists(#k)",
-                ExpressionAttributeNames={"#k": "Key"},
-            )
+            table.put_item(Item=item, **ONLY_IF_NEW)
             return item
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code == "ConditionalCheckFailedException" and collisions < MAX_COLLISION_RETRIES:
+            reason = error.response["Error"]["Code"]
+            if reason == "ConditionalCheckFailedException" and collisions < 5:
+                # Same Key in the same microsecond: a strictly later CreateDate, not an overwrite.
                 collisions += 1
-                # A fresh, strictly later timestamp: two writes in one microsecond differ.
                 create_date = max(datetime.now(UTC), create_date + timedelta(microseconds=1))
                 continue
-            if code not in RETRYABLE_CODES:
+            if reason not in RETRYABLE_CODES:
                 raise
-            reason = code
-        except BotoCoreError as error:
+        except BotoCoreError as error:  # unreachable or timed out
             reason = type(error).__name__
         backoff = random.uniform(0, 0.05 * 2**attempt)
         if time.monotonic() + backoff + ATTEMPT_SECONDS > deadline:
@@ -167,36 +68,76 @@ def put_item_ddb(key: str, deadline: float, cold_start: bool = False) -> dict[st
         time.sleep(backoff)
 
 
-def _json_type(value: Any) -> str:
-    """The JSON name of a decoded value's type: the caller wrote JSON, not Python."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+_cold_start = True  # module state lives as long as the execution environment
 
 
-def _annotate(cold_start: bool) -> None:
-    # Annotations are indexed by X-Ray: `annotation.ColdStart = true` finds cold starts.
-    subsegment = xray_recorder.current_subsegment()
-    if subsegment is not None:
-        subsegment.put_annotation("ColdStart", cold_start)
+def lambda_handler(event: dict, context: object) -> dict:
+    global _cold_start
+    cold_start, _cold_start = _cold_start, False
+    try:
+        item = put_item_ddb(parse_key(event), cold_start)
+    except BadRequest as error:
+        return response(400, {"message": str(error)})
+    except DynamoUnavailable as error:
+        logger.warning("DynamoDB unavailable: %s", error)
+        return response(503, {"message": f"DynamoDB is unavailable, try again later: {error}"})
+    except Exception:
+        # The stack trace goes to the log (and, through the capture, to X-Ray as a fault); the
+        # caller only learns that it was not their fault.
+        logger.exception("unexpected error")
+        return response(500, {"message": "internal error"})
+    return response(200, {"message": "succeeded", **item})
 
 
-def _deadline(context: Any) -> float:
-    """A monotonic deadline that leaves the function time to answer before it times out."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if callable(remaining):
-        deadline = min(deadline, time.monotonic() + remaining() / 1000 - 0.3)
-    return deadline
+def response(status: int, body: dict) -> dict:
+    return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 
-def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-    }
+class BadRequest(Exception):
+    """The request is malformed; the message goes back to the caller."""
+
+
+class DynamoUnavailable(Exception):
+    """DynamoDB stayed throttled or unreachable until the deadline."""
+
+
+MAX_KEY_BYTES = 2048  # DynamoDB's limit on a partition key value, in UTF-8 bytes
+# The caller wrote JSON, so name the JSON type rather than the Python one.
+JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number"}
+JSON_TYPES |= {bool: "boolean", type(None): "null"}
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise BadRequest(message)
+
+
+def parse_key(event: dict) -> str:
+    """Return the `key` of the request body, or raise BadRequest saying what is wrong."""
+    body = event.get("body")
+    require(body not in (None, ""), 'request body is missing; send {"key": "..."}')
+    require(isinstance(body, str), "request body must be a JSON string")
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except ValueError:  # binascii.Error or UnicodeDecodeError
+            raise BadRequest("request body is marked base64 but is not base64 of UTF-8 text") from None
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise BadRequest(f"request body is not valid JSON: {error.msg}") from None
+    got = JSON_TYPES[type(document)]
+    require(
+        isinstance(document, dict), f'request body must be a JSON object like {{"key": "..."}}, got {got}'
+    )
+    unknown = ", ".join(sorted(set(document) - {"key"}))
+    # The likeliest mistake is a misspelt "key": name what was sent instead.
+    sent = f"; got unknown field(s): {unknown}" if unknown else ""
+    require("key" in document, f"field 'key' is required{sent}")
+    require(not unknown, f"unknown field(s): {unknown}; only 'key' is accepted")
+    key = document["key"]
+    require(isinstance(key, str), f"field 'key' must be a string, got {JSON_TYPES[type(key)]}")
+    require(key != "", "field 'key' must not be empty")
+    size = len(key.encode("utf-8"))
+    require(size <= MAX_KEY_BYTES, f"field 'key' is {size} bytes; DynamoDB allows at most {MAX_KEY_BYTES}")
+    return key

@@ -1,10 +1,12 @@
-"""Helpers the unit tests share with their conftest: sample events and fresh handler imports."""
+"""Helpers the unit tests share with their conftest: sample events, fresh handler imports, throttling."""
 
 import importlib
 import json
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
+
+from botocore.awsrequest import AWSResponse
 
 from tests.template_reader import REPO_ROOT
 
@@ -25,10 +27,21 @@ def import_fresh(module_name: str) -> ModuleType:
 
 
 @dataclass
-class FakeLambdaContext:
-    """The one part of the Lambda context the /ddb handler reads: the time left in the invocation."""
+class ThrottledPutItem:
+    """Answers every PutItem call with DynamoDB's throttling error, as botocore's Stubber would answer
+    one: the handler's retries see the same error each time."""
 
-    remaining_ms: int
+    calls: int = 0
 
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+    def __call__(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        self.calls += 1
+        # DynamoDB answers throttling with HTTP 400 and this code.
+        error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate of requests exceeded"}
+        return AWSResponse(None, 400, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+
+def throttle_put_item(client: Any) -> ThrottledPutItem:
+    """Throttle `client`'s PutItem calls on before-call, as Stubber does: they never reach moto."""
+    throttled = ThrottledPutItem()
+    client.meta.events.register_first("before-call.dynamodb.PutItem", throttled)
+    return throttled

@@ -19,11 +19,10 @@ import pytest
 from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.emitters.udp_emitter import UDPEmitter
 from aws_xray_sdk.core.lambda_launcher import LambdaContext
-from botocore.stub import Stubber
 
 from hello_world import app as hello_app
 from tests.template_reader import Template, table_definition
-from tests.unit.handler_support import FakeLambdaContext, load_event
+from tests.unit.handler_support import load_event, throttle_put_item
 
 DAEMON_HEADER = {"format": "json", "version": 1}
 # The botocore patch names a subsegment after the service's endpoint prefix; the X-Ray console shows
@@ -127,7 +126,7 @@ def assert_streamed_subsegments_of(invocation: TracedInvocation) -> None:
 def test_ddb_put_item_is_a_subsegment_with_a_dynamodb_call_under_it(
     in_lambda: LambdaSimulator, ddb_app: ModuleType, template: Template
 ):
-    traced = in_lambda.invoke(ddb_app.lambda_handler, load_event("ddb.json"), FakeLambdaContext(3000))
+    traced = in_lambda.invoke(ddb_app.lambda_handler, load_event("ddb.json"), None)
 
     assert traced.response["statusCode"] == 200
     assert_streamed_subsegments_of(traced)
@@ -158,31 +157,30 @@ def test_cold_start_annotation_is_true_only_for_the_first_invocation(
     assert cold_starts == [True, False]
 
 
-def test_throttled_dynamodb_call_is_recorded_as_an_error(
+def test_throttled_dynamodb_calls_are_recorded_as_errors(
     in_lambda: LambdaSimulator, ddb_app: ModuleType, table_items: Callable[[], list]
 ):
-    with Stubber(ddb_app.table.meta.client) as stubber:
-        # DynamoDB answers throttling with HTTP 400 and this code.
-        stubber.add_client_error(
-            "put_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
-        )
-        # Time for one attempt only, so exactly one DynamoDB subsegment.
-        traced = in_lambda.invoke(ddb_app.lambda_handler, load_event("ddb.json"), FakeLambdaContext(1500))
+    # DynamoDB throttles every call, however many times the handler tries.
+    throttled = throttle_put_item(ddb_app.table.meta.client)
+    traced = in_lambda.invoke(ddb_app.lambda_handler, load_event("ddb.json"), None)
 
     assert traced.response["statusCode"] == 503
     assert table_items() == []
     assert_streamed_subsegments_of(traced)
-    dynamodb = only(traced.documents, name=DYNAMODB_SUBSEGMENT_NAME)
-    # The SDK sets "throttle" only for HTTP 429; DynamoDB's 400 is recorded as an error.
-    assert dynamodb["error"] is True
-    assert dynamodb["http"]["response"]["status"] == 400
-    (exception,) = dynamodb["cause"]["exceptions"]
-    assert exception["type"] == "ProvisionedThroughputExceededException"
-    assert exception["remote"] is True
     put_item = only(traced.documents, name="put_item ddb")
-    assert dynamodb["parent_id"] == put_item["id"]
     assert put_item["fault"] is True
     assert put_item["cause"]["exceptions"][0]["type"] == "DynamoUnavailable"
+    # One DynamoDB subsegment per attempt: botocore tries once, the handler retries until its deadline.
+    calls = [doc for doc in traced.documents if doc["name"] == DYNAMODB_SUBSEGMENT_NAME]
+    assert len(calls) == throttled.calls > 1
+    for dynamodb in calls:
+        assert dynamodb["parent_id"] == put_item["id"]
+        # The SDK sets "throttle" only for HTTP 429; DynamoDB's 400 is recorded as an error.
+        assert dynamodb["error"] is True
+        assert dynamodb["http"]["response"]["status"] == 400
+        (exception,) = dynamodb["cause"]["exceptions"]
+        assert exception["type"] == "ProvisionedThroughputExceededException"
+        assert exception["remote"] is True
 
 
 def test_rejected_request_sends_no_subsegment(in_lambda: LambdaSimulator, ddb_app: ModuleType):

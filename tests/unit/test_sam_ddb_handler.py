@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 
-from tests.unit.handler_support import FakeLambdaContext, import_fresh, load_event
+from tests.unit.handler_support import import_fresh, load_event, throttle_put_item
 
 # isoformat(timespec="microseconds") of an aware UTC datetime.
 UTC_ISO_MICROSECONDS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$")
@@ -204,22 +203,19 @@ def test_two_writes_of_one_key_in_the_same_microsecond_are_both_stored(
 
 
 def test_throttling_is_503_and_writes_nothing(ddb_app: ModuleType, ddb_event, table_items):
-    # 1.5 s left in the invocation leaves room for exactly one attempt: the answer is deterministic.
-    context = FakeLambdaContext(remaining_ms=1500)
-    with Stubber(ddb_app.table.meta.client) as stubber:
-        stubber.add_client_error(
-            "put_item",
-            service_error_code="ProvisionedThroughputExceededException",
-            service_message="Rate of requests exceeds the allowed throughput.",
-            http_status_code=400,
-        )
-        response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), context)
-        stubber.assert_no_pending_responses()
+    # DynamoDB throttles every call, however many times the handler tries.
+    throttled = throttle_put_item(ddb_app.table.meta.client)
+
+    started = time.monotonic()
+    response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+    elapsed = time.monotonic() - started
 
     assert response["statusCode"] == 503
     message = answer(response)["message"]
     assert "unavailable" in message
     assert "ProvisionedThroughputExceededException" in message
+    assert f"after {throttled.calls} attempt(s)" in message
+    assert elapsed < HANDLER_TIME_LIMIT_SECONDS
     assert table_items() == []
 
 
