@@ -8,6 +8,7 @@ properties.
 """
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,10 @@ DEFAULT_TIMEOUT = 3
 DEFAULT_MEMORY_SIZE = 128
 
 # create_table accepts these index keys; CloudFormation allows more (ContributorInsights...).
+# samtranslator records usage metrics for AWS's own transform service and, with no publisher,
+# warns about them on stderr when the process exits: noise after the stack's one-line errors.
+logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
+
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
 _SIMPLE_TABLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
 
