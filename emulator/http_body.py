@@ -15,7 +15,7 @@ instead of a traceback, or leftover body bytes being parsed as the next request.
 
 import re
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import Protocol
 
 # A chunk-size line (size and extensions) longer than this is refused, not read on and on.
 MAX_CHUNK_LINE = 4096
@@ -48,8 +48,16 @@ class BodyTooLarge(Exception):
     """The body is longer than the server accepts."""
 
 
+class ByteStream(Protocol):
+    """What the reader needs of a connection's buffered reader (socket.makefile("rb"),
+    http.server's rfile, io.BytesIO)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
 def read_body(
-    stream: BinaryIO, headers: Iterable[tuple[str, str]], max_bytes: int, *, drain: bool = False
+    stream: ByteStream, headers: Iterable[tuple[str, str]], max_bytes: int, *, drain: bool = False
 ) -> bytes:
     """Read the request body that `headers` announce from `stream` (positioned after the header
     section), at most `max_bytes` of it.
@@ -123,7 +131,7 @@ def _content_length(values: list[str]) -> int:
     return int(digits)
 
 
-def _read_chunked(stream: BinaryIO, max_bytes: int, drain: bool) -> bytes:
+def _read_chunked(stream: ByteStream, max_bytes: int, drain: bool) -> bytes:
     chunks: list[bytes] = []
     total = 0
     too_large = False
@@ -162,7 +170,7 @@ def _chunk_size(line: bytes) -> int:
     return int(match.group(1), 16)
 
 
-def _read_trailers(stream: BinaryIO) -> None:
+def _read_trailers(stream: ByteStream) -> None:
     """trailer-section = *( field-line CRLF ), then the CRLF that ends the body: read, dropped."""
     remaining = MAX_TRAILER_BYTES
     while True:
@@ -176,7 +184,7 @@ def _read_trailers(stream: BinaryIO) -> None:
             raise BadFraming("The trailer section is too long")
 
 
-def _read_line(stream: BinaryIO, limit: int, what: str) -> bytes:
+def _read_line(stream: ByteStream, limit: int, what: str) -> bytes:
     """One CRLF-terminated line, without its CRLF. Bare LF is not accepted inside a chunked
     body: the grammar says CRLF, and lenient line ends are how framing disagreements start."""
     line = stream.readline(limit + 2)
@@ -189,7 +197,7 @@ def _read_line(stream: BinaryIO, limit: int, what: str) -> bytes:
     raise BadFraming("Request body cut short")
 
 
-def _read_exactly(stream: BinaryIO, length: int) -> bytes:
+def _read_exactly(stream: ByteStream, length: int) -> bytes:
     if length == 0:
         return b""
     data = stream.read(length)
@@ -208,7 +216,7 @@ def _read_exactly(stream: BinaryIO, length: int) -> bytes:
     return b"".join(pieces)
 
 
-def _skip(stream: BinaryIO, length: int) -> None:
+def _skip(stream: ByteStream, length: int) -> None:
     while length > 0:
         piece = stream.read(min(length, _DRAIN_PIECE))
         if not piece:

@@ -279,7 +279,8 @@ class _Server(ThreadingHTTPServer):
                     if self._stopping.is_set():
                         break
                     if any(key.fileobj is self for key, _ in ready):
-                        self._handle_request_noblock()
+                        # socketserver's own accept-and-dispatch step; typeshed leaves it out.
+                        self._handle_request_noblock()  # type: ignore[attr-defined]
                     self.service_actions()
         finally:
             self._stopped.set()

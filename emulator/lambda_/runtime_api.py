@@ -19,9 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
 
-from emulator.http_body import BadFraming, BodyTooLarge, read_body
+from emulator.http_body import BadFraming, BodyTooLarge, ByteStream, read_body
 
 API_PREFIX = "/2018-06-01/runtime"
 NEXT_PATH = f"{API_PREFIX}/invocation/next"
@@ -369,7 +368,7 @@ def _error_document(body: bytes, error_type: str | None) -> bytes:
     return error_payload(error_type or "Unhandled", body.decode("utf-8", "replace"))
 
 
-def _read_request(reader: BinaryIO, connection: socket.socket) -> _Request | None:
+def _read_request(reader: ByteStream, connection: socket.socket) -> _Request | None:
     request_line = reader.readline(_MAX_HEADER_LINE)
     while request_line in (b"\r\n", b"\n"):  # tolerate blank lines between requests
         request_line = reader.readline(_MAX_HEADER_LINE)

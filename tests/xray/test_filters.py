@@ -5,6 +5,7 @@ Examples marked "guide" are the X-Ray developer guide's (Using filter expression
 """
 
 import re
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ TRACE_ID = "1-5f84c7a1-0123456789abcdef01234567"
 
 def trace(**fields) -> TraceFacts:
     """A finished 200 GET whose root segment took 1.5 s of a 2 s trace, unless told otherwise."""
-    values = {
+    values: dict[str, Any] = {
         "trace_id": TRACE_ID,
         "start_time": 1_600_000_000.0,
         "duration": 2.0,
