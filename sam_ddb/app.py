@@ -5,7 +5,6 @@ is wrong, with nothing written; 503 if DynamoDB is throttled or unreachable; 500
 """
 
 import base64
-import itertools
 import json
 import logging
 import os
@@ -32,8 +31,6 @@ CONFIG = Config(connect_timeout=0.5, read_timeout=0.8, retries={"mode": "standar
 # Made once per execution environment; TABLE_NAME is !Ref DynamoTable in template.yaml.
 table = boto3.resource("dynamodb", config=CONFIG).Table(os.environ["TABLE_NAME"])
 
-# Write only if no item has this Key and CreateDate ("Key" is a reserved word, hence #k).
-ONLY_IF_NEW = {"ConditionExpression": "attribute_not_exists(#k)", "ExpressionAttributeNames": {"#k": "Key"}}
 # DynamoDB error codes that mean "try again later".
 RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 RETRYABLE_CODES |= {"InternalServerError", "ServiceUnavailable"}
@@ -45,11 +42,17 @@ def put_item_ddb(key: str, cold_start: bool) -> dict:
     # Annotations are indexed by X-Ray: `annotation.ColdStart = true` finds cold starts.
     xray_recorder.put_annotation("ColdStart", cold_start)
     deadline = time.monotonic() + DEADLINE_SECONDS
-    create_date, collisions = datetime.now(UTC), 0
-    for attempt in itertools.count(1):
+    create_date, collisions, attempt = datetime.now(UTC), 0, 0
+    while True:
+        attempt += 1
         item = {"Key": key, "CreateDate": create_date.isoformat(timespec="microseconds")}
         try:
-            table.put_item(Item=item, **ONLY_IF_NEW)
+            # Write only if no item has this Key and CreateDate ("Key" is a reserved word, hence #k).
+            table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(#k)",
+                ExpressionAttributeNames={"#k": "Key"},
+            )
             return item
         except ClientError as error:
             reason = error.response["Error"]["Code"]
@@ -116,7 +119,8 @@ def parse_key(event: dict) -> str:
     """Return the `key` of the request body, or raise BadRequest saying what is wrong."""
     body = event.get("body")
     require(body not in (None, ""), 'request body is missing; send {"key": "..."}')
-    require(isinstance(body, str), "request body must be a JSON string")
+    if not isinstance(body, str):
+        raise BadRequest("request body must be a JSON string")
     if event.get("isBase64Encoded"):
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 
 from tests.template_reader import REPO_ROOT
 
@@ -37,7 +37,10 @@ class ThrottledPutItem:
         self.calls += 1
         # DynamoDB answers throttling with HTTP 400 and this code.
         error = {"Code": "ProvisionedThroughputExceededException", "Message": "Rate of requests exceeded"}
-        return AWSResponse(None, 400, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return AWSResponse("", 400, HTTPHeaders(), None), {
+            "Error": error,
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
 
 
 def throttle_put_item(client: Any) -> ThrottledPutItem:

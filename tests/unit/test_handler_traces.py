@@ -52,7 +52,7 @@ class FakeDaemon:
 
     def drain(self) -> list[Document]:
         """Everything sent since the last drain. The emitter sends synchronously: it is all buffered."""
-        documents = []
+        documents: list[Document] = []
         self.sock.setblocking(False)
         while True:
             try:

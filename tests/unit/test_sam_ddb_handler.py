@@ -35,13 +35,12 @@ def b64(text: str) -> str:
 
 
 def throttling_error() -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        },
-        "PutItem",
-    )
+    response: Any = {
+        "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    # Only the fields the handler reads; botocore's stubs want every ResponseMetadata key.
+    return ClientError(response, "PutItem")
 
 
 # (body, isBase64Encoded, words the message must contain)
@@ -174,8 +173,9 @@ def frozen_clock(instant: datetime) -> type[datetime]:
 
     class FrozenDatetime(datetime):
         @classmethod
-        def now(cls, tz: tzinfo | None = None) -> datetime:
-            return instant if tz is None else instant.astimezone(tz)
+        def now(cls, tz: tzinfo | None = None) -> "FrozenDatetime":
+            moment = instant if tz is None else instant.astimezone(tz)
+            return cls.combine(moment.date(), moment.timetz())
 
     return FrozenDatetime
 
