@@ -11,6 +11,8 @@ import pytest
 
 from emulator.apigateway.gateway import Gateway
 from emulator.tracing.trace_header import new_segment_id, new_trace_id
+from tests import raw_http
+from tests.raw_http import split_response
 from tests.stack_helpers import RunningStack, request, running_stack
 
 pytestmark = pytest.mark.slow
@@ -161,24 +163,8 @@ SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 def raw_exchange(port: int, data: bytes, *, half_close: bool = False) -> bytes:
-    """Send raw bytes on a fresh connection; everything the gateway answers until it closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(data)
-        if half_close:
-            conn.shutdown(socket.SHUT_WR)
-        reply = b""
-        while chunk := conn.recv(65536):
-            reply += chunk
-    return reply
-
-
-def split_response(reply: bytes) -> tuple[bytes, dict[str, str], bytes, bytes]:
-    """The first response's status line, headers and body, and whatever came after it."""
-    head, _, rest = reply.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
-    length = int(headers["content-length"])
-    return status_line.encode(), headers, rest[:length], rest[length:]
+    """Send raw bytes to the gateway on a fresh connection; everything it answers until it closes."""
+    return raw_http.raw_exchange("127.0.0.1", port, data, half_close=half_close)
 
 
 def post(headers: str, body: bytes) -> bytes:

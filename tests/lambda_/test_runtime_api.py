@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES, Invocation, RuntimeApiServer
+from tests import raw_http
+from tests.raw_http import split_response
 
 ARN = "arn:aws:lambda:ap-northeast-1:123456789012:function:sam-app-EchoFunction-TEST0123"
 BASE = "/2018-06-01/runtime"
@@ -206,25 +208,9 @@ def test_chunked_and_expect_continue_bodies_are_read(server):
 
 
 def raw_exchange(server: RuntimeApiServer, data: bytes, *, half_close: bool = False) -> bytes:
-    """Send raw bytes on a fresh connection; everything the server answers until it closes."""
+    """Send raw bytes to the Runtime API on a fresh connection; everything it answers until it closes."""
     host, port = server.address.split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as conn:
-        conn.sendall(data)
-        if half_close:
-            conn.shutdown(socket.SHUT_WR)
-        reply = b""
-        while chunk := conn.recv(65536):
-            reply += chunk
-    return reply
-
-
-def split_response(reply: bytes) -> tuple[bytes, dict[str, str], bytes, bytes]:
-    """The first response's status line, headers and body, and whatever came after it."""
-    head, _, rest = reply.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
-    length = int(headers["content-length"])
-    return status_line.encode(), headers, rest[:length], rest[length:]
+    return raw_http.raw_exchange(host, int(port), data, half_close=half_close, timeout=5)
 
 
 def post_response(headers: str, body: bytes) -> bytes:
