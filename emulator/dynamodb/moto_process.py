@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import IO
 
 HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 30.0
@@ -54,7 +55,12 @@ class MotoProcess:
             **os.environ,
             "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
         }
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        # A session of its own: a signal to the terminal's process group (Ctrl-C, `kill -- -PGID`)
+        # reaches the stack, which saves the tables before it stops this process, never the
+        # other way round. If the stack dies, the child notices its parent is gone.
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+        )
         self._process = process
         assert process.stdout is not None and process.stderr is not None
         ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_SECONDS)
@@ -66,6 +72,10 @@ class MotoProcess:
             reason = problem[-1] if problem else f"no answer within {START_TIMEOUT_SECONDS:.0f} s"
             raise MotoProcessError(f"DynamoDB (moto) did not start: {reason}")
         self.port = int(line.split()[1])
+        # Whatever moto writes from now on (a warning, a traceback) goes where the stack's own
+        # output goes; a pipe nobody read would fill up and block the child.
+        for stream in (process.stdout, process.stderr):
+            threading.Thread(target=_copy_lines, args=(stream,), name="moto-output", daemon=True).start()
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -81,6 +91,12 @@ class MotoProcess:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+def _copy_lines(stream: IO[bytes]) -> None:
+    with contextlib.suppress(ValueError, OSError):  # closed by stop()
+        for line in stream:
+            sys.stderr.write(f"[moto] {line.decode(errors='replace')}")
 
 
 def _serve(host: str, port: int, parent_pid: int) -> int:
