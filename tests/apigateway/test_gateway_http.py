@@ -344,8 +344,11 @@ def test_sampled_0_is_passed_on_and_nothing_is_recorded(stack):
 
 
 def test_function_logs_are_prefixed_with_the_function(stack):
-    request("GET", stack.url + "/echo")
-    assert any(name == "EchoFunction" and line.startswith("START RequestId:") for name, line in stack.logs)
+    # This request's own lines, found by its request id: the shared stack logs other tests' too.
+    request_id = request("GET", stack.url + "/echo").json()["request_id"]
+    own = [(name, line) for name, line in stack.logs if request_id in line]
+    assert ("EchoFunction", f"START RequestId: {request_id} Version: $LATEST") in own
+    assert {name for name, _ in own} == {"EchoFunction"}
 
 
 def test_stop_closes_keep_alive_connections(fixture_app_template, lambda_runtime_dir):
