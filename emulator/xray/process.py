@@ -23,7 +23,9 @@ PARENT_CHECK_SECONDS = 0.5
 
 
 def _serve(options: dict[str, Any], replies: Connection, stop: Event, parent_pid: int) -> None:
-    # Ctrl-C reaches every process of the terminal's group; the parent decides when to stop.
+    # A session of its own, as moto's: a signal to the terminal's process group (Ctrl-C,
+    # `kill -- -PGID`) reaches only the stack, which stops this process in its own order.
+    os.setsid()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server = XRayServer(**options)
     try:
