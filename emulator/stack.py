@@ -146,9 +146,7 @@ class Stack:
             config.progress(
                 f"starting X-Ray (daemon and API) on {HOST}:{config.xray_port or '(any free port)'}"
             )
-            db_path = (
-                config.xray_db or Path(self._exit.enter_context(tempfile.TemporaryDirectory())) / "traces.db"
-            )
+            db_path = config.xray_db or self._scratch_dir() / "traces.db"
             self.xray = XRayProcess(host=HOST, port=config.xray_port, db_path=db_path)
             self._start_part(self.xray.start, self.xray.stop)
             self.daemon_address = self.xray.daemon_address

@@ -23,7 +23,8 @@ import threading
 from pathlib import Path
 from typing import IO
 
-HOST = "127.0.0.1"
+from emulator.loopback import HOST
+
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 5.0
 # How often the child checks that the stack that started it is still there.

@@ -17,7 +17,7 @@ from emulator.app.model import TableSpec
 from emulator.dynamodb import snapshots
 from emulator.dynamodb.moto_process import MotoProcess, MotoProcessError
 from emulator.local_credentials import FAKE_CREDENTIALS
-from emulator.loopback import HOST, check_port_free
+from emulator.loopback import HOST
 
 if TYPE_CHECKING:  # a stub package: types only, not needed to run
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -62,8 +62,7 @@ class DynamoDBService:
         return self._moto.port
 
     def start(self) -> None:
-        if self._moto.port:
-            check_port_free(self._moto.host, self._moto.port, "DynamoDB (moto)")
+        # A busy port is the child's one-line bind error (the stack checks every port first).
         try:
             self._moto.start()
         except MotoProcessError as error:
