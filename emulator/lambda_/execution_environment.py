@@ -141,7 +141,17 @@ class Worker:
 
     @property
     def usable(self) -> bool:
-        return not self._exited.is_set() and self.server.init_error_type is None
+        return not self._exited.is_set() and self.server.init_error_type is None and not self._has_ended()
+
+    def _has_ended(self) -> bool:
+        """Whether the process has exited, even if the waiter thread has not reaped it yet: a
+        worker killed while idle must not be handed the next event in that moment. WNOWAIT
+        only looks, so the waiter thread still reaps it and reports the exit."""
+        try:
+            ended = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True  # already reaped
+        return ended is not None
 
     def max_memory_mb(self) -> int:
         """The process's resident memory high-water mark (what REPORT's Max Memory Used shows)."""
