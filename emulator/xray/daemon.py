@@ -3,6 +3,10 @@
 The receive loop only copies datagrams into a queue, so a burst from many functions is
 absorbed by the socket buffer and the queue rather than dropped; a writer thread parses,
 validates and batch-inserts. Bad datagrams are counted per kind and logged once per kind.
+
+Any datagram costs at most itself: a document that cannot be parsed, validated or stored is
+rejected alone, the writer thread outlives every failure, and the queue is bounded in bytes
+as well as in datagrams, so a sender the store cannot keep up with only loses its own excess.
 """
 
 import contextlib
@@ -25,10 +29,14 @@ MAX_DATAGRAM = 65536
 RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024
 # Bounded so a flood cannot exhaust memory; beyond it datagrams are dropped and counted.
 QUEUE_LIMIT = 200_000
+# The same bound in bytes: 200,000 datagrams of 64 KiB would be 12 GiB. 64 MiB holds about
+# 30 seconds of the busiest local stack's segments, far more than a burst needs.
+QUEUE_BYTES_LIMIT = 64 * 1024 * 1024
 # One transaction per batch: many documents per fsync is what keeps up with bursts.
 BATCH_LIMIT = 2000
 
-REJECT_KINDS = ("bad_header", "bad_json", "invalid_document", "queue_full", "store_error")
+# internal_error: the daemon's own code failed on a datagram (a bug; logged with its traceback).
+REJECT_KINDS = ("bad_header", "bad_json", "invalid_document", "queue_full", "store_error", "internal_error")
 # wait_idle() sends this to the daemon's own socket: the kernel queues datagrams in order, so
 # once the writer reaches the marker, everything sent before it has been processed.
 _MARKER = b"\x00local-xray-wait-idle\x00"
@@ -41,7 +49,7 @@ def split_datagram(datagram: bytes) -> bytes:
         raise ValueError('no header line: expected {"format":"json","version":1} and a newline')
     try:
         parsed = json.loads(header)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser's stack
         raise ValueError(f"header is not JSON: {header[:60]!r}") from None
     if not isinstance(parsed, dict) or parsed.get("format") != "json" or parsed.get("version") != 1:
         raise ValueError(f'header must be {{"format":"json","version":1}}, got {header[:60]!r}')
@@ -51,8 +59,16 @@ def split_datagram(datagram: bytes) -> bytes:
 class Daemon:
     """Listens on a UDP socket bound to 127.0.0.1 and feeds documents to a TraceStore."""
 
-    def __init__(self, store: TraceStore, host: str = "127.0.0.1", port: int = 2000) -> None:
+    def __init__(
+        self,
+        store: TraceStore,
+        host: str = "127.0.0.1",
+        port: int = 2000,
+        *,
+        queue_bytes_limit: int = QUEUE_BYTES_LIMIT,
+    ) -> None:
         self._store = store
+        self._queue_bytes_limit = queue_bytes_limit
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
@@ -71,6 +87,8 @@ class Daemon:
         self._lock = threading.Lock()
         self._accepted = 0
         self._rejected: Counter[str] = Counter()
+        # Bytes of datagrams queued and not yet written (under _lock).
+        self._queued_bytes = 0
         self._receiver = threading.Thread(target=self._receive_loop, name="xray-daemon-udp", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="xray-daemon-writer", daemon=True)
         self._running = False
@@ -88,7 +106,7 @@ class Daemon:
 
     @property
     def rejected(self) -> dict[str, int]:
-        """Datagrams not stored, by kind: bad_header, bad_json, invalid_document, queue_full, store_error."""
+        """Datagrams not stored, by kind (REJECT_KINDS)."""
         with self._lock:
             return dict(self._rejected)
 
@@ -128,9 +146,14 @@ class Daemon:
             self._markers.pop(token, None)
         return finished
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes received and not yet written: what the queue holds."""
+        with self._lock:
+            return self._queued_bytes
+
     def _receive_loop(self) -> None:
         recv = self._socket.recvfrom
-        put = self._queue.put_nowait
         while self._running:
             try:
                 datagram, _ = recv(MAX_DATAGRAM)
@@ -149,60 +172,99 @@ class Daemon:
                 if marker is None:
                     continue
                 item = marker
+            self._enqueue(item)
+
+    def _enqueue(self, item: bytes | threading.Event) -> None:
+        size = len(item) if isinstance(item, bytes) else 0
+        with self._lock:
+            full = self._queued_bytes + size > self._queue_bytes_limit
+            if not full:
+                self._queued_bytes += size
+        if not full:
             try:
-                put(item)
+                self._queue.put_nowait(item)
+                return
             except queue.Full:
-                self._reject("queue_full", "the write queue is full (the store cannot keep up)")
+                with self._lock:
+                    self._queued_bytes -= size
+        self._reject("queue_full", "the write queue is full (the store cannot keep up)")
 
     def _write_loop(self) -> None:
         while True:
-            item = self._queue.get()
-            batch = [item]
-            while len(batch) < BATCH_LIMIT:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = None in batch
-            datagrams = [item for item in batch if isinstance(item, bytes)]
-            documents = [doc for doc in map(self._parse, datagrams) if doc is not None]
-            if documents:
-                try:
-                    stored = self._store.insert(documents)
-                except Exception as error:  # a store failure must not kill the daemon
-                    logger.exception("could not store %d documents", len(documents))
-                    self._reject("store_error", str(error), count=len(documents))
-                else:
-                    with self._lock:
-                        self._accepted += stored
-            for item in batch:
-                if isinstance(item, threading.Event):
-                    item.set()
-                self._queue.task_done()
-            if stop:
+            batch = self._next_batch()
+            try:
+                self._write(batch)
+            except Exception as error:  # the writer is the only consumer: it must outlive any bug
+                count = sum(isinstance(item, bytes) for item in batch)
+                self._reject("internal_error", repr(error), count=count, with_traceback=True)
+            finally:
+                self._finish(batch)
+            if None in batch:
                 return
 
+    def _next_batch(self) -> list[bytes | threading.Event | None]:
+        batch = [self._queue.get()]
+        while len(batch) < BATCH_LIMIT:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write(self, batch: list[bytes | threading.Event | None]) -> None:
+        parsed = [self._parse(item) for item in batch if isinstance(item, bytes)]
+        documents = [document for document in parsed if document is not None]
+        if not documents:
+            return
+        stored, failures = self._store.insert_salvaging(documents)
+        with self._lock:
+            self._accepted += stored
+        for document, error in failures:
+            self._reject("store_error", f"{document.trace_id}/{document.id}: {error!r}")
+
+    def _finish(self, batch: list[bytes | threading.Event | None]) -> None:
+        """Release the batch's bytes, wake wait_idle() callers whose marker it held."""
+        size = sum(len(item) for item in batch if isinstance(item, bytes))
+        with self._lock:
+            self._queued_bytes -= size
+        for item in batch:
+            if isinstance(item, threading.Event):
+                item.set()
+            self._queue.task_done()
+
     def _parse(self, datagram: bytes) -> DocumentFacts | None:
+        """The datagram's document, or None after counting why it was rejected."""
         try:
             body = split_datagram(datagram)
         except ValueError as error:
             self._reject("bad_header", str(error))
             return None
+        except Exception as error:  # a bug must cost this datagram only, not the writer thread
+            self._reject("internal_error", repr(error), with_traceback=True)
+            return None
         try:
             return parse_document(body)
         except InvalidJson as error:
             self._reject("bad_json", str(error))
-            return None
         except InvalidDocument as error:
             self._reject("invalid_document", str(error))
-            return None
+        except Exception as error:  # a bug must cost this datagram only, not the writer thread
+            self._reject("internal_error", repr(error), with_traceback=True)
+        return None
 
-    def _reject(self, kind: str, reason: str, count: int = 1) -> None:
+    def _reject(self, kind: str, reason: str, count: int = 1, *, with_traceback: bool = False) -> None:
+        """Count `count` datagrams dropped for `kind`; log the first of each kind only.
+
+        with_traceback (called from an except block): the log line carries the traceback.
+        """
         with self._lock:
             first = self._rejected[kind] == 0
             self._rejected[kind] += count
         if first:
             # Once per kind: a misbehaving sender must not flood the log.
             logger.warning(
-                "X-Ray daemon dropped a datagram (%s): %s; further ones are only counted", kind, reason
+                "X-Ray daemon dropped a datagram (%s): %s; further ones are only counted",
+                kind,
+                reason,
+                exc_info=with_traceback,
             )

@@ -19,6 +19,22 @@ SEGMENT_ID_RE = re.compile(r"^[0-9a-fA-F]{16}$")
 MAX_DOCUMENT_BYTES = 64 * 1024
 # Subsegments nest; a bound keeps a hostile document from exhausting the stack.
 MAX_DEPTH = 64
+# The JSON itself: subsegments nest as object > list > object, so MAX_DEPTH levels of them
+# take about twice as many, plus room for the fields inside (http.request, metadata...).
+# Anything deeper is refused at intake, so that no later reader (BatchGetTraces re-encoding a
+# document, the terminal console) can run out of stack on a stored one.
+MAX_JSON_DEPTH = 2 * MAX_DEPTH + 64
+# Times are epoch seconds. X-Ray cannot index a trace outside the span its trace id can name
+# (the request's start second in 8 hexadecimal digits: 1970 to 2106), and a time outside it
+# (-1e308, 1e308, NaN, Infinity) cannot be drawn on any timeline, so such documents are
+# refused at intake rather than stored to break every later map and trace list.
+MIN_EPOCH_SECONDS = 0
+MAX_EPOCH_SECONDS = 16**8
+# Indexed integers (http.response.status) are SQLite INTEGERs: signed 64 bits.
+MAX_INDEXED_INT = 2**63 - 1
+# An unpaired UTF-16 surrogate (`"\ud800"`) parses into a str that cannot be encoded as UTF-8:
+# SQLite, the terminal and every JSON reader downstream would choke on it.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class InvalidDocument(ValueError):
@@ -88,16 +104,76 @@ class DocumentFacts:
 
 
 def parse_document(raw: str | bytes) -> DocumentFacts:
-    """Parse and validate one JSON segment document; raise InvalidDocument naming the problem."""
-    size = len(raw.encode() if isinstance(raw, str) else raw)
+    """Parse and validate one JSON segment document; raise InvalidDocument naming the problem.
+
+    Nothing else escapes: whatever the input, the caller gets facts or InvalidDocument.
+    """
+    text = _utf8_text(raw)
+    try:
+        obj = json.loads(text)
+    except RecursionError:
+        raise InvalidJson(
+            f"document is not valid JSON: it nests deeper than {MAX_JSON_DEPTH} levels"
+        ) from None
+    except ValueError as error:
+        # JSONDecodeError, and also the int parser's limit on digits (a plain ValueError).
+        raise InvalidJson(f"document is not valid JSON: {error}") from None
+    _check_json(obj, text)
+    return extract(obj, text)
+
+
+def _utf8_text(raw: str | bytes) -> str:
+    """The document as text, within X-Ray's size limit, or InvalidJson.
+
+    Bytes must be UTF-8 (json.loads would also guess UTF-16 and UTF-32, which X-Ray does not take).
+    """
+    if isinstance(raw, bytes):
+        size = len(raw)
+    else:
+        try:
+            size = len(raw.encode())
+        except UnicodeEncodeError:
+            raise InvalidJson("document is not valid JSON: it holds an unpaired UTF-16 surrogate") from None
     if size > MAX_DOCUMENT_BYTES:
         raise InvalidDocument(f"document is {size} bytes; X-Ray accepts at most {MAX_DOCUMENT_BYTES}")
+    if isinstance(raw, str):
+        return raw
     try:
-        obj = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidJson(f"document is not valid JSON: {error}") from None
-    text = raw if isinstance(raw, str) else raw.decode()
-    return extract(obj, text)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidJson(
+            f"document is not valid JSON: not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
+
+
+def _check_json(obj: Any, text: str) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH, or holding a string that is not UTF-8."""
+    # Surrogates can only come from \u escapes: without one, there is no string to check.
+    check_strings = _SURROGATE_ESCAPE_RE.search(text) is not None
+    pending: list[tuple[Any, int]] = [(obj, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            items: list[Any] = list(value.values())
+            if check_strings:
+                items.extend(value.keys())
+        elif isinstance(value, list):
+            items = value
+        else:
+            if check_strings and isinstance(value, str) and not _is_utf8(value):
+                raise InvalidDocument(f"a string holds an unpaired UTF-16 surrogate: {ascii(value)[:60]}")
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidDocument(f"document nests deeper than {MAX_JSON_DEPTH} levels")
+        pending.extend((item, depth + 1) for item in items)
+
+
+def _is_utf8(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def extract(obj: Any, text: str) -> DocumentFacts:
@@ -126,6 +202,8 @@ def extract(obj: Any, text: str) -> DocumentFacts:
     request = _object(http.get("request"))
     response = _object(http.get("response"))
     status_code = response.get("status")
+    if _is_int(status_code) and abs(status_code) > MAX_INDEXED_INT:
+        raise InvalidDocument(_field_problem("http.response.status", status_code, "an HTTP status code"))
     user = obj.get("user")
     return DocumentFacts(
         trace_id=trace_id.lower(),
@@ -164,19 +242,19 @@ def _walk(
     span_id = obj.get("id")
     if not isinstance(span_id, str) or not SEGMENT_ID_RE.match(span_id):
         raise InvalidDocument(_field_problem(f"{path}id", span_id, "16 hexadecimal digits"))
-    start = obj.get("start_time")
-    if not _is_number(start):
-        raise InvalidDocument(_field_problem(f"{path}start_time", start, "epoch seconds as a number"))
+    start = _epoch_seconds(obj, "start_time", path)
     end = obj.get("end_time")
     in_progress = obj.get("in_progress") is True
     end_time: float | None = None
     if end is None:
         if not in_progress:
             raise InvalidDocument(f"{path}end_time is missing; give end_time or in_progress: true")
-    elif not _is_number(end):
-        raise InvalidDocument(_field_problem(f"{path}end_time", end, "epoch seconds as a number"))
-    elif not in_progress:
-        end_time = float(end)
+    else:
+        checked_end = _epoch_seconds(obj, "end_time", path)
+        if checked_end < start:
+            raise InvalidDocument(f"{path}end_time {end!r} is before {path}start_time {start!r}")
+        if not in_progress:
+            end_time = checked_end
 
     namespace = obj.get("namespace")
     inferred_name: str | None = None
@@ -186,7 +264,7 @@ def _walk(
     spans.append(
         SpanFacts(
             span_id=span_id.lower(),
-            start_time=float(start),
+            start_time=start,
             end_time=end_time,
             status=_status(obj),
             inferred_name=inferred_name,
@@ -198,9 +276,9 @@ def _walk(
         if not isinstance(found, dict):
             raise InvalidDocument(f"{path}annotations must be an object of key: value")
         for key, value in found.items():
-            if not isinstance(value, str | int | float | bool):
-                raise InvalidDocument(f"{path}annotations.{key} must be a string, number or boolean")
-            annotations.append(AnnotationFacts(key=key, value=value))
+            annotations.append(
+                AnnotationFacts(key=key, value=_annotation_value(value, f"{path}annotations.{key}"))
+            )
     children = obj.get("subsegments")
     if children is None:
         return
@@ -222,9 +300,49 @@ def inferred_node(obj: dict[str, Any], name: str, namespace: Any) -> tuple[str |
         return name, f"AWS::{name}"
     if namespace == "remote":
         url = _object(_object(obj.get("http")).get("request")).get("url")
-        host = urlsplit(url).hostname if isinstance(url, str) else None
-        return (host or name), "remote"
+        return (_host(url) or name), "remote"
     return None, None
+
+
+def _host(url: Any) -> str | None:
+    """The host of a URL, or None when there is none (or the URL cannot be split: http://[oops)."""
+    if not isinstance(url, str):
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def _epoch_seconds(obj: dict[str, Any], member: str, path: str) -> float:
+    """obj[member] as epoch seconds within X-Ray's span, or InvalidDocument."""
+    value = obj.get(member)
+    if not _is_number(value):
+        raise InvalidDocument(_field_problem(f"{path}{member}", value, "epoch seconds as a number"))
+    # Compared before converting: an int too large for a float compares exactly.
+    if not MIN_EPOCH_SECONDS <= value < MAX_EPOCH_SECONDS:
+        raise InvalidDocument(
+            _field_problem(f"{path}{member}", value, "epoch seconds between 1970 and 2106 (0 to 16**8)")
+        )
+    return float(value)
+
+
+def _annotation_value(value: Any, where: str) -> str | float | bool:
+    """An annotation as X-Ray indexes it: a string, a boolean, or a number that is a finite double."""
+    if isinstance(value, str | bool):
+        return value
+    if _is_number(value):
+        try:
+            # AnnotationValue.NumberValue is a double: an integer is kept as the double it is.
+            return value if isinstance(value, float) else _exact_or_float(value)
+        except OverflowError:
+            pass
+    raise InvalidDocument(f"{where} must be a string, a finite number or a boolean")
+
+
+def _exact_or_float(value: int) -> int | float:
+    # Small integers stay ints (stored exactly); beyond SQLite's INTEGER they become doubles.
+    return value if abs(value) <= MAX_INDEXED_INT else float(value)
 
 
 def _status(obj: dict[str, Any]) -> Status:
@@ -244,7 +362,11 @@ def _status(obj: dict[str, Any]) -> Status:
 def _field_problem(name: str, value: Any, expected: str) -> str:
     if value is None:
         return f"{name} is missing; expected {expected}"
-    return f"{name} is {json.dumps(value)[:60]}; expected {expected}"
+    try:
+        shown = json.dumps(value)[:60]
+    except (ValueError, RecursionError):
+        shown = type(value).__name__
+    return f"{name} is {shown}; expected {expected}"
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -253,8 +375,11 @@ def _object(value: Any) -> dict[str, Any]:
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
-    # json.loads accepts NaN and Infinity; no timestamp is either.
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    # json.loads accepts NaN and Infinity; no timestamp is either. Any int is finite (and
+    # math.isfinite would overflow on one beyond a double).
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

@@ -21,7 +21,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -214,10 +214,36 @@ class TraceStore:
                 self._enforce_bounds(db, now)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite ends the transaction itself on some errors (a full disk): a second
+                # ROLLBACK would raise and hide the error that matters.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 self._count = db.execute("SELECT count(*) FROM docs").fetchone()[0]
                 raise
         return stored
+
+    def insert_salvaging(
+        self, documents: Sequence[DocumentFacts]
+    ) -> tuple[int, list[tuple[DocumentFacts, Exception]]]:
+        """Like insert, but a document the database refuses costs only itself.
+
+        The batch goes in as one transaction (fast); if that fails, each document is tried in
+        a transaction of its own, so the good ones are stored and only the failing ones come
+        back, with their errors. Returns (stored or replaced, failures).
+        """
+        try:
+            return self.insert(documents), []
+        except Exception as error:
+            if len(documents) == 1:
+                return 0, [(documents[0], error)]
+        stored = 0
+        failures: list[tuple[DocumentFacts, Exception]] = []
+        for document in documents:
+            try:
+                stored += self.insert([document])
+            except Exception as error:
+                failures.append((document, error))
+        return stored, failures
 
     def _insert_one(self, db: sqlite3.Connection, doc: DocumentFacts, now: float) -> bool:
         existing = db.execute(
