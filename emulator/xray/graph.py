@@ -23,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.xray.documents import MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
+
 # A node: (name, type); type is the segment's origin, "" when it has none.
 NodeKey = tuple[str, str]
 
@@ -88,12 +90,28 @@ class Scope:
     trace_ids: tuple[str, ...] | None = None
 
     def where(self, table: str, params: dict[str, Any]) -> str:
+        drawable = drawable_times(table)
         if self.trace_ids is not None:
             params["trace_ids"] = _json_list(self.trace_ids)
-            return f"{table}.trace_id IN (SELECT value FROM json_each(:trace_ids))"
+            return f"{table}.trace_id IN (SELECT value FROM json_each(:trace_ids)) AND {drawable}"
         params["start"] = self.start
         params["end"] = self.end
-        return f"{table}.end_time >= :start AND {table}.start_time <= :end"
+        return f"{table}.end_time >= :start AND {table}.start_time <= :end AND {drawable}"
+
+
+def drawable_times(table: str) -> str:
+    """SQL: the row's times are ones intake accepts today (documents.MIN/MAX_EPOCH_SECONDS).
+
+    A store written before intake checked times may hold a span from -1e308 to 1e308: it
+    would overlap every window and turn every statistic into Infinity. Such rows are left
+    out of what is drawn (kept on disk: nothing stored is deleted for being odd).
+    """
+    t = table
+    return (
+        f"{t}.start_time >= {MIN_EPOCH_SECONDS} AND {t}.start_time < {MAX_EPOCH_SECONDS}"
+        f" AND ({t}.end_time IS NULL"
+        f" OR ({t}.end_time >= {t}.start_time AND {t}.end_time < {MAX_EPOCH_SECONDS}))"
+    )
 
 
 def build_services(db: sqlite3.Connection, scope: Scope) -> list[dict[str, Any]]:

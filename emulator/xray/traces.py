@@ -11,8 +11,9 @@ import sqlite3
 from collections import defaultdict
 from typing import Any
 
-from emulator.xray.documents import inferred_node
+from emulator.xray.documents import MAX_DEPTH, MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS, inferred_node
 from emulator.xray.filters import TraceFacts, Value
+from emulator.xray.graph import drawable_times
 
 TIME_RANGE_TYPES = ("TraceId", "Event", "Service")
 
@@ -33,13 +34,19 @@ def candidate_traces(db: sqlite3.Connection, start: float, end: float, time_rang
 
 
 def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, TraceFacts]:
-    """The facts filters and TraceSummary need, for each of `trace_ids` that is stored."""
+    """The facts filters and TraceSummary need, for each of `trace_ids` that is stored.
+
+    Documents whose times could not be drawn (stored before intake checked them) are left
+    out; a trace made only of those is left out whole.
+    """
     ids = json.dumps(trace_ids)
     in_ids = "trace_id IN (SELECT value FROM json_each(:ids))"
+    drawable = drawable_times("docs")
     facts: dict[str, TraceFacts] = {}
     for trace_id, start, end, in_progress, orphans in db.execute(
         "SELECT trace_id, min(start_time), max(end_time), max(in_progress),"
-        f" max(kind = 'subsegment' AND owner_name IS NULL) FROM docs WHERE {in_ids} GROUP BY trace_id",
+        f" max(kind = 'subsegment' AND owner_name IS NULL) FROM docs WHERE {in_ids} AND {drawable}"
+        " GROUP BY trace_id",
         {"ids": ids},
     ):
         facts[trace_id] = TraceFacts(
@@ -53,18 +60,19 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
         f"SELECT trace_id, max(error), max(fault), max(throttle) FROM spans WHERE {in_ids} GROUP BY trace_id",
         {"ids": ids},
     ):
-        trace = facts[trace_id]
-        trace.error, trace.fault, trace.throttle = bool(error), bool(fault), bool(throttle)
+        if trace_id in facts:
+            trace = facts[trace_id]
+            trace.error, trace.fault, trace.throttle = bool(error), bool(fault), bool(throttle)
     # The root segment: no parent, else the earliest segment.
     seen: set[str] = set()
     for row in db.execute(
         "SELECT trace_id, start_time, end_time, http_url, http_method, http_status, http_useragent,"
-        f" http_clientip FROM docs WHERE kind = 'segment' AND {in_ids}"
+        f" http_clientip FROM docs WHERE kind = 'segment' AND {in_ids} AND {drawable}"
         " ORDER BY trace_id, parent_id IS NOT NULL, start_time",
         {"ids": ids},
     ):
         trace_id = row[0]
-        if trace_id in seen:
+        if trace_id in seen or trace_id not in facts:
             continue
         seen.add(trace_id)
         trace = facts[trace_id]
@@ -74,17 +82,21 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
     for trace_id, user in db.execute(
         f"SELECT DISTINCT trace_id, user FROM docs WHERE user IS NOT NULL AND {in_ids}", {"ids": ids}
     ):
-        facts[trace_id].users.append(user)
+        if trace_id in facts:
+            facts[trace_id].users.append(user)
     for trace_id, name, node_type in db.execute(
         f"SELECT DISTINCT trace_id, name, origin FROM docs WHERE kind = 'segment' AND {in_ids}"
         " UNION SELECT DISTINCT s.trace_id, s.inferred_name, s.inferred_type FROM spans s"
         f" WHERE s.inferred_name IS NOT NULL AND s.answered = 0 AND s.{in_ids}",
         {"ids": ids},
     ):
-        facts[trace_id].services.append((name, node_type))
+        if trace_id in facts:
+            facts[trace_id].services.append((name, node_type))
     for trace_id, key, number, text, boolean in db.execute(
         f"SELECT trace_id, key, num, str, bool FROM annotations WHERE {in_ids}", {"ids": ids}
     ):
+        if trace_id not in facts:
+            continue
         value: Value = bool(boolean) if boolean is not None else number if number is not None else text
         facts[trace_id].annotations.setdefault(key, []).append(value)
     return facts
@@ -192,12 +204,15 @@ def assemble_trace(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | No
     segments = [(row[0], row[5], json.loads(row[5])) for row in rows if row[1] == "segment"]
     loose = [json.loads(row[5]) for row in rows if row[1] == "subsegment"]
     index: dict[str, dict[str, Any]] = {}
+    depths: dict[str, int] = {}
     for _, _, document in segments:
-        _index(document, index)
+        _index(document, index, depths)
     changed: set[str] = set()
     # Attach subsegment documents to their parents; repeat while one attaches to another.
+    # A chain of them could nest without end (each document is bounded, not the chain):
+    # past MAX_DEPTH, one is left loose, as sent, so no reader recurses out of stack.
     while loose:
-        attached = [sub for sub in loose if sub["parent_id"] in index]
+        attached = [sub for sub in loose if depths.get(sub["parent_id"], MAX_DEPTH) < MAX_DEPTH]
         if not attached:
             break
         for sub in attached:
@@ -205,7 +220,7 @@ def assemble_trace(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | No
             parent = index[sub["parent_id"]]
             child = {k: v for k, v in sub.items() if k not in ("type", "trace_id", "parent_id")}
             parent.setdefault("subsegments", []).append(child)
-            _index(child, index)
+            _index(child, index, depths, depths[sub["parent_id"]] + 1)
             changed.add(sub["parent_id"])
     answered = {row[2] for row in rows if row[1] == "segment" and row[2]}
     out = []
@@ -215,26 +230,41 @@ def assemble_trace(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | No
         out.extend(_inferred_segments(trace_id, document, answered))
     # A subsegment whose segment never arrived is still shown, as sent.
     out.extend({"Id": sub["id"], "Document": json.dumps(sub)} for sub in loose)
-    ends = [row[4] for row in rows if row[4] is not None]
-    starts = [row[3] for row in rows]
+    # Times intake refuses today may sit in an older store: they would make Duration infinite.
+    drawn = [row for row in rows if _drawable(row[3], row[4])]
+    ends = [row[4] for row in drawn if row[4] is not None]
+    starts = [row[3] for row in drawn]
     return {
         "Id": trace_id,
-        "Duration": round(max(ends) - min(starts), 6) if ends else 0.0,
+        "Duration": round(max(ends) - min(starts), 6) if ends and starts else 0.0,
         "LimitExceeded": False,
         "Segments": out,
     }
 
 
-def _index(document: dict[str, Any], index: dict[str, dict[str, Any]]) -> None:
-    index[document["id"]] = document
-    for child in document.get("subsegments", ()):
-        _index(child, index)
+def _index(
+    document: dict[str, Any], index: dict[str, dict[str, Any]], depths: dict[str, int], depth: int = 0
+) -> None:
+    """Every span of `document` by id, and how deep under its segment each one is."""
+    pending = [(document, depth)]
+    while pending:
+        span, level = pending.pop()
+        index[span["id"]] = span
+        depths[span["id"]] = level
+        pending.extend((child, level + 1) for child in span.get("subsegments", ()))
 
 
 def _span_ids(document: dict[str, Any]) -> list[str]:
     found: dict[str, dict[str, Any]] = {}
-    _index(document, found)
+    _index(document, found, {})
     return list(found)
+
+
+def _drawable(start: float, end: float | None) -> bool:
+    """The times are ones intake accepts (see documents.MAX_EPOCH_SECONDS)."""
+    if not MIN_EPOCH_SECONDS <= start < MAX_EPOCH_SECONDS:
+        return False
+    return end is None or start <= end < MAX_EPOCH_SECONDS
 
 
 def _inferred_segments(trace_id: str, document: dict[str, Any], answered: set[str]) -> list[dict[str, Any]]:
