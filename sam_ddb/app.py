@@ -130,6 +130,10 @@ def parse_key(event: dict) -> str:
         document = json.loads(body)
     except json.JSONDecodeError as error:
         raise BadRequest(f"request body is not valid JSON: {error.msg}") from None
+    except ValueError:  # valid JSON, but Python refuses integers of over 4,300 digits
+        raise BadRequest("request body has a number too long to read") from None
+    except RecursionError:
+        raise BadRequest("request body is nested too deeply") from None
     got = JSON_TYPES[type(document)]
     require(
         isinstance(document, dict), f'request body must be a JSON object like {{"key": "..."}}, got {got}'
@@ -142,6 +146,9 @@ def parse_key(event: dict) -> str:
     key = document["key"]
     require(isinstance(key, str), f"field 'key' must be a string, got {JSON_TYPES[type(key)]}")
     require(key != "", "field 'key' must not be empty")
-    size = len(key.encode("utf-8"))
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:  # JSON's "\ud800" is half a UTF-16 pair: valid JSON, but not text
+        raise BadRequest("field 'key' must be valid Unicode text; it has a lone surrogate") from None
     require(size <= MAX_KEY_BYTES, f"field 'key' is {size} bytes; DynamoDB allows at most {MAX_KEY_BYTES}")
     return key

@@ -69,6 +69,11 @@ BAD_REQUESTS = {
     # 683 characters but 2049 bytes: the limit is on UTF-8 bytes, not characters.
     "key 2049 UTF-8 bytes": (json.dumps({"key": "あ" * 683}), False, ["2049 bytes", "2048"]),
     "unknown field": ('{"key": "sample-key", "extra": 1}', False, ["unknown field", "extra"]),
+    # Valid JSON that Python's json cannot take in: these answered 500 before.
+    "key a lone surrogate": ('{"key": "\\ud800"}', False, ["'key' must be valid Unicode", "surrogate"]),
+    "key a lone surrogate, base64": (b64('{"key": "a\\udc00"}'), True, ["'key' must be valid Unicode"]),
+    "nested 1,000 deep": ('{"key": ' + "[" * 1000 + "]" * 1000 + "}", False, ["nested too deeply"]),
+    "5,000-digit number": ('{"key": ' + "9" * 5000 + "}", False, ["number too long"]),
 }
 
 
