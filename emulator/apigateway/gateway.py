@@ -3,6 +3,8 @@
 Served on 127.0.0.1 both as `/hello` (like `sam local start-api`) and as `/Prod/hello` (like
 the execute-api URL). Errors answer as API Gateway does: 403 "Missing Authentication Token"
 for a route or method the API does not have, 413 over 10 MB, 502 when the function fails.
+Requests whose `Host` is not a loopback name are refused 403 (DNS rebinding), and the server
+holds at most `max_connections` connections, each closed after `idle_timeout` of silence.
 """
 
 import contextlib
@@ -30,6 +32,7 @@ from emulator.apigateway.routes import RouteTable
 from emulator.apigateway.stage_segment import LambdaCall, api_gateway_stage_segment
 from emulator.app.model import AppSpec, FunctionSpec, Route
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
+from emulator.loopback import is_loopback_host
 from emulator.tracing.documents import HttpRequest, LambdaFunctionRef, Span
 from emulator.tracing.trace_header import TraceHeader, new_segment_id, new_trace_id, parse_trace_header
 
@@ -39,6 +42,12 @@ DEFAULT_PORT = 3000  # what `sam local start-api` uses
 MAX_PAYLOAD = 10 * 1024 * 1024
 # Idle keep-alive connections are dropped after this long, so no thread waits forever.
 IDLE_TIMEOUT = 60.0
+# Each connection holds a thread and a descriptor: past this many, a new one is answered 429
+# and closed, so that a flood of idle clients cannot run the process out of descriptors.
+MAX_CONNECTIONS = 512
+# Connections the kernel queues before accept(): socketserver's default of 5 reset clients
+# under a burst of 32 concurrent connections.
+LISTEN_BACKLOG = 128
 
 
 class InvokeOutcome(Protocol):
@@ -50,6 +59,8 @@ class InvokeOutcome(Protocol):
     def outcome(self) -> str: ...  # "success" | "error" | "timeout" | "crash"
     @property
     def payload(self) -> bytes: ...
+    @property
+    def status_code(self) -> int: ...  # the Invoke API's status: 200 unless Lambda refused the call
 
 
 class Invoker(Protocol):
@@ -74,6 +85,8 @@ class Gateway:
         port: int = DEFAULT_PORT,
         segment_sender: SegmentSink | None = None,
         log: Callable[[str], None] | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.app = app
         self.invoker = invoker
@@ -81,13 +94,16 @@ class Gateway:
         self.segment_sender = segment_sender
         self.log = log
         self._address = (host, port)
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.api = ApiContext(app.account_id, app.api_id, app.region, app.stage)
 
     def start(self) -> None:
-        handler = type("BoundHandler", (_Handler,), {"gateway": self})
+        handler = type("BoundHandler", (_Handler,), {"gateway": self, "timeout": self.idle_timeout})
         server = _Server(self._address, handler, bind_and_activate=False)
+        server.max_connections = self.max_connections
         try:
             server.server_bind()
             server.server_activate()
@@ -229,7 +245,14 @@ class Gateway:
 
 def _map(result: InvokeOutcome, log: Callable[[str], None] | None, function: FunctionSpec) -> ProxyResponse:
     if result.outcome != "success":
-        # An unhandled error, a timeout or a crashed runtime: API Gateway only says 502.
+        # An unhandled error, a timeout or a crashed runtime: API Gateway only says 502. The
+        # function's own log tells why it failed; when Lambda refused the call before the
+        # function ran (too large, throttled), only this log can, as API Gateway's execution log does.
+        if log and result.status_code != 200:
+            log(
+                f"{function.function_name}: Lambda invocation failed with status: {result.status_code}: "
+                f"{_invoke_error(result.payload)}"
+            )
         return _error(502, "Internal server error")
     try:
         return parse_result(result.payload)
@@ -239,11 +262,25 @@ def _map(result: InvokeOutcome, log: Callable[[str], None] | None, function: Fun
         return _error(502, "Internal server error")
 
 
+def _invoke_error(payload: bytes) -> str:
+    """`ErrorType: message` from Lambda's error document."""
+    try:
+        document = json.loads(payload)
+        return f"{document['errorType']}: {document['errorMessage']}"
+    except (ValueError, TypeError, KeyError):
+        return payload[:200].decode("utf-8", "replace")
+
+
 def _error(status: int, message: str) -> ProxyResponse:
     headers = [("Content-Type", "application/json")]
-    if status == 403:
+    if message == "Missing Authentication Token":
         headers.append(("x-amzn-ErrorType", "MissingAuthenticationTokenException"))
     return ProxyResponse(status, headers, json.dumps({"message": message}).encode())
+
+
+# How API Gateway answers a refused connection or Host, in its own JSON shape.
+TOO_MANY_CONNECTIONS = _error(429, "Too Many Requests")
+FORBIDDEN_HOST = _error(403, "Forbidden")
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -260,6 +297,8 @@ class _Server(ThreadingHTTPServer):
     """
 
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
+    max_connections = MAX_CONNECTIONS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -299,7 +338,12 @@ class _Server(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
-            self.connections.add(request)
+            full = len(self.connections) >= self.max_connections
+            if not full:
+                self.connections.add(request)
+        if full:
+            _refuse_connection(request)
+            return
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
@@ -313,6 +357,25 @@ class _Server(ThreadingHTTPServer):
         for connection in connections:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
+
+
+def _refuse_connection(connection: socket.socket) -> None:
+    """Answer 429 on a connection over the cap and close it, without a thread of its own: on
+    the accepting thread, so nothing here may block for long."""
+    response = TOO_MANY_CONNECTIONS
+    head = (
+        f"HTTP/1.1 {response.status} Too Many Requests\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(response.body)}\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError):
+        connection.setblocking(False)
+        # Whatever the client already sent is read first: closing with unread bytes would
+        # reset the connection, and the client might lose the answer.
+        with contextlib.suppress(BlockingIOError):
+            connection.recv(65536)
+        connection.send(head.encode("ascii") + response.body)
+        connection.shutdown(socket.SHUT_WR)
+    connection.close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -330,6 +393,14 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started = time.monotonic()
         gateway = self.gateway
+        hosts = self.headers.get_all("Host") or []
+        if not all(is_loopback_host(host) for host in hosts):
+            # Not read: the body is left in the socket, so the connection cannot go on.
+            self.close_connection = True
+            if gateway.log:
+                gateway.log(f"refused: Host {hosts[0][:100]!r} is not a loopback name")
+            self._send_refusal(FORBIDDEN_HOST, started)
+            return
         path, _, query = self.path.partition("?")
         if path.startswith(("http://", "https://")):  # absolute-form request target
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
@@ -372,7 +443,8 @@ class _Handler(BaseHTTPRequestHandler):
         names = {name.lower() for name, _ in response.headers}
         for name, value in response.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                self.send_header(name, value)
+                # send_header writes Latin-1; a value beyond it goes out as its UTF-8 bytes.
+                self.send_header(name, value.encode("utf-8").decode("latin-1"))
         if "content-type" not in names:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(response.body)))
@@ -391,5 +463,36 @@ class _Handler(BaseHTTPRequestHandler):
             super().handle_one_request()
         except (ConnectionError, TimeoutError):
             self.close_connection = True
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            # A request line without a version: HTTP/0.9 has no status line and no headers,
+            # so nothing could tell the client what happened. Refused, in HTTP/1.1.
+            self.send_error(400, "Bad request syntax")
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a request line or header section it cannot read, an
+        unknown method), in API Gateway's JSON shape, as HTTP/1.1, and then closed.
+
+        It would write an HTML page, with no status line at all when it could not read the
+        request line's version. An unknown method answers like a method the API does not have;
+        a version other than 1.x is a bad request, not a server error.
+        """
+        self.request_version = self.protocol_version  # always a status line
+        self.close_connection = True
+        if code == 501:
+            response = _error(403, "Missing Authentication Token")
+        elif code >= 500:
+            response = _error(400, "Bad Request")
+        else:
+            response = _error(code, (message or "Bad Request")[:200])
+        self.command = getattr(self, "command", None) or ""
+        self.path = getattr(self, "path", "")
+        with contextlib.suppress(OSError):
+            self._send_refusal(response, time.monotonic())
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve

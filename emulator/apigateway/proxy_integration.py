@@ -5,8 +5,8 @@ Field names and shapes follow "Input format of a Lambda function for proxy integ
 """
 
 import base64
-import binascii
 import json
+import re
 import secrets
 import time
 import uuid
@@ -22,6 +22,11 @@ _BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/", "appl
                  "application/gzip", "application/pdf", "multipart/form-data")  # fmt: skip
 # The keys a proxy result may have; anything else makes API Gateway answer 502.
 RESULT_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
+# A header name is an RFC 9110 token; a value may hold no control character but HTAB. A CR or
+# LF written as is would end the header early and let the function inject headers or a body.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_STATUS = re.compile(r"[ \t]*([0-9]{3})[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -181,8 +186,10 @@ def parse_result(payload: bytes) -> ProxyResponse:
     """Map the function's result to the HTTP response, or raise MalformedResult."""
     try:
         result = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as error:
+    except ValueError as error:  # UnicodeDecodeError and a number of over 4,300 digits too
         raise MalformedResult(f"result is not JSON: {error}") from None
+    except RecursionError:
+        raise MalformedResult("result is not JSON: nested too deeply") from None
     if not isinstance(result, dict):
         raise MalformedResult(f"result must be a JSON object, got {type(result).__name__}")
     unknown = sorted(set(result) - RESULT_KEYS)
@@ -201,10 +208,10 @@ def parse_result(payload: bytes) -> ProxyResponse:
     elif encoded:
         try:
             data = base64.b64decode(body, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a character outside ASCII
             raise MalformedResult("isBase64Encoded is true but body is not base64") from None
     else:
-        data = body.encode("utf-8")
+        data = _utf8(body, "body")
     return ProxyResponse(status, headers, data)
 
 
@@ -214,10 +221,10 @@ def _status(value: Any) -> int:
         raise MalformedResult("statusCode must be an integer")
     if isinstance(value, int):
         status = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        status = int(value)
+    elif isinstance(value, str) and (digits := _STATUS.fullmatch(value)):
+        status = int(digits.group(1))
     else:
-        raise MalformedResult(f"statusCode must be an integer, got {json.dumps(value)}")
+        raise MalformedResult(f"statusCode must be an integer, got {_describe(value)}")
     if not 100 <= status <= 599:
         raise MalformedResult(f"statusCode {status} is not an HTTP status")
     return status
@@ -230,6 +237,9 @@ def _headers(single: Any, multi: Any) -> list[tuple[str, str]]:
     if multi is not None and not isinstance(multi, dict):
         raise MalformedResult("multiValueHeaders must be an object")
     merged: list[tuple[str, str]] = []
+    for name in [*(single or {}), *(multi or {})]:
+        if not _TOKEN.fullmatch(name):
+            raise MalformedResult(f"header name {name[:40]!r} is not a valid HTTP header name")
     multi_names = {name.lower() for name in (multi or {})}
     for name, value in (single or {}).items():
         if name.lower() not in multi_names:
@@ -244,6 +254,25 @@ def _headers(single: Any, multi: Any) -> list[tuple[str, str]]:
 def _header_value(name: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
+    if isinstance(value, (int, float)):
         return str(value)
-    raise MalformedResult(f"header {name} must be a string, got {json.dumps(value)}")
+    if not isinstance(value, str):
+        raise MalformedResult(f"header {name} must be a string, got {_describe(value)}")
+    if _CONTROL.search(value):
+        raise MalformedResult(f"header {name} has a control character (CR, LF, ...) in its value")
+    _utf8(value, f"header {name}")
+    return value
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON's \\ud800 escape can carry
+        raise MalformedResult(f"{what} is not valid Unicode text") from None
+
+
+def _describe(value: Any) -> str:
+    """A value from the result, short: it may be anything the function returned."""
+    if isinstance(value, (int, float, str)) or value is None:
+        return json.dumps(value)[:40]
+    return type(value).__name__
