@@ -3,7 +3,8 @@ server, its log stream, and its end.
 
 The process is started in a session of its own so that stopping it also stops anything the
 function spawned (the whole process group), and one thread per worker waits on it so it is
-reaped as soon as it exits (no zombie) and its in-flight invocation fails at once.
+reaped as soon as it exits (no zombie) and its in-flight invocation fails at once. It holds
+the stack's lifeline (emulator/lifeline.py), so the group also dies when the stack is killed.
 """
 
 import contextlib
@@ -11,18 +12,21 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from emulator import lifeline
 from emulator.app.model import FunctionSpec
 from emulator.lambda_.environment_variables import lambda_environment
 from emulator.lambda_.runtime_api import RuntimeApiServer
 
 # How long a worker gets to exit after SIGTERM before it is killed.
 STOP_GRACE_SECONDS = 0.5
+# Lambda (CloudWatch Logs) splits a log event at 256 KB; output without a newline is emitted
+# in lines of at most this size, rather than held until a newline that may never come.
+MAX_LINE_BYTES = 256 * 1024
 
 
 def describe_exit(returncode: int) -> str:
@@ -47,7 +51,10 @@ class OutputStream:
         self._fd = fd
         self._emit = emit
         self._lock = threading.Lock()
-        self._partial = b""
+        # The current line's pieces, joined once when it ends: appending to one bytes object
+        # per read would copy the whole line each time (quadratic in its length).
+        self._pieces: list[bytes] = []
+        self._pending = 0  # bytes in _pieces
         self._eof = False
         os.set_blocking(fd, False)
         self._thread = threading.Thread(target=self._run, name=f"worker-output-{fd}", daemon=True)
@@ -81,18 +88,49 @@ class OutputStream:
                 return
             if not data:
                 self._eof = True
-                if self._partial:
-                    self._emit_lines(self._partial + b"\n")
+                if self._pieces:
+                    self._emit_line(self._take())
                 return
             self._emit_lines(data)
 
     def _emit_lines(self, data: bytes) -> None:
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        for line in lines:
-            # awslambdaric joins the lines of one error report with \r (one CloudWatch event);
-            # a terminal wants them as lines.
-            for part in line.decode("utf-8", "replace").rstrip("\r").split("\r"):
-                self._emit(part)
+        start = 0
+        while (end := data.find(b"\n", start)) != -1:
+            self._pieces.append(data[start:end])
+            self._emit_line(self._take())
+            start = end + 1
+        if start < len(data):
+            self._pieces.append(data[start:])
+            self._pending += len(data) - start
+        while self._pending >= MAX_LINE_BYTES:
+            line = self._take()
+            cut = _utf8_boundary(line, MAX_LINE_BYTES)
+            self._emit_line(line[:cut])
+            if cut < len(line):
+                self._pieces, self._pending = [line[cut:]], len(line) - cut
+
+    def _take(self) -> bytes:
+        line = b"".join(self._pieces)
+        self._pieces, self._pending = [], 0
+        return line
+
+    def _emit_line(self, line: bytes) -> None:
+        # awslambdaric joins the lines of one error report with \r (one CloudWatch event);
+        # a terminal wants them as lines.
+        for part in line.decode("utf-8", "replace").rstrip("\r").split("\r"):
+            self._emit(part)
+
+
+def _utf8_boundary(data: bytes, limit: int) -> int:
+    """Where to cut `data`, at most `limit` bytes in, without splitting a UTF-8 character."""
+    if len(data) <= limit:
+        return len(data)
+    cut = limit
+    # data[cut] would begin the next piece: step back while it is a continuation byte
+    # (10xxxxxx), at most 3 bytes, as a character is at most 4 long.
+    while cut > limit - 3 and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut
 
 
 class Worker:
@@ -108,16 +146,22 @@ class Worker:
     ) -> None:
         self.spec = spec
         self.invocations_started = 0
+        self._log = log
+        # Set before we signal it: an exit that we did not cause is logged as unexpected.
+        self._signalled = False
         self.server = RuntimeApiServer()
-        env = lambda_environment(
+        lambda_env = lambda_environment(
             spec, runtime_dir=runtime_dir, runtime_api=self.server.address, base_env=base_env
         )
+        env, lifeline_fds = lifeline.child_options(lambda_env)
         self.started_at = time.time()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-S", "-m", "awslambdaric", spec.handler],
+                # `python -S -m awslambdaric <handler>`, killed with its group when the stack dies.
+                lifeline.python_module_command("awslambdaric", [spec.handler], ["-S"]),
                 cwd=spec.code_dir,
                 env=env,
+                pass_fds=lifeline_fds,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -191,10 +235,19 @@ class Worker:
     def _signal_group(self, signum: int, even_after_exit: bool = False) -> None:
         if self._exited.is_set() and not even_after_exit:
             return
+        if not self._has_ended():
+            self._signalled = True
         with contextlib.suppress(OSError):  # the group is already empty
             os.killpg(self.process.pid, signum)
 
     def _wait_for_exit(self) -> None:
         returncode = self.process.wait()
+        # A runtime that reported its init error exits by itself, as it should; any other exit
+        # we did not ask for is news (the pool starts a new worker for the next event).
+        if not self._signalled and self.server.init_error_type is None:
+            self._log(
+                f"{self.spec.function_name}: worker pid {self.pid} exited unexpectedly "
+                f"({describe_exit(returncode)}); the next invocation gets a new one"
+            )
         self._exited.set()
         self.server.worker_exited(describe_exit(returncode))

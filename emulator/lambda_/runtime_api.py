@@ -9,7 +9,9 @@ handed out, the one in flight, and the one just answered (whose Overhead ends at
 
 The client keeps its connection open, so each connection gets one long-lived thread (no
 thread per request) and TCP_NODELAY, so small responses are not held back by Nagle's
-algorithm waiting for a delayed ACK.
+algorithm waiting for a delayed ACK. Like every server of the stack it answers only loopback
+`Host` names, and bounds what a stray client can hold: a few connections, each closed after
+`idle_timeout` without a request (a long-polled /next is not idle: it waits for an event).
 """
 
 import contextlib
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.http_body import BadFraming, BodyTooLarge, ByteStream, read_body
+from emulator.loopback import is_loopback_host
 
 API_PREFIX = "/2018-06-01/runtime"
 NEXT_PATH = f"{API_PREFIX}/invocation/next"
@@ -31,6 +34,11 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 ERROR_TYPE_HEADER = "lambda-runtime-function-error-type"
 _MAX_HEADER_LINE = 64 * 1024
 _MAX_HEADERS = 100
+# awslambdaric uses one connection; a few more leave room for a reconnect or a curl by hand.
+MAX_CONNECTIONS = 16
+# A connection that sends no request for this long is closed.
+IDLE_TIMEOUT = 60.0
+LISTEN_BACKLOG = 128
 
 
 def error_payload(error_type: str, message: str) -> bytes:
@@ -119,6 +127,7 @@ class _Request:
     headers: dict[str, str]  # lower-case names
     body: bytes
     body_too_large: bool
+    hosts: list[str]  # every Host field sent
 
 
 class _BadRequest(Exception):
@@ -128,11 +137,13 @@ class _BadRequest(Exception):
 class RuntimeApiServer:
     """Serves the Runtime API on 127.0.0.1:<free port> for one worker."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS) -> None:
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(8)
+        self._listener.listen(LISTEN_BACKLOG)
         self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
         self._cond = threading.Condition()
         self._pending: Invocation | None = None
@@ -207,30 +218,44 @@ class RuntimeApiServer:
                 return  # closed
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._cond:
-                if self._stopped:
-                    connection.close()
-                    continue
-                self._connections.add(connection)
+                stopped, full = self._stopped, len(self._connections) >= self.max_connections
+                if not stopped and not full:
+                    self._connections.add(connection)
+            if stopped or full:
+                if full:
+                    with contextlib.suppress(OSError):
+                        connection.settimeout(1)
+                        _send_error(
+                            connection, 429, "TooManyRequestsException", "Too many connections", close=True
+                        )
+                connection.close()
+                continue
             threading.Thread(
                 target=self._serve_connection, args=(connection,), name="runtime-api-conn", daemon=True
             ).start()
 
     def _serve_connection(self, connection: socket.socket) -> None:
+        # Bounds every read and write; waiting in /next for an event is no socket call.
+        connection.settimeout(self.idle_timeout)
         reader = connection.makefile("rb", buffering=64 * 1024)
         try:
             while True:
                 request = _read_request(reader, connection)
                 if request is None:
                     return
+                if not all(is_loopback_host(host) for host in request.hosts):
+                    _send_error(connection, 403, "Forbidden", "Host is not a loopback name", close=True)
+                    return
                 if not self._handle(request, connection):
                     return
-        except BadFraming as error:
-            # Where this body ends, and so where the next request starts, is unknown: answer
+        except (BadFraming, _BadRequest) as error:
+            # Where this request ends, and so where the next one starts, is unknown: answer
             # and close.
+            reason = error.reason if isinstance(error, BadFraming) else "Bad request syntax"
             with contextlib.suppress(OSError):
-                _send_error(connection, 400, "BadRequest", error.reason, close=True)
+                _send_error(connection, 400, "BadRequest", reason, close=True)
             return
-        except (OSError, _BadRequest):
+        except OSError:  # the client went away, or sent nothing for idle_timeout
             return
         finally:
             with self._cond:
@@ -399,7 +424,8 @@ def _read_request(reader: ByteStream, connection: socket.socket) -> _Request | N
         body, too_large = read_body(reader, fields, MAX_PAYLOAD_BYTES, drain=True), False
     except BodyTooLarge:
         body, too_large = b"", True
-    return _Request(method, path, headers, body, too_large)
+    hosts = [value for name, value in fields if name == "host"]
+    return _Request(method, path, headers, body, too_large, hosts)
 
 
 def _send(
@@ -426,7 +452,7 @@ def _send_accepted(connection: socket.socket) -> bool:
 
 
 _REASONS = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
-_REASONS |= {413: "Payload Too Large", 500: "Internal Server Error"}
+_REASONS |= {413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
 def _send_error(

@@ -33,6 +33,13 @@ from emulator.tracing.trace_header import TraceHeader
 INIT_TIMEOUT_SECONDS = 10.0
 # While a cold start is still initializing, how often to look whether it has begun the invocation.
 _DELIVERY_POLL_SECONDS = 0.01
+# While an invocation runs, how often to read the worker's memory high-water mark. Lambda's
+# cgroup stops a function the moment it reaches MemorySize; here a peak between two looks is
+# still caught (the high-water mark keeps it), only up to this much later.
+MEMORY_POLL_SECONDS = 0.05
+# What Lambda answers and reports when the memory limit kills the runtime.
+OUT_OF_MEMORY_EXIT = "signal: killed"
+OUT_OF_MEMORY_REPORT_ERROR = "Runtime.OutOfMemory"
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,9 @@ class InvokeResult:
     invocation: Span
     duration_ms: float
     init_duration_ms: float | None
+    # The Invoke API's StatusCode: 200 whenever the function ran (even if it failed), else the
+    # status of Lambda's refusal (413 too large, 429 throttled).
+    status_code: int = 200
 
 
 class ServiceClosed(RuntimeError):
@@ -155,7 +165,20 @@ class LambdaService:
         invocation = Invocation(request_id, event, spec.arn, lambda_trace.runtime_header, spec.timeout)
         self._log(spec.logical_id, start_line(request_id))
         worker.server.dispatch(invocation)
-        if not _wait_for_outcome(invocation, spec.timeout):
+
+        def over_memory() -> bool:
+            return worker.max_memory_mb() > spec.memory_size
+
+        ending = _wait_for_outcome(invocation, spec.timeout, over_memory)
+        # A peak since the last look counts too (the high-water mark keeps it), even if the
+        # runtime has answered in the meantime: Lambda would have stopped it at the limit.
+        out_of_memory = ending == "memory" or (invocation.outcome in ("success", "error") and over_memory())
+        if out_of_memory:
+            message = f"RequestId: {request_id} Error: Runtime exited with error: {OUT_OF_MEMORY_EXIT}"
+            invocation.complete("crash", error_payload("Runtime.ExitError", message), "Runtime.ExitError")
+            worker.kill()
+            self._log(spec.logical_id, message)
+        elif ending == "timeout":
             timeout_payload = error_payload(
                 "Sandbox.Timedout", f"RequestId: {request_id} Error: {timeout_message(spec.timeout)}"
             )
@@ -166,7 +189,8 @@ class LambdaService:
         # Whatever the handler printed before answering is in the pipe now: log it before END.
         worker.output.drain()
 
-        outcome = invocation.outcome or "crash"
+        outcome = "crash" if out_of_memory else invocation.outcome or "crash"
+        payload = error_payload("Runtime.ExitError", message) if out_of_memory else invocation.payload
         completed_at = invocation.completed_at or time.time()
         initialization = None
         if cold_start:
@@ -176,26 +200,30 @@ class LambdaService:
         invocation_span = Span(invocation_start, completed_at)
         duration_ms = (completed_at - invocation_start) * 1000
         init_duration_ms = (initialization.end - initialization.start) * 1000 if initialization else None
-        error = None if outcome == "success" else _function_error(invocation.payload, invocation.error_type)
+        error = None if outcome == "success" else _function_error(payload, invocation.error_type)
 
         self._log(spec.logical_id, end_line(request_id))
         status = {"timeout": "timeout", "crash": "error"}.get(outcome)
+        report_error = error.error_type if status == "error" and error else None
+        if out_of_memory:
+            report_error = OUT_OF_MEMORY_REPORT_ERROR
         self._log(
             spec.logical_id,
             report_line(
                 request_id,
                 duration_ms=duration_ms,
                 memory_size_mb=spec.memory_size,
-                max_memory_used_mb=worker.max_memory_mb(),
+                # Lambda stops the function at its limit, so it never reports more.
+                max_memory_used_mb=min(worker.max_memory_mb(), spec.memory_size),
                 init_duration_ms=init_duration_ms,
                 status=status,
-                error_type=error.error_type if status == "error" and error else None,
+                error_type=report_error,
             ),
         )
         result = InvokeResult(
             request_id=request_id,
             outcome=outcome,
-            payload=invocation.payload,
+            payload=payload,
             error=error,
             cold_start=cold_start,
             initialization=initialization,
@@ -267,31 +295,35 @@ class LambdaService:
             invocation=Span(now, now),
             duration_ms=0.0,
             init_duration_ms=None,
+            status_code=status,
         )
 
 
-def _wait_for_outcome(invocation: Invocation, timeout_s: float) -> bool:
-    """Wait until the invocation completes (True) or times out (False).
+def _wait_for_outcome(invocation: Invocation, timeout_s: float, over_memory: Callable[[], bool]) -> str:
+    """Wait until the invocation completes ("done"), times out ("timeout") or its worker goes
+    over the function's memory ("memory").
 
     The timeout runs from the hand-over to the runtime; a cold start's init (bounded
-    separately) comes before it. The common case needs no extra wake-up: sleep until the
-    earliest possible deadline, and only if the runtime has not even received the event by
-    then, look again every few milliseconds.
+    separately) comes before it. Sleep until the earliest possible deadline, waking every
+    MEMORY_POLL_SECONDS to read the memory; if the runtime has not even received the event by
+    then, look again every few milliseconds. A completion wakes the wait at once.
     """
     while not invocation.done.is_set():
         now = time.monotonic()
         if invocation.delivered_mono is not None:
             deadline = invocation.delivered_mono + timeout_s
             if now >= deadline:
-                return False
+                return "timeout"
         else:
             init_deadline = invocation.queued_mono + INIT_TIMEOUT_SECONDS
             if now >= init_deadline:
-                return False
+                return "timeout"
             earliest = invocation.queued_mono + timeout_s
             deadline = earliest if now < earliest else min(now + _DELIVERY_POLL_SECONDS, init_deadline)
-        invocation.done.wait(deadline - now)
-    return True
+        if over_memory():
+            return "memory"
+        invocation.done.wait(min(deadline - now, MEMORY_POLL_SECONDS))
+    return "done"
 
 
 def _function_error(payload: bytes, error_type: str | None) -> FunctionError:
