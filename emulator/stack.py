@@ -23,6 +23,7 @@ from emulator.apigateway.gateway import Gateway
 from emulator.app.errors import TemplateError
 from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
 from emulator.app.template import load_app
+from emulator.dir_lock import LockHeld, hold_lock
 from emulator.dynamodb.service import DynamoDBService, ServicesError
 from emulator.lambda_.service import LambdaService
 from emulator.local_credentials import FAKE_CREDENTIALS
@@ -123,6 +124,8 @@ class Stack:
         runtime_dir = config.runtime_dir.resolve()
         if not (runtime_dir / ".installed").exists():
             raise StartupError(f"{runtime_dir} is missing: run `make setup` first")
+        if config.data_dir is not None:
+            self._lock_data_dir(config.data_dir)
         # Refuse a taken port before anything starts, so nothing has to be torn down; port 0
         # becomes a free port now, so the progress lines can say which.
         for port, what in ((config.port, "API"), (config.dynamodb_port, "DynamoDB (moto)")):
@@ -147,7 +150,7 @@ class Stack:
                 f"starting X-Ray (daemon and API) on {HOST}:{config.xray_port or '(any free port)'}"
             )
             db_path = config.xray_db or self._scratch_dir() / "traces.db"
-            self.xray = XRayProcess(host=HOST, port=config.xray_port, db_path=db_path)
+            self.xray = XRayProcess(host=HOST, port=config.xray_port, db_path=db_path, log=config.progress)
             self._start_part(self.xray.start, self.xray.stop)
             self.daemon_address = self.xray.daemon_address
         else:
@@ -175,6 +178,15 @@ class Stack:
         self._start_part(self.gateway.start, self.gateway.stop)
         if config.endpoints_file is not None:
             self._write_endpoints(config.endpoints_file)
+
+    def _lock_data_dir(self, data_dir: Path) -> None:
+        """One stack per data directory: two would each journal their own writes into it and
+        each see only its own. Held until stop()."""
+        try:
+            lock = hold_lock(data_dir / "stack.lock", "another local stack")
+        except LockHeld as error:
+            raise StartupError(f"{error}; stop that one first, or give this one another --data-dir") from None
+        self._exit.enter_context(lock)
 
     def _scratch_dir(self) -> Path:
         """A folder removed when the stack stops."""

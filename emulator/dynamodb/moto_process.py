@@ -3,136 +3,219 @@
 moto answers in Python; in the stack's process its CPU would take the GIL from the gateway
 and the Runtime API on the request path, and its state (module-level backends) would outlive
 one stack and leak into the next one started in the same process. A child process has
-neither problem.
+neither problem, and the stack restarts it if it dies (child_process.py).
 
-    python -m emulator.dynamodb.moto_process --port 0 --parent-pid 1234
+    python -m emulator.dynamodb.moto_process --port 0 [--data-dir build/dynamodb]
 
-The child binds, then prints one line, `ready <port>`, on stdout; a bind error is one line on
-stderr and exit status 2. It stops on SIGTERM, and by itself when its parent is gone.
+With a data directory the child takes its lock, loads the tables (checkpoint + journal,
+durable_app.py) and journals every write before answering it. It then prints one line,
+`ready <port> <checkpoint> <replayed> <refused> <seconds>`; a problem is one line on stderr and
+exit status 2. It stops on SIGTERM, and by itself when the stack is gone.
 """
 
 import argparse
 import contextlib
+import json
 import logging
-import os
-import select
-import signal
-import subprocess
+import socket
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import Any
 
+from emulator.child_process import ChildProcess, ChildStartError, serve_until_stopped
+from emulator.dir_lock import LockHeld, hold_lock
+from emulator.dynamodb.durable_app import CHECKPOINT_EVERY_WRITES
 from emulator.loopback import HOST
 
-START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 5.0
-# How often the child checks that the stack that started it is still there.
-PARENT_CHECK_SECONDS = 0.5
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# How long a new child waits for the data directory: a stack that was just killed leaves its
+# moto child to notice that and exit (at once, through the lifeline), and a checkpoint being
+# written (a fork of it) to finish.
+LOCK_WAIT_SECONDS = 10.0
+# Keep-alive connections nobody uses are closed after this long (the SDKs reconnect).
+IDLE_TIMEOUT_SECONDS = 60.0
+# Beyond this many open connections a new one is answered 503 and closed: a flood of idle
+# connections must not take every file descriptor (and thread) of the process.
+MAX_CONNECTIONS = 256
+LOCK_FILE = "journal.lock"
 
 
 class MotoProcessError(Exception):
     """moto could not start; the message is one line."""
 
 
-class MotoProcess:
-    """Starts and stops the child; `endpoint_url` once started."""
+@dataclass
+class Loaded:
+    """What the child found in the data directory when it (re)started."""
 
-    def __init__(self, host: str = HOST, port: int = 0) -> None:
+    checkpoint: int = 0
+    replayed: int = 0
+    refused: int = 0
+    seconds: float = 0.0
+
+    @classmethod
+    def from_fields(cls, fields: list[str]) -> "Loaded":
+        if len(fields) < 4:
+            return cls()
+        return cls(int(fields[0]), int(fields[1]), int(fields[2]), float(fields[3]))
+
+
+class MotoProcess:
+    """Starts, watches and stops the child; `endpoint_url` once started."""
+
+    def __init__(
+        self,
+        host: str = HOST,
+        port: int = 0,
+        data_dir: Path | None = None,
+        *,
+        log: Callable[[str], None] | None = None,
+        on_restart: Callable[[], None] | None = None,
+        lock_wait: float = LOCK_WAIT_SECONDS,
+        checkpoint_every: int = CHECKPOINT_EVERY_WRITES,
+    ) -> None:
+        self._tuning = [f"--lock-wait={lock_wait}", f"--checkpoint-every={checkpoint_every}"]
         self.host = host
         self.port = port
-        self._process: subprocess.Popen[bytes] | None = None
+        self.data_dir = data_dir
+        self.loaded = Loaded()
+        self._on_restart = on_restart
+        self._child = ChildProcess(
+            "DynamoDB (moto)", __name__, self._arguments, log=log, on_restart=self._restarted
+        )
 
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid
+
+    def _arguments(self) -> list[str]:
+        arguments = ["--host", self.host, "--port", str(self.port), *self._tuning]
+        if self.data_dir is not None:
+            arguments += ["--data-dir", str(self.data_dir.resolve())]
+        return arguments
+
     def start(self) -> None:
-        command = [sys.executable, "-m", __name__, "--host", self.host, "--port", str(self.port)]
-        command += ["--parent-pid", str(os.getpid())]
-        # The child imports this module by name, from wherever the stack was started.
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")])),
-        }
-        # A session of its own: a signal to the terminal's process group (Ctrl-C, `kill -- -PGID`)
-        # reaches the stack, which saves the tables before it stops this process, never the
-        # other way round. If the stack dies, the child notices its parent is gone.
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
-        )
-        self._process = process
-        assert process.stdout is not None and process.stderr is not None
-        ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_SECONDS)
-        line = process.stdout.readline().decode() if ready else ""
-        if not line.startswith("ready "):
-            process.kill()
-            problem = process.stderr.read().decode(errors="replace").strip().splitlines()
-            self.stop()
-            reason = problem[-1] if problem else f"no answer within {START_TIMEOUT_SECONDS:.0f} s"
-            raise MotoProcessError(f"DynamoDB (moto) did not start: {reason}")
-        self.port = int(line.split()[1])
-        # Whatever moto writes from now on (a warning, a traceback) goes where the stack's own
-        # output goes; a pipe nobody read would fill up and block the child.
-        for stream in (process.stdout, process.stderr):
-            threading.Thread(target=_copy_lines, args=(stream,), name="moto-output", daemon=True).start()
+        try:
+            fields = self._child.start()
+        except ChildStartError as error:
+            raise MotoProcessError(str(error)) from None
+        self._took(fields)
+
+    def _took(self, fields: list[str]) -> None:
+        # The first start may have picked a free port; a restart keeps it.
+        self.port = int(fields[0])
+        self.loaded = Loaded.from_fields(fields[1:])
+
+    def _restarted(self, fields: list[str]) -> None:
+        self._took(fields)
+        if self._on_restart is not None:
+            self._on_restart()
 
     def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
+        self._child.stop()
+
+
+# -- the child -------------------------------------------------------------------------
+
+
+def _make_server(host: str, port: int, app: Any) -> Any:
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import ThreadedWSGIServer
+
+    class IdleClosingHandler(MotoRequestHandler):
+        # socketserver applies it to the connection: an idle keep-alive read times out.
+        timeout = IDLE_TIMEOUT_SECONDS
+
+    class CappedServer(ThreadedWSGIServer):
+        slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            if not self.slots.acquire(blocking=False):
+                _refuse_busy(request)
+                self.shutdown_request(request)
+                return
+            super().process_request(request, client_address)
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
             try:
-                process.wait(STOP_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+                super().process_request_thread(request, client_address)
+            finally:
+                self.slots.release()
+
+    return CappedServer(host, port, app, handler=IdleClosingHandler)
 
 
-def _copy_lines(stream: IO[bytes]) -> None:
-    with contextlib.suppress(ValueError, OSError):  # closed by stop()
-        for line in stream:
-            sys.stderr.write(f"[moto] {line.decode(errors='replace')}")
-
-
-def _serve(host: str, port: int, parent_pid: int) -> int:
-    # Imported here: the parent only starts this module as a program.
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
+def _refuse_busy(connection: socket.socket) -> None:
+    body = json.dumps(
+        {
+            "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+            "message": "too many open connections",
+        }
+    ).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.0\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
-    from werkzeug.serving import make_server
+    with contextlib.suppress(OSError):
+        connection.sendall(head.encode() + body)
 
-    # Ctrl-C reaches every process of the terminal's group; the parent decides when to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+def _serve(host: str, port: int, data_dir: Path | None, lock_wait: float, checkpoint_every: int) -> int:
+    # Imported here: the parent only starts this module as a program.
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from emulator.dynamodb.browser_guard import BrowserGuard
+    from emulator.dynamodb.checkpoint import CheckpointError
+    from emulator.dynamodb.durable_app import DurableDynamoDB
+
+    stopping = threading.Event()
+    serve_until_stopped(stopping)
     # werkzeug logs a line per request; the functions' calls would drown the terminal.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = DomainDispatcherApplication(create_backend_app)
     try:
-        server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        # Two processes appending to one journal would interleave their tables. The lock is
+        # held as long as this process and a checkpoint fork of it live.
+        lock = (
+            hold_lock(data_dir / LOCK_FILE, "another local DynamoDB", lock_wait)
+            if data_dir is not None
+            else None
+        )
+    except (LockHeld, OSError) as error:
+        print(str(error), file=sys.stderr, flush=True)
+        return 2
+    durable = DurableDynamoDB(
+        DomainDispatcherApplication(create_backend_app), data_dir, checkpoint_every=checkpoint_every
+    )
+    try:
+        server = _make_server(host, port, BrowserGuard(durable))
     except OSError as error:
         print(f"port {host}:{port}: {error.strerror or error}", file=sys.stderr, flush=True)
         return 2
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        recovery = durable.recover()
+    except (CheckpointError, OSError) as error:
+        print(str(error), file=sys.stderr, flush=True)
+        return 2
 
-    def watch_parent() -> None:
-        while not stopping.wait(PARENT_CHECK_SECONDS):
-            if os.getppid() != parent_pid:  # the stack died without stopping us
-                stopping.set()
+    def stop_when_asked() -> None:
+        stopping.wait()
         server.shutdown()
 
-    threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
-    print(f"ready {server.server_address[1]}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
+    threading.Thread(target=stop_when_asked, name="stop-watch", daemon=True).start()
+    print("ready", server.server_address[1], *recovery.ready_fields(), flush=True)
+    try:
         server.serve_forever(poll_interval=0.1)
-    server.server_close()
+    finally:
+        server.server_close()
+        durable.close(checkpoint_grace=1.5)
+        if lock is not None:
+            lock.close()
     return 0
 
 
@@ -140,9 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description="moto's server for the stack")
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=0, help="0: any free port (default)")
-    parser.add_argument("--parent-pid", type=int, default=os.getppid(), help="exit when this process is gone")
+    parser.add_argument("--data-dir", type=Path, help="journal and checkpoints (default: memory only)")
+    parser.add_argument(
+        "--lock-wait", type=float, default=LOCK_WAIT_SECONDS, help="seconds to wait for the data dir"
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=CHECKPOINT_EVERY_WRITES, help="journaled writes"
+    )
     args = parser.parse_args(argv)
-    return _serve(args.host, args.port, args.parent_pid)
+    return _serve(args.host, args.port, args.data_dir, args.lock_wait, args.checkpoint_every)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The local DynamoDB: moto in a child process, with the template's tables in it.
 
 The functions reach it through AWS_ENDPOINT_URL, so their code is the code that runs in AWS.
-The template's tables are created at start, as CloudFormation would have created them, and
-their items are kept across restarts (snapshots.py).
+The template's tables are created at start, as CloudFormation would have created them. With a
+data directory every write is on disk before it is answered (durable_app.py), so the tables
+survive any stop, crash or restart of the stack or of moto.
 """
 
 import logging
@@ -46,12 +47,11 @@ class DynamoDBService:
         data_dir: Path | None = None,
     ) -> None:
         self.tables = tables
-        # Where the tables' items are kept across restarts (snapshots.py); None: memory only.
+        # Where the tables are kept across restarts (journal and checkpoints); None: memory only.
         self.data_dir = data_dir
         self.region = region
         self.log = log
-        self._moto = MotoProcess(host, port)
-        self._started = False
+        self._moto = MotoProcess(host, port, data_dir, log=log, on_restart=self._restarted)
 
     @property
     def endpoint_url(self) -> str:
@@ -67,10 +67,28 @@ class DynamoDBService:
             self._moto.start()
         except MotoProcessError as error:
             raise ServicesError(str(error)) from None
-        self._started = True
+        self._report_loaded()
         self.create_tables()
         if self.data_dir is not None:
-            self._load_items(self.data_dir)
+            self._import_json_snapshots(self.data_dir)
+
+    def _report_loaded(self) -> None:
+        loaded = self._moto.loaded
+        if self.log and (loaded.checkpoint or loaded.replayed):
+            refused = f", {loaded.refused} of them refused this time" if loaded.refused else ""
+            self.log(
+                f"loaded the tables from {self.data_dir}: checkpoint {loaded.checkpoint} and "
+                f"{loaded.replayed} journaled writes{refused} in {loaded.seconds:.2f} s"
+            )
+
+    def _restarted(self) -> None:
+        """moto died and was started again: from its files, or empty without a data directory."""
+        self._report_loaded()
+        try:
+            self.create_tables()
+        except (ServicesError, BotoCoreError, ClientError) as error:
+            if self.log:
+                self.log(f"could not create the tables again after the restart: {error}")
 
     def client(self) -> "DynamoDBClient":
         return boto3.client(
@@ -101,29 +119,17 @@ class DynamoDBService:
             if self.log:
                 self.log(f"created table {table.table_name} ({table.logical_id})")
 
-    def _load_items(self, data_dir: Path) -> None:
+    def _import_json_snapshots(self, data_dir: Path) -> None:
+        """Tables saved as `<table>.json` by earlier versions of the stack go in once, through
+        the journal; the file is then renamed, so they are not imported twice."""
         dynamodb = self.client()
         for table in self.tables:
-            loaded = snapshots.load_table(dynamodb, table.table_name, data_dir)
-            if loaded and self.log:
-                self.log(f"loaded {loaded} items into {table.table_name} from {data_dir}")
-
-    def _save_items(self, data_dir: Path) -> None:
-        dynamodb = self.client()
-        for table in self.tables:
-            try:
-                saved = snapshots.save_table(dynamodb, table.table_name, data_dir)
-            except (ClientError, BotoCoreError, OSError) as error:
-                logger.warning("could not save the items of %s: %s", table.table_name, error)
-                continue
-            if self.log:
-                self.log(f"saved {saved} items of {table.table_name} to {data_dir}")
+            imported = snapshots.import_table(dynamodb, table.table_name, data_dir)
+            if imported and self.log:
+                self.log(f"imported {imported} items into {table.table_name} from {data_dir}")
 
     def stop(self) -> None:
-        if self._started:
-            self._started = False
-            if self.data_dir is not None:
-                self._save_items(self.data_dir)
+        # Nothing to save: every acknowledged write is in the journal already.
         self._moto.stop()
 
     def __enter__(self) -> "DynamoDBService":

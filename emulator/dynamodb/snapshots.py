@@ -1,9 +1,9 @@
-"""The local tables' items, kept across restarts of the local stack.
+"""Tables saved by earlier versions of the stack, imported once.
 
-moto holds its state in memory. An item that `/ddb` acknowledged with 200 must still be
-there after Ctrl-C and `make run`, as it would be in DynamoDB, so every table is written to
-`<data dir>/<table>.json` (DynamoDB JSON, as `aws dynamodb scan` prints it) when the stack
-stops, and loaded back when it starts.
+Before the journal (journal.py), the stack saved each table to `<data dir>/<table>.json`
+(DynamoDB JSON, as `aws dynamodb scan` prints it) when it stopped. Such a file is loaded into
+the table once, all or nothing, and renamed `<table>.json.imported`; one that cannot be loaded
+is renamed `<table>.json.unloadable`. Neither is ever deleted.
 """
 
 import json
@@ -25,21 +25,8 @@ def snapshot_path(data_dir: Path, table_name: str) -> Path:
     return data_dir / f"{table_name}.json"
 
 
-def save_table(dynamodb: Any, table_name: str, data_dir: Path) -> int:
-    """Scan every item into the table's file (written whole, then renamed: never half a file)."""
-    items: list[dict[str, Any]] = []
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
-        items.extend(page.get("Items", []))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    target = snapshot_path(data_dir, table_name)
-    partial = target.with_suffix(".json.partial")
-    partial.write_text(json.dumps({"TableName": table_name, "Items": items}))
-    os.replace(partial, target)
-    return len(items)
-
-
-def load_table(dynamodb: Any, table_name: str, data_dir: Path) -> int:
-    """Put the saved items back; a file that cannot be loaded is kept aside, never deleted."""
+def import_table(dynamodb: Any, table_name: str, data_dir: Path) -> int:
+    """Put the saved items in; a file that cannot be loaded is kept aside, never deleted."""
     source = snapshot_path(data_dir, table_name)
     if not source.exists():
         return 0
@@ -50,8 +37,8 @@ def load_table(dynamodb: Any, table_name: str, data_dir: Path) -> int:
             batch = items[start : start + BATCH_SIZE]
             _write_batch(dynamodb, table_name, [{"PutRequest": {"Item": item}} for item in batch])
     except (ValueError, KeyError, TypeError, ClientError, BotoCoreError) as error:
-        # All or nothing: the table was created empty for this load, and a table said to start
-        # empty must not hold the batches (or the part of one) that went in before the failure.
+        # All or nothing: a table said to be left as it was must not hold the batches (or the
+        # part of one) that went in before the failure.
         _delete_items(dynamodb, table_name, items)
         kept = source.with_suffix(".json.unloadable")
         os.replace(source, kept)
@@ -59,6 +46,7 @@ def load_table(dynamodb: Any, table_name: str, data_dir: Path) -> int:
             "could not load %s (%s); kept as %s, table %s starts empty", source, error, kept, table_name
         )
         return 0
+    os.replace(source, source.with_suffix(".json.imported"))
     return len(items)
 
 

@@ -2,44 +2,24 @@
 
 Parsing and storing segments costs CPU on every request; in the stack's own process it
 would take the GIL from the gateway and the Runtime API on the request path. A child
-process keeps that work off it, and a crash there cannot take the stack down.
+process keeps that work off it, a crash there cannot take the stack down, and the stack
+restarts it (child_process.py).
+
+    python -m emulator.xray.process --port 0 --db-path build/xray/traces.db
+
+prints `ready <daemon address> <API url>` once both listen; a problem is one line on stderr
+and exit status 2.
 """
 
-import multiprocessing
-import os
-import signal
-from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event
+import argparse
+import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from emulator.child_process import ChildProcess, ChildStartError, serve_until_stopped
 from emulator.xray.server import XRayServer
-from emulator.xray.store import DEFAULT_DB_PATH
-
-START_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
-# How often the child checks that the stack that started it is still there.
-PARENT_CHECK_SECONDS = 0.5
-
-
-def _serve(options: dict[str, Any], replies: Connection, stop: Event, parent_pid: int) -> None:
-    # A session of its own, as moto's: a signal to the terminal's process group (Ctrl-C,
-    # `kill -- -PGID`) reaches only the stack, which stops this process in its own order.
-    os.setsid()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    server = XRayServer(**options)
-    try:
-        server.start()
-    except Exception as error:  # reported to the parent as its one-line startup error
-        replies.send(("error", type(error).__name__, str(error)))
-        return
-    try:
-        replies.send(("ready", server.daemon_address, server.api_url))
-        while not stop.wait(PARENT_CHECK_SECONDS):
-            if os.getppid() != parent_pid:  # the stack died without stopping us
-                break
-    finally:
-        server.stop()  # stores what the daemon had queued
+from emulator.xray.store import DEFAULT_DB_PATH, DEFAULT_MAX_DOCUMENTS, DEFAULT_RETENTION_SECONDS
 
 
 class XRayProcess:
@@ -50,44 +30,45 @@ class XRayProcess:
         host: str = "127.0.0.1",
         port: int = 2000,
         db_path: Path = DEFAULT_DB_PATH,
-        **server_options: Any,
+        *,
+        max_documents: int = DEFAULT_MAX_DOCUMENTS,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        region: str = "ap-northeast-1",
+        log: Callable[[str], None] | None = None,
     ) -> None:
-        self._options = {"host": host, "port": port, "db_path": Path(db_path), **server_options}
-        self._context = multiprocessing.get_context("spawn")
-        self._stop = self._context.Event()
-        self._process: Any = None
+        self.host = host
+        self.port = port
+        self.db_path = Path(db_path)
+        self._options = [
+            f"--max-documents={max_documents}",
+            f"--retention-seconds={retention_seconds}",
+            f"--region={region}",
+        ]
+        self._child = ChildProcess("X-Ray", __name__, self._arguments, log=log, on_restart=self._took)
         self.daemon_address = ""
         self.api_url = ""
 
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid
+
+    def _arguments(self) -> list[str]:
+        return [f"--host={self.host}", f"--port={self.port}", f"--db-path={self.db_path}", *self._options]
+
     def start(self) -> None:
-        replies, child_end = self._context.Pipe(duplex=False)
-        self._process = self._context.Process(
-            target=_serve, args=(self._options, child_end, self._stop, os.getpid()), name="xray", daemon=True
-        )
-        self._process.start()
-        child_end.close()
-        if not replies.poll(START_TIMEOUT_SECONDS):
-            self.stop()
-            raise OSError(f"the X-Ray server did not start within {START_TIMEOUT_SECONDS:.0f} s")
         try:
-            reply = replies.recv()
-        except EOFError:
-            self.stop()
-            raise OSError("the X-Ray server process exited while starting") from None
-        if reply[0] == "error":
-            self.stop()
-            raise OSError(f"X-Ray: {reply[2]}")
-        _, self.daemon_address, self.api_url = reply
+            fields = self._child.start()
+        except ChildStartError as error:
+            raise OSError(f"X-Ray: {str(error).removeprefix('X-Ray did not start: ')}") from None
+        self._took(fields)
+
+    def _took(self, fields: list[str]) -> None:
+        self.daemon_address, self.api_url = fields[0], fields[1]
+        # The first start may have picked a free port; a restart keeps it.
+        self.port = int(self.daemon_address.rsplit(":", 1)[1])
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._stop.set()
-        self._process.join(STOP_TIMEOUT_SECONDS)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
-        self._process = None
+        self._child.stop()
 
     def __enter__(self) -> "XRayProcess":
         self.start()
@@ -95,3 +76,39 @@ class XRayProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description="the stack's local X-Ray")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2000, help="UDP daemon and TCP API (0: any free port)")
+    parser.add_argument("--db-path", type=Path, default=DEFAULT_DB_PATH)
+    parser.add_argument("--max-documents", type=int, default=DEFAULT_MAX_DOCUMENTS)
+    parser.add_argument("--retention-seconds", type=float, default=DEFAULT_RETENTION_SECONDS)
+    parser.add_argument("--region", default="ap-northeast-1")
+    args = parser.parse_args(argv)
+    stopping = threading.Event()
+    serve_until_stopped(stopping)
+    server = XRayServer(
+        args.host,
+        args.port,
+        args.db_path,
+        max_documents=args.max_documents,
+        retention_seconds=args.retention_seconds,
+        region=args.region,
+    )
+    try:
+        server.start()
+    except Exception as error:  # whatever stopped it, the stack shows one line
+        print(f"{error}", file=sys.stderr, flush=True)
+        return 2
+    try:
+        print("ready", server.daemon_address, server.api_url, flush=True)
+        stopping.wait()
+    finally:
+        server.stop()  # stores what the daemon had queued
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

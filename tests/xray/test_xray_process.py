@@ -1,5 +1,7 @@
 """The X-Ray server in its own process, as the local stack runs it."""
 
+import os
+import signal
 import socket
 import time
 
@@ -19,9 +21,11 @@ def test_the_child_process_takes_segments_and_answers_the_api(db_path):
         while not (traces := client.batch_get_traces(TraceIds=[documents[0]["trace_id"]])["Traces"]):
             assert time.monotonic() < deadline, "the segments never reached the child's store"
             time.sleep(0.05)
-        process = xray._process
+        pid = xray.pid
     assert {segment["Id"] for segment in traces[0]["Segments"]} >= {documents[0]["id"]}
-    assert process is not None and not process.is_alive() and process.exitcode == 0
+    assert pid is not None and xray.pid is None
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(pid, 0)
 
 
 def test_a_busy_port_is_a_one_line_startup_error(db_path):
@@ -33,4 +37,24 @@ def test_a_busy_port_is_a_one_line_startup_error(db_path):
             xray.start()
     message = str(raised.value)
     assert message.startswith("X-Ray: ") and "\n" not in message
-    assert xray._process is None, "a failed start leaves no child behind"
+    assert xray.pid is None, "a failed start leaves no child behind"
+
+
+def test_a_child_that_dies_is_restarted_on_its_port_and_stores_again(db_path):
+    lines: list[str] = []
+    with XRayProcess(port=0, db_path=db_path, log=lines.append) as xray:
+        first_pid, address = xray.pid, xray.daemon_address
+        assert first_pid is not None
+        os.kill(first_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while xray.pid in (None, first_pid):
+            assert time.monotonic() < deadline, f"not restarted; said: {lines}"
+            time.sleep(0.05)
+        assert xray.daemon_address == address
+        documents = fresh_trace("tutorial_hello_trace.json")
+        send(int(address.rsplit(":", 1)[1]), *(datagram(document) for document in documents))
+        client = make_client(xray)
+        while not client.batch_get_traces(TraceIds=[documents[0]["trace_id"]])["Traces"]:
+            assert time.monotonic() < deadline, "the restarted child stores nothing"
+            time.sleep(0.05)
+    assert lines[0] == "X-Ray exited (SIGKILL); restarting it"
