@@ -32,6 +32,7 @@ STOP_TIMEOUT_SECONDS = 5.0
 MAX_RESTARTS_IN_A_ROW = 5
 # A child that lived this long before dying counts as a fresh failure, not one in a row.
 HEALTHY_SECONDS = 10.0
+_AWS_PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
@@ -89,7 +90,10 @@ class ChildProcess:
         command = [sys.executable, "-m", self.module, *self._arguments()]
         # The child imports this package by name, from wherever the stack was started.
         python_path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
-        env, pass_fds = lifeline.child_options({**os.environ, "PYTHONPATH": python_path})
+        # The children never call AWS, and moto fails every request when the user's profile
+        # does not exist (botocore reads it whenever a session is made).
+        inherited = {name: value for name, value in os.environ.items() if name not in _AWS_PROFILE_VARIABLES}
+        env, pass_fds = lifeline.child_options({**inherited, "PYTHONPATH": python_path})
         process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,

@@ -2,10 +2,13 @@
 
 Everything binds 127.0.0.1. The exit code is 2, with one line on stderr and no traceback,
 when the stack cannot start (no build, a broken template, a port in use); 0 after Ctrl-C or
-SIGTERM, once every server and every function process is stopped.
+SIGTERM or SIGHUP, once every server and every function process is stopped; a second signal
+stops it at once.
 """
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
 import threading
@@ -23,6 +26,7 @@ from emulator.dynamodb.service import DEFAULT_PORT as DEFAULT_DYNAMODB_PORT
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.stack import Stack, StackConfig, StartupError
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 DEFAULT_XRAY_PORT = 2000  # the X-Ray daemon's port, UDP and TCP
 EXIT_STARTUP_ERROR = 2
 # Function log lines get one of these colours each, so interleaved output stays readable.
@@ -33,7 +37,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m emulator",
         description="Run the SAM app (the `sam build` output) locally: API Gateway, Lambda, DynamoDB, X-Ray.",
-        epilog="Every server binds 127.0.0.1. Ctrl-C or SIGTERM stops everything.",
+        epilog="Every server binds 127.0.0.1. Ctrl-C, SIGTERM or SIGHUP stops everything; a second, at once.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
@@ -108,7 +112,9 @@ class LogLines:
 
     def __call__(self, source: str, line: str) -> None:
         prefix = self._prefixes.get(source, source)
-        with self._lock:
+        # A closed terminal must not stop the stack's threads: the lines are lost, the
+        # requests go on.
+        with self._lock, contextlib.suppress(OSError):
             self._file.write(f"{prefix} {line.rstrip()}\n")
             self._file.flush()
 
@@ -158,11 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_requested = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stop_requested.is_set():
+            # A second signal: the user will not wait. Nothing acknowledged is lost (the
+            # journal is on disk), and every child ends with us (lifeline.py).
+            os.write(2, f"\n{signal.Signals(signum).name} again: stopping at once\n".encode())
+            os._exit(128 + signum)
         stop_requested.set()
 
-    # Both signals end the stack the same way: servers closed, function processes reaped.
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    # Ctrl-C, `kill`/`timeout`/systemd/an IDE's stop button, and a closed terminal all end the
+    # stack the same way: servers closed, function processes reaped.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, request_stop)
     stack: Stack | None = None
     try:
         try:
@@ -191,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_banner(stack, console)
         while not stop_requested.wait(0.5):
             pass
-        console.print("stopping…")
+        with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+            console.print("stopping…")
         return 0
     finally:
         if stack is not None:

@@ -11,13 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from emulator.app.model import TableSpec
 from emulator.dynamodb import snapshots
 from emulator.dynamodb.moto_process import MotoProcess, MotoProcessError
-from emulator.local_credentials import FAKE_CREDENTIALS
+from emulator.local_credentials import FAKE_CREDENTIALS, local_session
 from emulator.loopback import HOST
 
 if TYPE_CHECKING:  # a stub package: types only, not needed to run
@@ -91,7 +90,7 @@ class DynamoDBService:
                 self.log(f"could not create the tables again after the restart: {error}")
 
     def client(self) -> "DynamoDBClient":
-        return boto3.client(
+        return local_session().client(
             "dynamodb",
             endpoint_url=self.endpoint_url,
             region_name=self.region,
