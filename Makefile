@@ -8,7 +8,7 @@ RUNTIME_DIR := build/lambda-runtime
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help setup build run test check lint format bench map traces deploy delete clean
+.PHONY: help setup build run test check lint format bench soak map traces deploy delete clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 16
@@ -53,6 +53,9 @@ test: check ## ruff, mypy and every test: handlers, template, local stack, X-Ray
 
 bench: build ## latency, throughput and X-Ray figures, as ratios to baselines measured in the same run
 	$(PY) -m bench $(ARGS)
+
+soak: build ## 10,000 writes with the stack killed every way: acknowledged, stored, lost, shutdown times
+	$(PY) -m bench.soak $(ARGS)
 
 map: setup ## the X-Ray service map of the local stack (ARGS=--aws for AWS)
 	$(PY) -m console.service_map $(ARGS)

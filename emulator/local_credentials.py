@@ -1,10 +1,20 @@
 """The credentials the local stack's clients sign with: moto takes any, and real-looking
 ones keep SDKs and the AWS CLI from refusing to send."""
 
+from typing import TypedDict
+
 import boto3
 import botocore.session
 
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+class Credentials(TypedDict):
+    """boto3's credential keywords, typed so that **credentials matches a client's signature."""
+
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+FAKE_CREDENTIALS: Credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 def local_session() -> boto3.session.Session:

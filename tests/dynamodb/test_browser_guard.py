@@ -37,7 +37,7 @@ class Answer:
 def request(method: str, url: str, path: str = "/", body: str = "", **headers: str) -> Answer:
     """http.client, not an SDK: it sends exactly the headers a browser would."""
     parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
     try:
         connection.request(method, path, body=body.encode(), headers=headers)
         response = connection.getresponse()
