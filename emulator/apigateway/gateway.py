@@ -472,6 +472,15 @@ class _Handler(BaseHTTPRequestHandler):
             # so nothing could tell the client what happened. Refused, in HTTP/1.1.
             self.send_error(400, "Bad request syntax")
             return False
+        # http.client's header parser stops at a line it cannot read ("Transfer-Encoding :
+        # chunked", "no colon") and silently keeps the rest as "payload": that header, and the
+        # framing it announces, would be lost. A folded line (obs-fold) would carry its CRLF on.
+        if self.headers.defects or self.headers.get_payload():
+            self.send_error(400, "Invalid header field")
+            return False
+        if any("\r" in value or "\n" in value for value in self.headers.values()):
+            self.send_error(400, "Folded header fields (obs-fold) are not accepted")
+            return False
         return True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:

@@ -102,19 +102,28 @@ class OutputStream:
         if start < len(data):
             self._pieces.append(data[start:])
             self._pending += len(data) - start
-        while self._pending >= MAX_LINE_BYTES:
-            line = self._take()
-            cut = _utf8_boundary(line, MAX_LINE_BYTES)
-            self._emit_line(line[:cut])
-            if cut < len(line):
-                self._pieces, self._pending = [line[cut:]], len(line) - cut
+            if self._pending > MAX_LINE_BYTES:
+                rest = self._emit_line(self._take(), more_to_come=True)
+                self._pieces, self._pending = [rest], len(rest)
 
     def _take(self) -> bytes:
         line = b"".join(self._pieces)
         self._pieces, self._pending = [], 0
         return line
 
-    def _emit_line(self, line: bytes) -> None:
+    def _emit_line(self, line: bytes, *, more_to_come: bool = False) -> bytes:
+        """Emit `line` in pieces of at most MAX_LINE_BYTES. When the line goes on, its last
+        piece is kept back and returned, to be continued."""
+        while len(line) > MAX_LINE_BYTES:
+            cut = _utf8_boundary(line, MAX_LINE_BYTES)
+            self._emit_text(line[:cut])
+            line = line[cut:]
+        if more_to_come:
+            return line
+        self._emit_text(line)
+        return b""
+
+    def _emit_text(self, line: bytes) -> None:
         # awslambdaric joins the lines of one error report with \r (one CloudWatch event);
         # a terminal wants them as lines.
         for part in line.decode("utf-8", "replace").rstrip("\r").split("\r"):
