@@ -4,10 +4,19 @@ Paths, members and shapes follow botocore's xray service model, so boto3's
 `client("xray", endpoint_url=...)` and `aws xray ... --endpoint-url` work unchanged. Errors are
 rest-json errors: the status, an `x-amzn-ErrorType` header and `{"message": ...}`. A request
 with a wrong shape is refused as a whole (400, nothing stored).
+
+Whatever a client sends, the answer is a JSON error in that shape, never a 500 or a dropped
+connection: http.server's own refusals (a bad request line, an unknown method) included. The
+server answers only requests whose Host is a loopback name, so a web page cannot reach it by
+DNS rebinding, and sends no CORS headers, so no page can read its answers. Connections are
+bounded in number and in idle time.
 """
 
+import contextlib
 import json
 import logging
+import socket
+import threading
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
@@ -15,13 +24,29 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from emulator.xray.backend import InvalidRequest, XRayBackend
+from emulator.xray.documents import MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
 from emulator.xray.times import epoch_seconds
 from emulator.xray.traces import TIME_RANGE_TYPES
 
 logger = logging.getLogger(__name__)
 
-# Larger bodies are refused before they are read.
+# Larger bodies are refused (413) before they are read. The real daemon uploads at most 50
+# documents of 64 KiB per PutTraceSegments; 16 MiB leaves room for any hand-made batch.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# A keep-alive connection with no request for this long is closed, so idle clients cannot
+# hold connection slots (and their threads) for ever.
+IDLE_TIMEOUT_SECONDS = 60.0
+# Connections served at once (one thread each). Beyond it a connection is answered 503 and
+# closed at once: memory and file descriptors stay bounded however many clients connect.
+MAX_CONNECTIONS = 128
+# The listen() backlog: socketserver's default of 5 makes the kernel drop or reset
+# connections once a few dozen clients connect in the same instant.
+LISTEN_BACKLOG = 128
+# The only Host names answered (any port, any letter case): a page that re-points its own
+# DNS name at 127.0.0.1 still sends that name, and is refused.
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+# What a refused connection's request is read of before the 503 (see _refuse_busy).
+MAX_REQUEST_HEAD_BYTES = 65536
 # TraceId's length bounds in the service model.
 MAX_TRACE_ID_LENGTH = 35
 # Enough for any console or CLI use; keeps one request's SQL parameter list bounded.
@@ -45,7 +70,7 @@ def get_trace_summaries(backend: XRayBackend, body: Body) -> Body:
     time_range_type = body.get("TimeRangeType", "TraceId")
     if time_range_type not in TIME_RANGE_TYPES:
         raise InvalidRequest(
-            f"TimeRangeType must be one of {', '.join(TIME_RANGE_TYPES)}, got {time_range_type!r}"
+            f"TimeRangeType must be one of {', '.join(TIME_RANGE_TYPES)}, got {_preview(time_range_type)}"
         )
     filter_expression = _optional_string(body, "FilterExpression")
     next_token = _optional_string(body, "NextToken")
@@ -113,10 +138,74 @@ class XRayApiServer(ThreadingHTTPServer):
     daemon_threads = True
     # Restarts on the same port must not wait for TIME_WAIT sockets.
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, backend: XRayBackend, host: str = "127.0.0.1", port: int = 2000) -> None:
+    def __init__(
+        self,
+        backend: XRayBackend,
+        host: str = "127.0.0.1",
+        port: int = 2000,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         self.backend = backend
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__((host, port), XRayRequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection in a thread of its own, if a slot is free; else answer 503."""
+        if not self._slots.acquire(blocking=False):
+            _refuse_busy(request, self.max_connections)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()  # the thread never started: its slot is free again
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints these to stderr; a client that hung up is not news.
+        logger.debug("X-Ray API connection from %s failed", client_address, exc_info=True)
+
+
+def _refuse_busy(connection: socket.socket, limit: int) -> None:
+    """A 503 JSON answer written straight to a connection that gets no thread.
+
+    Non-blocking throughout: this runs on the accepting thread, which must never wait on a
+    client. What the client already sent is read first, so closing does not reset the
+    connection before the client reads the answer.
+    """
+    body = json.dumps({"message": f"the local X-Ray API is serving {limit} connections, its limit; retry"})
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nx-amzn-ErrorType: ServiceUnavailableException\r\n"
+        "Retry-After: 1\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError):
+        connection.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            connection.recv(MAX_REQUEST_HEAD_BYTES)
+        connection.send((head + body).encode())
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a Host header names this machine: a LOOPBACK_NAMES name, with or without a port."""
+    name = host.strip().lower()
+    if not name.endswith("]") and ":" in name:
+        name, _, port = name.rpartition(":")
+        if not (1 <= len(port) <= 5 and port.isascii() and port.isdigit()):
+            return False
+    return name in LOOPBACK_NAMES
 
 
 class XRayRequestHandler(BaseHTTPRequestHandler):
@@ -124,38 +213,55 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "local-xray"
 
+    def setup(self) -> None:
+        super().setup()
+        # A connection that sends nothing for this long (between requests, or inside one)
+        # times out; http.server then closes it.
+        self.connection.settimeout(self.server.idle_timeout)
+
+    def parse_request(self) -> bool:
+        """http.server's parsing, then the Host check: only loopback names are answered."""
+        if not super().parse_request():
+            return False
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1 or not is_loopback_host(hosts[0]):
+            self.close_connection = True
+            shown = ", ".join(repr(host) for host in hosts) or "none"
+            self._error(
+                HTTPStatus.FORBIDDEN,
+                "AccessDeniedException",
+                f"Host header {shown} is not a loopback name: the local X-Ray API answers only"
+                f" {', '.join(LOOPBACK_NAMES)} (with any port)",
+            )
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (bad request line, headers, unknown method), as JSON 4xx."""
+        status = HTTPStatus(code)
+        if status == HTTPStatus.NOT_IMPLEMENTED:
+            status = HTTPStatus.METHOD_NOT_ALLOWED  # an unknown method is the client's mistake
+        elif status >= 500:
+            status = HTTPStatus.BAD_REQUEST  # e.g. 505 for `HTTP/2.0` on the request line
+        if self.request_version == "HTTP/0.9":
+            # The request line was unreadable: answer as HTTP/1.1, with a status line.
+            self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self._error(status, "InvalidRequestException", message or status.phrase)
+
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
         operation = ROUTES.get(path)
-        length = self.headers.get("Content-Length")
-        try:
-            size = int(length) if length else 0
-        except ValueError:
-            self._error(HTTPStatus.BAD_REQUEST, "InvalidRequestException", "Content-Length is not a number")
+        raw = self._read_body()
+        if raw is None:
             return
-        if size < 0 or size > MAX_BODY_BYTES:
-            self.close_connection = True
-            self._error(
-                HTTPStatus.BAD_REQUEST, "InvalidRequestException", f"body over {MAX_BODY_BYTES} bytes"
-            )
-            return
-        raw = self.rfile.read(size) if size else b""
         if operation is None:
             self._error(
                 HTTPStatus.NOT_FOUND, "UnknownOperationException", f"no X-Ray operation at POST {path}"
             )
             return
-        try:
-            body = json.loads(raw) if raw.strip() else {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            self._error(
-                HTTPStatus.BAD_REQUEST, "InvalidRequestException", f"request body is not JSON: {error}"
-            )
-            return
-        if not isinstance(body, dict):
-            self._error(
-                HTTPStatus.BAD_REQUEST, "InvalidRequestException", "request body must be a JSON object"
-            )
+        body = self._parse_body(raw)
+        if body is None:
             return
         try:
             result = operation(self.server.backend, body)
@@ -172,6 +278,60 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._error(HTTPStatus.NOT_FOUND, "UnknownOperationException", "the X-Ray API takes POST requests")
+
+    def _read_body(self) -> bytes | None:
+        """The request body, or None after answering why it cannot be read."""
+        if "Transfer-Encoding" in self.headers:
+            self.close_connection = True  # the framing is unknown: the connection cannot be reused
+            self._error(
+                HTTPStatus.LENGTH_REQUIRED,
+                "InvalidRequestException",
+                "Transfer-Encoding is not supported; send the body with a Content-Length",
+            )
+            return None
+        length = (self.headers.get("Content-Length") or "").strip()
+        if length and not (length.isascii() and length.isdigit()):
+            self.close_connection = True
+            self._error(HTTPStatus.BAD_REQUEST, "InvalidRequestException", "Content-Length is not a number")
+            return None
+        size = int(length) if length else 0
+        if size > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                f"the body is {size} bytes; the local X-Ray API takes at most {MAX_BODY_BYTES}",
+            )
+            return None
+        raw = self.rfile.read(size) if size else b""
+        if len(raw) < size:
+            self.close_connection = True
+            self._error(
+                HTTPStatus.BAD_REQUEST,
+                "InvalidRequestException",
+                f"the body ended after {len(raw)} of its {size} bytes (Content-Length)",
+            )
+            return None
+        return raw
+
+    def _parse_body(self, raw: bytes) -> Body | None:
+        """The body as a JSON object, or None after answering why it is not one."""
+        try:
+            body = json.loads(raw, parse_constant=_refuse_constant) if raw.strip() else {}
+        except RecursionError:
+            self._error(HTTPStatus.BAD_REQUEST, "InvalidRequestException", "request body nests too deeply")
+            return None
+        except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, the int digit limit
+            self._error(
+                HTTPStatus.BAD_REQUEST, "InvalidRequestException", f"request body is not JSON: {error}"
+            )
+            return None
+        if not isinstance(body, dict):
+            self._error(
+                HTTPStatus.BAD_REQUEST, "InvalidRequestException", "request body must be a JSON object"
+            )
+            return None
+        return body
 
     def _error(self, status: HTTPStatus, error_type: str, message: str) -> None:
         self._send(status, {"message": message}, {"x-amzn-ErrorType": error_type})
@@ -200,14 +360,41 @@ def _time_range(body: Body) -> tuple[float, float]:
 
 
 def _timestamp(body: Body, member: str, prefix: str = "") -> float:
-    """Epoch seconds (what botocore sends for rest-json) or an ISO 8601 string."""
+    """Epoch seconds (what botocore sends for rest-json) or an ISO 8601 string.
+
+    Within the span intake stores (1970 to 2106): no document lies outside it, and a bound
+    keeps SQL parameters and datetime conversions in range.
+    """
     value = body.get(member)
     if value is None:
         raise InvalidRequest(f"{prefix}{member} is required")
     seconds = epoch_seconds(value)
     if seconds is None:
-        raise InvalidRequest(f"{prefix}{member} must be epoch seconds or an ISO 8601 time, got {value!r}")
+        raise InvalidRequest(
+            f"{prefix}{member} must be epoch seconds or an ISO 8601 time, got {_preview(value)}"
+        )
+    if not MIN_EPOCH_SECONDS <= seconds <= MAX_EPOCH_SECONDS:
+        raise InvalidRequest(
+            f"{prefix}{member} {_preview(value)} is out of range:"
+            f" epoch seconds from {MIN_EPOCH_SECONDS} to {MAX_EPOCH_SECONDS} (1970 to 2106)"
+        )
     return seconds
+
+
+def _preview(value: Any) -> str:
+    """`value` for an error message: short, whatever its size (an int of 4,000 digits...)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
+def _refuse_constant(name: str) -> Any:
+    # json.loads takes NaN and Infinity; JSON (and AWS's parsers) do not.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _string_list(body: Body, member: str) -> list[str]:

@@ -49,7 +49,12 @@ class XRayBackend:
             except InvalidDocument as error:
                 unprocessed.append({"Id": _id_of(text), "ErrorCode": "InvalidSegment", "Message": str(error)})
         if parsed:
-            self.store.insert(parsed)
+            # One refused by the database is reported like an invalid one; the others are kept.
+            _, failures = self.store.insert_salvaging(parsed)
+            unprocessed.extend(
+                {"Id": facts.id, "ErrorCode": "StoreError", "Message": f"could not be stored: {error}"}
+                for facts, error in failures
+            )
         return {"UnprocessedTraceSegments": unprocessed}
 
     def batch_get_traces(self, trace_ids: list[str]) -> dict[str, Any]:
@@ -159,7 +164,7 @@ class XRayBackend:
 def _id_of(text: str) -> str:
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return ""
     return value.get("id", "") if isinstance(value, dict) and isinstance(value.get("id"), str) else ""
 
@@ -174,7 +179,7 @@ def _read_token(token: str, fingerprint: str) -> int:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         offset = data["offset"]
         query = data["query"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise InvalidRequest("NextToken is not valid") from None
     if query != fingerprint or not isinstance(offset, int) or offset < 0:
         raise InvalidRequest("NextToken belongs to a different query (StartTime, EndTime or filter changed)")

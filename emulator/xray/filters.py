@@ -69,6 +69,9 @@ BOOLEAN_KEYWORDS: dict[str, Callable[[TraceFacts], bool]] = {
     "partial": lambda t: t.partial,
 }
 COMPARISONS = {"=", "!=", "<", "<=", ">", ">="}
+# Levels of NOT and parentheses. The parser and the predicates it builds recurse once per
+# level; real filters use a handful, and a bound keeps `((((...` from exhausting the stack.
+MAX_NESTING = 64
 STRING_OPERATORS = {"CONTAINS", "BEGINSWITH", "ENDSWITH"}
 
 _TOKEN_RE = re.compile(
@@ -122,6 +125,7 @@ class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.index = 0
+        self.depth = 0
 
     @property
     def peek(self) -> Token:
@@ -143,6 +147,12 @@ class _Parser:
 
     def error(self, message: str) -> FilterError:
         return FilterError(f"{message} (at position {self.peek.position})")
+
+    def nest(self) -> None:
+        """Enter one more level of NOT or parentheses (at the token that opens it)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"the expression nests NOT and parentheses deeper than {MAX_NESTING} levels")
 
     @staticmethod
     def describe(token: Token) -> str:
@@ -168,17 +178,21 @@ class _Parser:
 
     def parse_not(self) -> Predicate:
         if self.is_word("NOT") or (self.peek.kind == "op" and self.peek.text == "!"):
+            self.nest()
             self.take()
             inner = self.parse_not()
+            self.depth -= 1
             return lambda trace: not inner(trace)
         return self.parse_atom()
 
     def parse_atom(self) -> Predicate:
         token = self.peek
         if token.kind == "op" and token.text == "(":
+            self.nest()
             self.take()
             inner = self.parse_or()
             self.expect_op(")")
+            self.depth -= 1
             return inner
         if token.kind != "word":
             raise self.error(f"expected a keyword, service(...) or '(', found {self.describe(token)}")

@@ -13,9 +13,9 @@ import signal
 import threading
 from pathlib import Path
 
-from emulator.xray.api import XRayApiServer
+from emulator.xray.api import IDLE_TIMEOUT_SECONDS, MAX_CONNECTIONS, XRayApiServer
 from emulator.xray.backend import XRayBackend
-from emulator.xray.daemon import Daemon
+from emulator.xray.daemon import QUEUE_BYTES_LIMIT, Daemon
 from emulator.xray.store import DEFAULT_DB_PATH, DEFAULT_MAX_DOCUMENTS, DEFAULT_RETENTION_SECONDS, TraceStore
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,9 @@ class XRayServer:
         max_documents: int = DEFAULT_MAX_DOCUMENTS,
         retention_seconds: float = DEFAULT_RETENTION_SECONDS,
         region: str = "ap-northeast-1",
+        api_idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        api_max_connections: int = MAX_CONNECTIONS,
+        queue_bytes_limit: int = QUEUE_BYTES_LIMIT,
     ) -> None:
         self.host = host
         self.port = port
@@ -41,6 +44,10 @@ class XRayServer:
         self.max_documents = max_documents
         self.retention_seconds = retention_seconds
         self.region = region
+        # Bounds on the API's connections and the daemon's queue (tests make them small).
+        self.api_idle_timeout = api_idle_timeout
+        self.api_max_connections = api_max_connections
+        self.queue_bytes_limit = queue_bytes_limit
         self.store: TraceStore | None = None
         self._daemon: Daemon | None = None
         self._api: XRayApiServer | None = None
@@ -54,7 +61,7 @@ class XRayServer:
         )
         backend = XRayBackend(self.store, region=self.region)
         try:
-            self._daemon = Daemon(self.store, self.host, self.port)
+            self._daemon = Daemon(self.store, self.host, self.port, queue_bytes_limit=self.queue_bytes_limit)
             udp_port = self._daemon.address[1]
             self._api = self._bind_api(backend, udp_port)
         except BaseException:
@@ -75,14 +82,23 @@ class XRayServer:
 
     def _bind_api(self, backend: XRayBackend, udp_port: int) -> XRayApiServer:
         if self.port != 0:
-            return XRayApiServer(backend, self.host, self.port)
+            return self._api_server(backend, self.port)
         # A free UDP port's number is usually free on TCP too; then one address serves both.
         try:
-            return XRayApiServer(backend, self.host, udp_port)
+            return self._api_server(backend, udp_port)
         except OSError as error:
             if error.errno != errno.EADDRINUSE:
                 raise
-            return XRayApiServer(backend, self.host, 0)
+            return self._api_server(backend, 0)
+
+    def _api_server(self, backend: XRayBackend, port: int) -> XRayApiServer:
+        return XRayApiServer(
+            backend,
+            self.host,
+            port,
+            idle_timeout=self.api_idle_timeout,
+            max_connections=self.api_max_connections,
+        )
 
     def stop(self) -> None:
         """Stop both listeners, store what the daemon had queued, close the store."""
@@ -133,6 +149,11 @@ class XRayServer:
     def rejected(self) -> dict[str, int]:
         """Datagrams dropped since start, by kind (bad_header, bad_json, invalid_document, ...)."""
         return self._running_daemon().rejected
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes the daemon has received and not yet written."""
+        return self._running_daemon().queued_bytes
 
     def _running_daemon(self) -> Daemon:
         if self._daemon is None:
