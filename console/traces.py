@@ -13,6 +13,7 @@ own under the span they name, and a proportional bar shows when in the trace eac
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -126,12 +127,23 @@ class Span:
 
     @property
     def start(self) -> float:
-        return float(self.document.get("start_time", 0.0))
+        return _seconds(self.document.get("start_time")) or 0.0
 
     @property
     def end(self) -> float | None:
-        end = self.document.get("end_time")
-        return None if end is None else float(end)
+        return _seconds(self.document.get("end_time"))
+
+
+def _seconds(value: Any) -> float | None:
+    """A document's time as a finite float, or None: a response from any X-Ray, or from a
+    store older than today's intake checks, may hold a string, NaN or 1e308 there."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 def render_trace_timeline(trace: Mapping[str, Any], bar_width: int = BAR_WIDTH) -> RenderableType:
@@ -294,11 +306,12 @@ def _bar(
     offset: float, end: float | None, trace_start: float, total: float, width: int, flags: list[str]
 ) -> Text:
     """`width` cells for the trace; the span's part is filled, at least one cell."""
-    if total <= 0:
+    stop = total if end is None else end - trace_start
+    if not (0 < total < math.inf and math.isfinite(offset) and math.isfinite(stop)):
+        # An instant, or times too far apart to place (e.g. a span from -1e308 to 1e308).
         first, last = 0, width
     else:
-        first = min(width - 1, int(offset / total * width))
-        stop = total if end is None else end - trace_start
+        first = max(0, min(width - 1, int(offset / total * width)))
         last = max(first + 1, min(width, round(stop / total * width)))
     style = next((FLAG_STYLES[flag] for flag in flags), "green")
     if end is None:
@@ -356,7 +369,10 @@ def _clock(value: Any) -> str:
     epoch = epoch_seconds(value)
     if epoch is None:
         return "?"
-    moment = datetime.fromtimestamp(epoch)
+    try:
+        moment = datetime.fromtimestamp(epoch)
+    except (OverflowError, OSError, ValueError):  # beyond the years datetime can hold
+        return "?"
     return f"{moment:%H:%M:%S}.{moment.microsecond // 1000:03d}"
 
 

@@ -278,6 +278,29 @@ def test_the_timeline_survives_parent_ids_that_loop():
     assert sorted(names) == ["first", "second"]
 
 
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (-1e308, 1e308),
+        (float("nan"), 11.0),
+        (10.0, float("inf")),
+        ("soon", "later"),
+        (12.0, 10.0),
+        (1e300, None),
+    ],
+)
+def test_the_timeline_draws_spans_whose_times_cannot_be_placed(start, end):
+    # What an X-Ray store written before intake checked times (or any other X-Ray) may answer.
+    good = {"id": "a" * 16, "name": "good", "start_time": 10.0, "end_time": 11.0}
+    odd = {"id": "b" * 16, "name": "odd", "start_time": start, "end_time": end, "parent_id": "a" * 16}
+    trace = {"Id": "1-x", "Segments": [{"Id": d["id"], "Document": json.dumps(d)} for d in (good, odd)]}
+
+    text = text_of(render_trace_timeline(trace))
+
+    assert "─ good " in text and "─ odd " in text
+    assert text.splitlines()[0].startswith("trace 1-x  started ")
+
+
 def test_the_list_renders_a_get_trace_summaries_response():
     # TraceSummaries as the API's JSON has them: StartTime in epoch seconds.
     summaries: list[dict[str, Any]] = [
