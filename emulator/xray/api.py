@@ -23,6 +23,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from emulator.loopback import is_loopback_host
 from emulator.xray.backend import InvalidRequest, XRayBackend
 from emulator.xray.documents import MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
 from emulator.xray.times import epoch_seconds
@@ -42,9 +43,6 @@ MAX_CONNECTIONS = 128
 # The listen() backlog: socketserver's default of 5 makes the kernel drop or reset
 # connections once a few dozen clients connect in the same instant.
 LISTEN_BACKLOG = 128
-# The only Host names answered (any port, any letter case): a page that re-points its own
-# DNS name at 127.0.0.1 still sends that name, and is refused.
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
 # What a refused connection's request is read of before the 503 (see _refuse_busy).
 MAX_REQUEST_HEAD_BYTES = 65536
 # TraceId's length bounds in the service model.
@@ -198,16 +196,6 @@ def _refuse_busy(connection: socket.socket, limit: int) -> None:
         connection.send((head + body).encode())
 
 
-def is_loopback_host(host: str) -> bool:
-    """Whether a Host header names this machine: a LOOPBACK_NAMES name, with or without a port."""
-    name = host.strip().lower()
-    if not name.endswith("]") and ":" in name:
-        name, _, port = name.rpartition(":")
-        if not (1 <= len(port) <= 5 and port.isascii() and port.isdigit()):
-            return False
-    return name in LOOPBACK_NAMES
-
-
 class XRayRequestHandler(BaseHTTPRequestHandler):
     server: XRayApiServer
     protocol_version = "HTTP/1.1"
@@ -220,7 +208,10 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.server.idle_timeout)
 
     def parse_request(self) -> bool:
-        """http.server's parsing, then the Host check: only loopback names are answered."""
+        """http.server's parsing, then the Host check: only loopback names are answered.
+
+        A page that re-points its own DNS name at 127.0.0.1 still sends that name, and is refused.
+        """
         if not super().parse_request():
             return False
         hosts = self.headers.get_all("Host") or []
@@ -231,7 +222,7 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
                 HTTPStatus.FORBIDDEN,
                 "AccessDeniedException",
                 f"Host header {shown} is not a loopback name: the local X-Ray API answers only"
-                f" {', '.join(LOOPBACK_NAMES)} (with any port)",
+                " localhost, 127.0.0.1 or [::1] (with any port)",
             )
             return False
         return True
