@@ -217,7 +217,7 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
         hosts = self.headers.get_all("Host") or []
         if len(hosts) != 1 or not is_loopback_host(hosts[0]):
             self.close_connection = True
-            shown = ", ".join(repr(host) for host in hosts) or "none"
+            shown = ", ".join(repr(host[:100]) for host in hosts) or "none"
             self._error(
                 HTTPStatus.FORBIDDEN,
                 "AccessDeniedException",
@@ -268,6 +268,7 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, result)
 
     def do_GET(self) -> None:
+        self.close_connection = True  # a body it may have sent is not read: the framing is lost
         self._error(HTTPStatus.NOT_FOUND, "UnknownOperationException", "the X-Ray API takes POST requests")
 
     def _read_body(self) -> bytes | None:
@@ -285,13 +286,13 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._error(HTTPStatus.BAD_REQUEST, "InvalidRequestException", "Content-Length is not a number")
             return None
-        size = int(length) if length else 0
+        size = _content_length(length)
         if size > MAX_BODY_BYTES:
             self.close_connection = True
             self._error(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 "RequestEntityTooLargeException",
-                f"the body is {size} bytes; the local X-Ray API takes at most {MAX_BODY_BYTES}",
+                f"the body is {length[:20]} bytes; the local X-Ray API takes at most {MAX_BODY_BYTES}",
             )
             return None
         raw = self.rfile.read(size) if size else b""
@@ -340,6 +341,16 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
+
+
+def _content_length(digits: str) -> int:
+    """A Content-Length of ASCII digits ("" for none) as a number; past the limit, limit + 1.
+
+    Compared as text first: int() refuses numbers of 4,300 digits or more.
+    """
+    if len(digits) > len(str(MAX_BODY_BYTES)):
+        return MAX_BODY_BYTES + 1
+    return int(digits) if digits else 0
 
 
 def _time_range(body: Body) -> tuple[float, float]:

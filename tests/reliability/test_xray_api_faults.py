@@ -86,7 +86,7 @@ NOW = int(time.time())
 # A valid GetServiceGraph body: 200 with no services.
 EMPTY_GRAPH = b'{"StartTime": 0, "EndTime": 1}'
 ABUSIVE_REQUESTS = {
-    "StartTime 1e400 (Infinity)": ("/ServiceGraph", b'{"StartTime": 1e400, "EndTime": 1}'),
+    "StartTime 1e400 (Infinity)": ("/TraceSummaries", b'{"StartTime": 1e400, "EndTime": 1e400}'),
     "StartTime NaN": ("/ServiceGraph", b'{"StartTime": NaN, "EndTime": 1}'),
     "EndTime Infinity": ("/TraceSummaries", f'{{"StartTime": {NOW}, "EndTime": Infinity}}'.encode()),
     "EndTime -Infinity": ("/ServiceGraph", b'{"StartTime": 0, "EndTime": -Infinity}'),
@@ -206,6 +206,8 @@ CHUNKED = b"POST /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding:
         (CHUNKED, 411),
         (b"POST /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n", 400),
         (b"POST /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"POST /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
+         413),
         (b"POST /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n{}", 400),
         (b"PUT /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", 405),
         (b"OPTIONS /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\n\r\n", 405),
@@ -213,8 +215,8 @@ CHUNKED = b"POST /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding:
         (b"POST /ServiceGraph HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", 400),
         (b"POST /ServiceGraph HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431),
     ],
-    ids=["chunked", "length-not-a-number", "length-negative", "body-cut-short", "PUT", "OPTIONS",
-         "garbage", "http-2.0", "header-too-long"],
+    ids=["chunked", "length-not-a-number", "length-negative", "length-5000-digits", "body-cut-short", "PUT",
+         "OPTIONS", "garbage", "http-2.0", "header-too-long"],
 )  # fmt: skip
 def test_broken_framing_and_unknown_methods_get_a_json_4xx(xray_server, data, expected):
     with socket.create_connection(("127.0.0.1", xray_server.tcp_port), timeout=10) as connection:
@@ -414,6 +416,27 @@ def assert_answers_json_below_500(server: XRayServer, path: str, body: bytes) ->
     ),
 )
 def test_any_json_body_gets_an_answer_below_500(fuzz_api, path, body):
+    assert_answers_json_below_500(fuzz_api, path, body.encode())
+
+
+# Times as a client might get them wrong: any number, huge integers, NaN, Infinity, any text.
+TIMES = (
+    st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(min_value=-(2**100), max_value=2**100)
+    | st.text(max_size=30)
+    | st.sampled_from(["0001-01-01T00:00:00", "9999-12-31T23:59:59Z", "2026-01-01T00:00:00+14:00"])
+)
+
+
+@FUZZ_SETTINGS
+@given(
+    path=st.sampled_from(["/TraceSummaries", "/ServiceGraph"]),
+    start=TIMES,
+    end=TIMES,
+    extra=st.dictionaries(st.sampled_from(MEMBERS[2:]), JSON_VALUES, max_size=2),
+)
+def test_any_time_window_gets_an_answer_below_500(fuzz_api, path, start, end, extra):
+    body = json.dumps({"StartTime": start, "EndTime": end, **extra})
     assert_answers_json_below_500(fuzz_api, path, body.encode())
 
 
