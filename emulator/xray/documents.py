@@ -150,6 +150,10 @@ def _check_json(obj: Any, text: str) -> None:
     """Refuse JSON nested deeper than MAX_JSON_DEPTH, or holding a string that is not UTF-8."""
     # Surrogates can only come from \u escapes: without one, there is no string to check.
     check_strings = _SURROGATE_ESCAPE_RE.search(text) is not None
+    # Nesting needs a bracket per level (brackets inside strings count too: an upper bound),
+    # so most documents skip the walk: it is on the path of every segment.
+    if not check_strings and text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+        return
     pending: list[tuple[Any, int]] = [(obj, 1)]
     while pending:
         value, depth = pending.pop()
