@@ -1,6 +1,7 @@
 """`make bench`: every figure beside a baseline measured in the same run, as a ratio.
 
 python -m bench [--requests 2000] [--seconds 5] [--clients 4] [--segments 320000] [--stored 100000]
+                [--table-sizes 1000 10000 100000]
 
 Each server runs in a process of its own and the load client in this one: the stack as
 `make run`, the bare HTTP baseline as `python -m bench.baseline_server`, the X-Ray daemon
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.baseline_server import BaselineServer
+from bench.durability_figures import measure as measure_durability
 from bench.http_load import Request, measure_latency, measure_throughput
 from bench.local_stack import LocalStack
 from bench.xray_figures import measure_graph_query, measure_ingest
@@ -28,6 +30,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="concurrent connections for throughput")
     parser.add_argument("--segments", type=int, default=320_000, help="most segments per ingest step")
     parser.add_argument("--stored", type=int, default=100_000, help="segments stored for GetServiceGraph")
+    parser.add_argument("--table-sizes", type=int, nargs="+", default=[1000, 10_000, 100_000],
+                        help="items in the table for the DynamoDB start/stop figures")  # fmt: skip
     return parser.parse_args()
 
 
@@ -66,6 +70,10 @@ def main() -> None:
     console.print(measure_ingest(segments=args.segments).table())
     console.print(f"  measuring GetServiceGraph over {args.stored:,} stored segments …")
     console.print(measure_graph_query(stored=args.stored).table())
+    console.print(
+        f"  measuring the local DynamoDB's start and stop at {', '.join(map(str, args.table_sizes))} items …"
+    )
+    console.print(measure_durability(args.table_sizes))
 
 
 if __name__ == "__main__":

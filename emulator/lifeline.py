@@ -70,16 +70,27 @@ def watch_parent(on_parent_gone: Callable[[], None]) -> bool:
 # The worker leads its own process group, so the group kill also takes whatever the function
 # started.
 _WORKER_PRELUDE = f"""\
-import os, runpy, signal, threading
+import atexit, os, runpy, signal, threading
 def _lifeline(fd):
     while os.read(fd, 1):
         pass
     os.killpg(os.getpgrp(), signal.SIGKILL)
+def _at_exit(fd):
+    # awslambdaric may notice first (its Runtime API is gone) and exit before the thread
+    # above runs: whatever the function started must still go.
+    os.set_blocking(fd, False)
+    try:
+        gone = os.read(fd, 1) == b""
+    except OSError:
+        gone = False
+    if gone:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 _fd = os.environ.pop({ENV_VAR!r}, None)
 if _fd is not None:
     os.set_inheritable(int(_fd), False)
     threading.Thread(target=_lifeline, args=(int(_fd),), name="lifeline", daemon=True).start()
-del _fd, _lifeline
+    atexit.register(_at_exit, int(_fd))
+del _fd, _lifeline, _at_exit
 runpy.run_module({{module!r}}, run_name="__main__", alter_sys=True)
 """
 

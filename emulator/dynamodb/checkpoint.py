@@ -15,12 +15,13 @@ Pickle is moto's own state as it is (tables, indexes, streams, TTL settings); it
 from the stack's own data directory, which only the user writes.
 """
 
+import contextlib
 import os
 import pickle
 import re
+import signal
 import sys
 import threading
-import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -155,11 +156,14 @@ class BackgroundCheckpoints:
         with self._lock:
             self._running = None
 
-    def wait(self, timeout: float) -> None:
-        """Let a checkpoint being written finish (stop() calls this; a half one is harmless)."""
-        deadline = time.monotonic() + timeout
-        while self.busy and time.monotonic() < deadline:
-            time.sleep(0.01)
+    def cancel(self) -> None:
+        """Stop a checkpoint being written: the journal it would have replaced is still there,
+        and a stop must not wait for a pickle that grows with the table."""
+        with self._lock:
+            pid = self._running
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _write_and_exit(directory: Path, number: int) -> None:

@@ -47,6 +47,14 @@ FUNCTIONS = {
         "        time.sleep(60)\n"
         "    return {'pid': os.getpid()}\n"
     ),
+    # Starts a child process that outlives the invocation, writes its pid to {"pidfile": path}.
+    "spawner": (
+        "import pathlib, subprocess\n\n"
+        "def handler(event, context):\n"
+        "    child = subprocess.Popen(['sleep', '300'])\n"
+        "    pathlib.Path(event['pidfile']).write_text(str(child.pid))\n"
+        "    return {'child': child.pid}\n"
+    ),
     # Holds {"mb": n} megabytes, touched, in 8 MB steps, as a growing list or cache would.
     "hog": (
         "def handler(event, context):\n"
@@ -133,6 +141,8 @@ service = LambdaService({"Fn": function}, runtime_dir=runtime_dir, base_env=json
                         log=lambda name, line: None)
 invoke = threading.Thread(target=service.invoke, args=("Fn", json.dumps({"pidfile": sys.argv[4]}).encode()))
 invoke.start()
+invoke.join()
+print("idle", flush=True)
 threading.Event().wait()
 """
 
@@ -160,6 +170,31 @@ def test_a_killed_stack_takes_its_workers_with_it(code_dirs, lambda_runtime_dir,
         if worker:
             with contextlib.suppress(OSError):
                 os.killpg(worker, signal.SIGKILL)
+
+
+def test_a_killed_stack_takes_what_an_idle_function_started_with_it(code_dirs, lambda_runtime_dir, tmp_path):
+    pidfile = tmp_path / "child.pid"
+    command = [sys.executable, "-c", STACK_SCRIPT, str(code_dirs["spawner"]), str(lambda_runtime_dir)]
+    stack = subprocess.Popen(
+        [*command, json.dumps(BASE_ENV), str(pidfile)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    child = 0
+    try:
+        assert stack.stdout is not None and stack.stdout.readline() == "idle\n"
+        child = int(pidfile.read_text())
+        assert process_table.alive(child)
+
+        stack.kill()  # the worker is idle, waiting for its next event
+        stack.wait()
+
+        # awslambdaric may see its Runtime API gone and exit before the lifeline thread acts;
+        # the function's own child must go either way.
+        assert wait_until(lambda: not process_table.alive(child), 2.0)
+    finally:
+        stack.kill()
+        stack.wait()
+        if child and process_table.alive(child):
+            os.kill(child, signal.SIGKILL)
 
 
 # -- a worker that dies by itself ------------------------------------------------------------
