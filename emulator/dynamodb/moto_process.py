@@ -43,6 +43,19 @@ MAX_CONNECTIONS = 256
 LOCK_FILE = "journal.lock"
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The child's tunables (tests shrink them); each is a command-line option of the child."""
+
+    lock_wait: float = LOCK_WAIT_SECONDS
+    checkpoint_every: int = CHECKPOINT_EVERY_WRITES
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    max_connections: int = MAX_CONNECTIONS
+
+    def arguments(self) -> list[str]:
+        return [f"--{name.replace('_', '-')}={value}" for name, value in vars(self).items()]
+
+
 class MotoProcessError(Exception):
     """moto could not start; the message is one line."""
 
@@ -74,10 +87,9 @@ class MotoProcess:
         *,
         log: Callable[[str], None] | None = None,
         on_restart: Callable[[], None] | None = None,
-        lock_wait: float = LOCK_WAIT_SECONDS,
-        checkpoint_every: int = CHECKPOINT_EVERY_WRITES,
+        limits: Limits = Limits(),
     ) -> None:
-        self._tuning = [f"--lock-wait={lock_wait}", f"--checkpoint-every={checkpoint_every}"]
+        self._limits = limits
         self.host = host
         self.port = port
         self.data_dir = data_dir
@@ -96,7 +108,7 @@ class MotoProcess:
         return self._child.pid
 
     def _arguments(self) -> list[str]:
-        arguments = ["--host", self.host, "--port", str(self.port), *self._tuning]
+        arguments = ["--host", self.host, "--port", str(self.port), *self._limits.arguments()]
         if self.data_dir is not None:
             arguments += ["--data-dir", str(self.data_dir.resolve())]
         return arguments
@@ -125,16 +137,16 @@ class MotoProcess:
 # -- the child -------------------------------------------------------------------------
 
 
-def _make_server(host: str, port: int, app: Any) -> Any:
+def _make_server(host: str, port: int, app: Any, limits: Limits) -> Any:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import ThreadedWSGIServer
 
     class IdleClosingHandler(MotoRequestHandler):
         # socketserver applies it to the connection: an idle keep-alive read times out.
-        timeout = IDLE_TIMEOUT_SECONDS
+        timeout = limits.idle_timeout
 
     class CappedServer(ThreadedWSGIServer):
-        slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        slots = threading.BoundedSemaphore(limits.max_connections)
 
         def process_request(self, request: Any, client_address: Any) -> None:
             if not self.slots.acquire(blocking=False):
@@ -167,7 +179,7 @@ def _refuse_busy(connection: socket.socket) -> None:
         connection.sendall(head.encode() + body)
 
 
-def _serve(host: str, port: int, data_dir: Path | None, lock_wait: float, checkpoint_every: int) -> int:
+def _serve(host: str, port: int, data_dir: Path | None, limits: Limits) -> int:
     # Imported here: the parent only starts this module as a program.
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -183,7 +195,7 @@ def _serve(host: str, port: int, data_dir: Path | None, lock_wait: float, checkp
         # Two processes appending to one journal would interleave their tables. The lock is
         # held as long as this process and a checkpoint fork of it live.
         lock = (
-            hold_lock(data_dir / LOCK_FILE, "another local DynamoDB", lock_wait)
+            hold_lock(data_dir / LOCK_FILE, "another local DynamoDB", limits.lock_wait)
             if data_dir is not None
             else None
         )
@@ -191,10 +203,10 @@ def _serve(host: str, port: int, data_dir: Path | None, lock_wait: float, checkp
         print(str(error), file=sys.stderr, flush=True)
         return 2
     durable = DurableDynamoDB(
-        DomainDispatcherApplication(create_backend_app), data_dir, checkpoint_every=checkpoint_every
+        DomainDispatcherApplication(create_backend_app), data_dir, checkpoint_every=limits.checkpoint_every
     )
     try:
-        server = _make_server(host, port, BrowserGuard(durable))
+        server = _make_server(host, port, BrowserGuard(durable), limits)
     except OSError as error:
         print(f"port {host}:{port}: {error.strerror or error}", file=sys.stderr, flush=True)
         return 2
@@ -229,14 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=0, help="0: any free port (default)")
     parser.add_argument("--data-dir", type=Path, help="journal and checkpoints (default: memory only)")
-    parser.add_argument(
-        "--lock-wait", type=float, default=LOCK_WAIT_SECONDS, help="seconds to wait for the data dir"
-    )
-    parser.add_argument(
-        "--checkpoint-every", type=int, default=CHECKPOINT_EVERY_WRITES, help="journaled writes"
-    )
+    defaults = Limits()
+    for name, value in vars(defaults).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
-    return _serve(args.host, args.port, args.data_dir, args.lock_wait, args.checkpoint_every)
+    limits = Limits(**{name: getattr(args, name) for name in vars(defaults)})
+    return _serve(args.host, args.port, args.data_dir, limits)
 
 
 if __name__ == "__main__":

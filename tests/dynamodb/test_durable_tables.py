@@ -12,7 +12,7 @@ import pytest
 from emulator.app.model import TableSpec
 from emulator.dynamodb.checkpoint import checkpoint_numbers
 from emulator.dynamodb.journal import journal_numbers, journal_path
-from emulator.dynamodb.moto_process import MotoProcess, MotoProcessError
+from emulator.dynamodb.moto_process import Limits, MotoProcess, MotoProcessError
 from emulator.dynamodb.service import DynamoDBService
 from emulator.local_credentials import FAKE_CREDENTIALS
 
@@ -63,7 +63,7 @@ def test_a_killed_moto_is_restarted_on_its_port_with_every_acknowledged_write(tm
 
 
 def test_writes_after_a_checkpoint_are_replayed_on_top_of_it(tmp_path: Path):
-    moto = MotoProcess(data_dir=tmp_path, checkpoint_every=10)
+    moto = MotoProcess(data_dir=tmp_path, limits=Limits(checkpoint_every=10))
     moto.start()
     try:
         client = boto3.client(
@@ -112,7 +112,7 @@ def test_a_second_moto_on_the_same_data_dir_is_refused(tmp_path: Path):
     first.start()
     try:
         with pytest.raises(MotoProcessError) as raised:
-            MotoProcess(data_dir=tmp_path, lock_wait=0.2).start()
+            MotoProcess(data_dir=tmp_path, limits=Limits(lock_wait=0.2)).start()
     finally:
         first.stop()
     assert f"is in use by another local DynamoDB (pid {first_pid_of(tmp_path)})" in str(raised.value)
