@@ -18,7 +18,6 @@ from the stack's own data directory, which only the user writes.
 import contextlib
 import os
 import pickle
-import re
 import signal
 import sys
 import threading
@@ -26,10 +25,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from emulator.dynamodb.journal import fsync_directory, journal_numbers, journal_path
+from emulator.dynamodb.journal import fsync_directory, journal_numbers, journal_path, numbered_files
 
 FORMAT_VERSION = 1
-_NAME = re.compile(r"checkpoint-(\d{6,})\.pickle")
 
 
 class CheckpointError(Exception):
@@ -41,12 +39,7 @@ def checkpoint_path(directory: Path, number: int) -> Path:
 
 
 def checkpoint_numbers(directory: Path) -> list[int]:
-    numbers = []
-    for path in directory.glob("checkpoint-*.pickle"):
-        match = _NAME.fullmatch(path.name)
-        if match:
-            numbers.append(int(match.group(1)))
-    return sorted(numbers)
+    return numbered_files(directory, "checkpoint", ".pickle")
 
 
 def _moto_version() -> str:

@@ -30,7 +30,6 @@ _HEADER = struct.Struct(">II")
 # A record bigger than this is not one we wrote (DynamoDB's largest request is 16 MB: a
 # 25-item BatchWriteItem of 400 KB items is 10 MB).
 MAX_RECORD_BYTES = 64 * 1024 * 1024
-_NAME = re.compile(r"journal-(\d{6,})\.log")
 
 
 def journal_path(directory: Path, number: int) -> Path:
@@ -39,12 +38,14 @@ def journal_path(directory: Path, number: int) -> Path:
 
 def journal_numbers(directory: Path) -> list[int]:
     """The journal files present, oldest first."""
-    numbers = []
-    for path in directory.glob("journal-*.log"):
-        match = _NAME.fullmatch(path.name)
-        if match:
-            numbers.append(int(match.group(1)))
-    return sorted(numbers)
+    return numbered_files(directory, "journal", ".log")
+
+
+def numbered_files(directory: Path, stem: str, suffix: str) -> list[int]:
+    """The n of every `<stem>-<n><suffix>` in `directory` (n of six digits or more), sorted."""
+    name = re.compile(rf"{re.escape(stem)}-(\d{{6,}}){re.escape(suffix)}")
+    matches = (name.fullmatch(path.name) for path in directory.glob(f"{stem}-*{suffix}"))
+    return sorted(int(match.group(1)) for match in matches if match)
 
 
 def fsync_directory(directory: Path) -> None:
