@@ -271,21 +271,22 @@ def run_round(name: str, build_dir: Path, work_dir: Path, requests: int, clients
     stack = StackRun(build_dir, data_dir)
     load = Load(stack.endpoints["apigateway"], name, clients, requests)
     threads = load.start()
-    # A random moment in the middle of the load, so the fault lands at a different point of a
-    # write each time.
-    target = int(requests * random.uniform(0.3, 0.7))
-    while load.sent < target and any(thread.is_alive() for thread in threads):
+    # A random moment late in the round, so the fault lands at a different point of a write
+    # each time; the writers stop once it has landed (what they would send after it only
+    # meets a closed port).
+    target = int(requests * random.uniform(0.6, 1.0))
+    while load.sent < target - clients and any(thread.is_alive() for thread in threads):
         time.sleep(0.01)
     # moto, X-Ray, and the workers started by the load so far; a child restarted after the
     # fault is a child of the main process while it lives, and is looked up again below.
     children = set(stack.children) | set(children_of(stack.pid))
     _, fault = FAULTS[name]
     fault(stack)
+    load.stop.set()
     shutdown = _wait(lambda: _note_children(stack, children), HANG_SECONDS)
     if shutdown is None:
         stack.kill()
     children_gone = _wait(lambda: not any(alive(pid) for pid in children), HANG_SECONDS)
-    load.stop.set()
     for thread in threads:
         thread.join(15)
     stored = stored_keys(data_dir / "dynamodb", list(load.acknowledged))

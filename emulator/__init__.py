@@ -14,8 +14,10 @@ A request's path, hop by hop, as module:function (read it top to bottom):
       lambda_/environment_variables.py                  the variables Lambda sets (_X_AMZN_TRACE_ID...)
       lambda_/runtime_api.py:RuntimeApiServer           GET /invocation/next hands awslambdaric the event
         -> your handler (hello_world/app.py, sam_ddb/app.py) -> boto3 -> AWS_ENDPOINT_URL
-      dynamodb/moto_process.py                          moto, in a child process, answers PutItem
-      dynamodb/snapshots.py                             the tables' items kept across restarts
+      dynamodb/browser_guard.py:BrowserGuard            loopback Host only, no web page (Origin)
+      dynamodb/durable_app.py:DurableDynamoDB           moto applies PutItem, the journal gets it,
+      dynamodb/journal.py:Journal.wait_durable            fsynced before the answer leaves
+      dynamodb/checkpoint.py                            moto's tables pickled every 1,000 writes
       lambda_/runtime_api.py:RuntimeApiServer           POST /invocation/{id}/response
       apigateway/proxy_integration.py:parse_result      the function's answer -> the HTTP response
 
@@ -31,5 +33,7 @@ A request's path, hop by hop, as module:function (read it top to bottom):
 
 What runs it: app/template.py:load_app reads the built template into an AppSpec (app/model.py),
 with app/intrinsics.py for !Ref, !GetAtt, !Sub...; cli.py is `python -m emulator` (arguments,
-banner, signals); console/ (beside this package) holds the clients of any X-Ray API.
+banner, signals); child_process.py starts, watches and restarts moto and X-Ray; lifeline.py
+ends every child with the stack; dir_lock.py keeps one stack per data directory; console/
+(beside this package) holds the clients of any X-Ray API.
 """
