@@ -214,9 +214,10 @@ CHUNKED = b"POST /ServiceGraph HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding:
         (b"GARBAGE\r\n\r\n", 400),
         (b"POST /ServiceGraph HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n", 400),
         (b"POST /ServiceGraph HTTP/1.1\r\n" + b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n", 431),
+        (b"POST /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
     ],
     ids=["chunked", "length-not-a-number", "length-negative", "length-5000-digits", "body-cut-short", "PUT",
-         "OPTIONS", "garbage", "http-2.0", "header-too-long"],
+         "OPTIONS", "garbage", "http-2.0", "header-too-long", "request-line-too-long"],
 )  # fmt: skip
 def test_broken_framing_and_unknown_methods_get_a_json_4xx(xray_server, data, expected):
     with socket.create_connection(("127.0.0.1", xray_server.tcp_port), timeout=10) as connection:
