@@ -30,6 +30,8 @@ STOP_TIMEOUT_SECONDS = 5.0
 # A child that keeps dying is not restarted for ever: after this many failed restarts in a
 # row the stack says so and leaves the service down.
 MAX_RESTARTS_IN_A_ROW = 5
+# Between tries to start a child again.
+RESTART_PAUSES_SECONDS = (0.2, 0.5, 1.0, 0.0)
 # A child that lived this long before dying counts as a fresh failure, not one in a row.
 HEALTHY_SECONDS = 10.0
 _AWS_PROFILE_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
@@ -146,15 +148,25 @@ class ChildProcess:
                 return
             self.restarts += 1
             self._log(f"{self.name} exited ({describe_exit(returncode)}); restarting it")
-            try:
-                new_process = self._spawn()
-            except (ChildStartError, OSError) as error:
-                self._log(f"{self.name} could not be restarted: {error}")
+            new_process = self._respawn()
+            if new_process is None:
                 return
         self._log(f"{self.name} restarted (pid {new_process.pid})")
         if self._on_restart is not None:
             self._on_restart(self.ready_fields)
         self._watch(new_process)
+
+    def _respawn(self) -> "subprocess.Popen[bytes] | None":
+        """Start the child again on its port; the port may be briefly taken (another process
+        handed it as a free port the moment it was released), so a few tries."""
+        for pause in RESTART_PAUSES_SECONDS:
+            try:
+                return self._spawn()
+            except (ChildStartError, OSError) as error:
+                problem = error
+            time.sleep(pause)
+        self._log(f"{self.name} could not be restarted: {problem}")
+        return None
 
     def stop(self) -> None:
         with self._lock:
