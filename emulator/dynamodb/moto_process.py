@@ -14,7 +14,6 @@ exit status 2. It stops on SIGTERM, and by itself when the stack is gone.
 """
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.child_process import ChildProcess, ChildStartError, serve_until_stopped
+from emulator.connection_cap import ConnectionCap, answer_and_close
 from emulator.dir_lock import LockHeld, hold_lock
 from emulator.dynamodb.durable_app import CHECKPOINT_EVERY_WRITES
 from emulator.loopback import HOST
@@ -145,38 +145,23 @@ def _make_server(host: str, port: int, app: Any, limits: Limits) -> Any:
         # socketserver applies it to the connection: an idle keep-alive read times out.
         timeout = limits.idle_timeout
 
-    class CappedServer(ThreadedWSGIServer):
-        slots = threading.BoundedSemaphore(limits.max_connections)
+    class CappedServer(ConnectionCap, ThreadedWSGIServer):
+        max_connections = limits.max_connections
 
-        def process_request(self, request: Any, client_address: Any) -> None:
-            if not self.slots.acquire(blocking=False):
-                _refuse_busy(request)
-                self.shutdown_request(request)
-                return
-            super().process_request(request, client_address)
-
-        def process_request_thread(self, request: Any, client_address: Any) -> None:
-            try:
-                super().process_request_thread(request, client_address)
-            finally:
-                self.slots.release()
+        def refuse_connection(self, connection: socket.socket) -> None:
+            body = json.dumps(
+                {
+                    "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                    "message": "too many open connections",
+                }
+            )
+            head = (
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.0\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            )
+            answer_and_close(connection, (head + body).encode())
 
     return CappedServer(host, port, app, handler=IdleClosingHandler)
-
-
-def _refuse_busy(connection: socket.socket) -> None:
-    body = json.dumps(
-        {
-            "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-            "message": "too many open connections",
-        }
-    ).encode()
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.0\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-    )
-    with contextlib.suppress(OSError):
-        connection.sendall(head.encode() + body)
 
 
 def _serve(host: str, port: int, data_dir: Path | None, limits: Limits) -> int:

@@ -12,17 +12,16 @@ DNS rebinding, and sends no CORS headers, so no page can read its answers. Conne
 bounded in number and in idle time.
 """
 
-import contextlib
 import json
 import logging
 import socket
-import threading
 import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from emulator.connection_cap import ConnectionCap, answer_and_close
 from emulator.loopback import is_loopback_host
 from emulator.xray.backend import InvalidRequest, XRayBackend
 from emulator.xray.documents import MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
@@ -132,7 +131,7 @@ ROUTES: dict[str, Callable[[XRayBackend, Body], Body]] = {
 }
 
 
-class XRayApiServer(ThreadingHTTPServer):
+class XRayApiServer(ConnectionCap, ThreadingHTTPServer):
     daemon_threads = True
     # Restarts on the same port must not wait for TIME_WAIT sockets.
     allow_reuse_address = True
@@ -150,50 +149,24 @@ class XRayApiServer(ThreadingHTTPServer):
         self.backend = backend
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
-        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__((host, port), XRayRequestHandler)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Serve the connection in a thread of its own, if a slot is free; else answer 503."""
-        if not self._slots.acquire(blocking=False):
-            _refuse_busy(request, self.max_connections)
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()  # the thread never started: its slot is free again
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+    def refuse_connection(self, connection: socket.socket) -> None:
+        """A 503 JSON answer: the connection is over the cap."""
+        limit = self.max_connections
+        body = json.dumps(
+            {"message": f"the local X-Ray API is serving {limit} connections, its limit; retry"}
+        )
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nx-amzn-ErrorType: ServiceUnavailableException\r\n"
+            "Retry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        answer_and_close(connection, (head + body).encode())
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # socketserver prints these to stderr; a client that hung up is not news.
         logger.debug("X-Ray API connection from %s failed", client_address, exc_info=True)
-
-
-def _refuse_busy(connection: socket.socket, limit: int) -> None:
-    """A 503 JSON answer written straight to a connection that gets no thread.
-
-    Non-blocking throughout: this runs on the accepting thread, which must never wait on a
-    client. What the client already sent is read first, so closing does not reset the
-    connection before the client reads the answer.
-    """
-    body = json.dumps({"message": f"the local X-Ray API is serving {limit} connections, its limit; retry"})
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nx-amzn-ErrorType: ServiceUnavailableException\r\n"
-        "Retry-After: 1\r\nConnection: close\r\n\r\n"
-    )
-    with contextlib.suppress(OSError):
-        connection.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            connection.recv(MAX_REQUEST_HEAD_BYTES)
-        connection.send((head + body).encode())
 
 
 class XRayRequestHandler(BaseHTTPRequestHandler):
