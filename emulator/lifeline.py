@@ -11,6 +11,7 @@ stack starts workers from short-lived request threads.
 """
 
 import os
+import select
 import signal
 import sys
 import threading
@@ -57,12 +58,23 @@ def watch_parent(on_parent_gone: Callable[[], None]) -> bool:
     os.set_inheritable(read_fd, False)
 
     def wait_for_end() -> None:
-        while os.read(read_fd, 1):
-            pass
+        wait_for_eof(read_fd)
         on_parent_gone()
 
     threading.Thread(target=wait_for_end, name="lifeline", daemon=True).start()
     return True
+
+
+def wait_for_eof(read_fd: int) -> None:
+    """Block until the write end is closed. Every child shares one open pipe, so its flags too:
+    the wait must not depend on the descriptor being blocking."""
+    while True:
+        select.select([read_fd], [], [])
+        try:
+            if not os.read(read_fd, 1):
+                return
+        except BlockingIOError:
+            continue
 
 
 # The same watch, as source a worker runs before awslambdaric: the function's process must not
@@ -70,20 +82,21 @@ def watch_parent(on_parent_gone: Callable[[], None]) -> bool:
 # The worker leads its own process group, so the group kill also takes whatever the function
 # started.
 _WORKER_PRELUDE = f"""\
-import atexit, os, runpy, signal, threading
+import atexit, os, runpy, select, signal, threading
 def _lifeline(fd):
-    while os.read(fd, 1):
-        pass
+    while True:
+        select.select([fd], [], [])
+        try:
+            if not os.read(fd, 1):
+                break
+        except BlockingIOError:
+            continue
     os.killpg(os.getpgrp(), signal.SIGKILL)
 def _at_exit(fd):
     # awslambdaric may notice first (its Runtime API is gone) and exit before the thread
-    # above runs: whatever the function started must still go.
-    os.set_blocking(fd, False)
-    try:
-        gone = os.read(fd, 1) == b""
-    except OSError:
-        gone = False
-    if gone:
+    # above runs: whatever the function started must still go. Readable with nothing to read
+    # is end-of-file; the descriptor's flags are shared with every child, so left as they are.
+    if select.select([fd], [], [], 0)[0] and not os.read(fd, 1):
         os.killpg(os.getpgrp(), signal.SIGKILL)
 _fd = os.environ.pop({ENV_VAR!r}, None)
 if _fd is not None:
