@@ -4,8 +4,10 @@
     python -m console.service_map --aws [--region ap-northeast-1]
 
 Both read GetServiceGraph through boto3, so one renderer draws the local and the AWS graph.
-The API has no client node; as the X-Ray console does, the map draws "client" above the
-services marked Root.
+X-Ray answers with `client` nodes (Type "client": the callers of the root services, with
+an edge to each); the map draws one "client" at the top and hangs each client's root
+service under it with that edge's statistics. A graph without client nodes (an older
+local store, a hand-made response) gets the same "client" above the services marked Root.
 """
 
 import argparse
@@ -29,6 +31,9 @@ from console.xray_client import (
     report_api_error,
     source_from,
 )
+
+# GetServiceGraph's Type for the node that stands for the callers of a root service.
+CLIENT_TYPE = "client"
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -100,11 +105,17 @@ def render_service_map(graph: Mapping[str, Any]) -> RenderableType:
             else:
                 grow(child, target)
 
+    clients = [service for service in services if service.get("Type") == CLIENT_TYPE]
+    drawn.update(client["ReferenceId"] for client in clients)
+    for client in clients:
+        for edge in client.get("Edges", []):
+            root = by_reference.get(edge.get("ReferenceId"))
+            if root is not None and root["ReferenceId"] not in drawn:
+                grow(tree.add(label(root, edge.get("SummaryStatistics"))), root)
+    # Roots no client node names (or no client nodes at all), then nodes no root reaches
+    # (a graph cut by the time window): each at the top level, once.
     roots = [service for service in services if service.get("Root")]
-    for service in roots:
-        grow(tree.add(label(service, service.get("SummaryStatistics"))), service)
-    # Nodes no root reaches (a graph cut by the time window) still show, at the top level.
-    for service in services:
+    for service in roots + services:
         if service["ReferenceId"] not in drawn:
             grow(tree.add(label(service, service.get("SummaryStatistics"))), service)
 
@@ -116,6 +127,8 @@ def render_service_map(graph: Mapping[str, Any]) -> RenderableType:
         else:
             table.add_column(column, justify="right", no_wrap=True)
     for service in services:
+        if service.get("Type") == CLIENT_TYPE:
+            continue  # no statistics of its own: the tree shows its calls
         stats = service.get("SummaryStatistics") or {}
         total = stats.get("TotalCount") or 0
         errors = stats.get("ErrorStatistics", {})

@@ -4,20 +4,28 @@ How X-Ray draws it, and how this module does:
   * one node per (name, origin) of the segments: `sam-app/Prod` AWS::ApiGateway::Stage,
     the function's AWS::Lambda and AWS::Lambda::Function nodes, and so on;
   * an edge A -> B when segment B's parent_id is A's id or one of A's subsegments' ids;
-    its statistics are B's (the callee's timing and status, as B recorded them);
+    its statistics are the caller's: the subsegment of A that B's parent_id names (API
+    Gateway's `Lambda` call, say), or B's own when B hangs off A's segment itself;
   * inferred nodes for subsegments in namespace "aws" (Name = aws.table_name and Type
     AWS::DynamoDB::Table for DynamoDB, else Name = subsegment name and Type AWS::<name>) or
     "remote" (Name = the URL's host, Type "remote"), unless a real segment answers that
     subsegment (API Gateway's "Lambda" subsegment is answered by the AWS::Lambda segment);
     their statistics are the subsegment's;
-  * Root=true on nodes that have segments with no parent_id. The API has no "client" node:
-    the caller of the root service is implied, and the console (and `map`) draw it.
+  * Root=true on nodes that have segments with no parent_id, and for each such node a
+    `client` node: Type "client", named as the root service, State "unknown", with no
+    statistics of its own and one edge to the root whose statistics are the root segments'.
+    That is the shape of the X-Ray developer guide's GetServiceGraph example ("a service
+    graph with 4 nodes, including a client node": awsdocs/aws-xray-developer-guide,
+    doc-source/xray-api-gettingdata.md);
+  * node and edge StartTime / EndTime are whole seconds (the same example: 1528317567.0),
+    widened outwards so the span still covers every request it counts.
 
 Statistics count a fault (5xx) as a fault only, an error (4xx) as an error, a throttle (429)
 as an error with ThrottleCount; histograms bucket durations to the millisecond.
 """
 
 import json
+import math
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -116,35 +124,83 @@ def drawable_times(table: str) -> str:
 
 def build_services(db: sqlite3.Connection, scope: Scope) -> list[dict[str, Any]]:
     """The `Services` list of GetServiceGraph (scope = a window) or GetTraceGraph (trace ids)."""
-    nodes: dict[NodeKey, Stats] = {}
-    roots: set[NodeKey] = set()
-    inferred: set[NodeKey] = set()
-    edges: dict[tuple[NodeKey, NodeKey], Stats] = {}
+    graph = _Graph()
+    _add_segment_nodes(db, scope, graph)
+    _add_segment_edges(db, scope, graph)
+    _add_inferred_nodes(db, scope, graph)
+    return graph.services()
 
-    # One scan for segment nodes and segment -> segment edges: a segment's edge source was
-    # resolved at insert (the node holding its parent span).
+
+@dataclass
+class _Graph:
+    """Nodes, edges and the statistics of each, as the queries find them."""
+
+    nodes: dict[NodeKey, Stats] = field(default_factory=dict)
+    # Per root node: the statistics of its root segments only (the client's edge to it).
+    roots: dict[NodeKey, Stats] = field(default_factory=dict)
+    inferred: set[NodeKey] = field(default_factory=set)
+    edges: dict[tuple[NodeKey, NodeKey], Stats] = field(default_factory=dict)
+
+    def services(self) -> list[dict[str, Any]]:
+        return _services(self)
+
+
+def _add_segment_nodes(db: sqlite3.Connection, scope: Scope, graph: _Graph) -> None:
+    """Every segment's node, and which nodes have root segments (no parent_id)."""
     params: dict[str, Any] = {}
-    stats = _stats_columns("d")
     for row in db.execute(
-        f"SELECT d.name, d.origin, d.edge_src_name, d.edge_src_type, max(d.parent_id IS NULL), {stats}"
+        f"SELECT d.name, d.origin, d.parent_id IS NULL AS is_root, {_stats_columns('d')}"
         f" FROM docs d WHERE d.kind = 'segment' AND d.end_time IS NOT NULL AND {scope.where('d', params)}"
-        " GROUP BY d.name, d.origin, d.edge_src_name, d.edge_src_type, bucket",
+        " GROUP BY d.name, d.origin, is_root, bucket",
         params,
     ):
         key = (row[0], row[1])
-        nodes.setdefault(key, Stats()).add(row[5:])
-        if row[4]:
-            roots.add(key)
-        if row[2] is not None:
-            source = (row[2], row[3])
-            edges.setdefault((source, key), Stats()).add(row[5:])
-            nodes.setdefault(source, Stats())
+        graph.nodes.setdefault(key, Stats()).add(row[3:])
+        if row[2]:
+            graph.roots.setdefault(key, Stats()).add(row[3:])
 
-    # Segment -> inferred node: an aws/remote subsegment no real segment answers.
-    params = {}
-    stats = _stats_columns("s")
+
+# The span a segment's parent_id names, when it is a subsegment of the caller (the call as the
+# caller timed it); NULL when the parent is the caller's segment itself or is not stored.
+_CALLER_SUBSEGMENT = """
+    LEFT JOIN spans p ON p.trace_id = d.trace_id AND p.span_id = d.parent_id
+        AND p.end_time IS NOT NULL
+        AND p.doc_seq = (SELECT min(x.doc_seq) FROM spans x
+                         WHERE x.trace_id = d.trace_id AND x.span_id = d.parent_id)
+        AND NOT EXISTS (SELECT 1 FROM docs pd
+                        WHERE pd.seq = p.doc_seq AND pd.kind = 'segment' AND pd.id = p.span_id)
+"""
+
+
+def _add_segment_edges(db: sqlite3.Connection, scope: Scope, graph: _Graph) -> None:
+    """Segment -> segment edges; the edge's source was resolved at insert (the node holding
+    the parent span). Statistics come from the caller's subsegment when there is one."""
+    params: dict[str, Any] = {}
+    picked = ", ".join(
+        f"CASE WHEN p.span_id IS NULL THEN d.{column} ELSE p.{column} END AS {column}"
+        for column in ("start_time", "end_time", "error", "fault", "throttle")
+    )
     for row in db.execute(
-        f"SELECT d.owner_name, d.owner_type, s.inferred_name, s.inferred_type, {stats}"
+        "WITH calls AS ("
+        f" SELECT d.name, d.origin, d.edge_src_name, d.edge_src_type, {picked}"
+        f" FROM docs d {_CALLER_SUBSEGMENT}"
+        " WHERE d.kind = 'segment' AND d.end_time IS NOT NULL AND d.edge_src_name IS NOT NULL"
+        f" AND {scope.where('d', params)})"
+        f" SELECT c.name, c.origin, c.edge_src_name, c.edge_src_type, {_stats_columns('c')} FROM calls c"
+        " GROUP BY c.name, c.origin, c.edge_src_name, c.edge_src_type, bucket",
+        params,
+    ):
+        source, target = (row[2], row[3]), (row[0], row[1])
+        graph.edges.setdefault((source, target), Stats()).add(row[4:])
+        graph.nodes.setdefault(source, Stats())
+
+
+def _add_inferred_nodes(db: sqlite3.Connection, scope: Scope, graph: _Graph) -> None:
+    """Segment -> inferred node: an aws/remote subsegment no real segment answers; the
+    subsegment is the call, so the node's and the edge's statistics are both its own."""
+    params: dict[str, Any] = {}
+    for row in db.execute(
+        f"SELECT d.owner_name, d.owner_type, s.inferred_name, s.inferred_type, {_stats_columns('s')}"
         " FROM spans s JOIN docs d ON d.seq = s.doc_seq"
         " WHERE s.inferred_name IS NOT NULL AND s.answered = 0 AND s.end_time IS NOT NULL"
         f" AND d.owner_name IS NOT NULL AND {scope.where('s', params)}"
@@ -152,59 +208,83 @@ def build_services(db: sqlite3.Connection, scope: Scope) -> list[dict[str, Any]]
         params,
     ):
         source, target = (row[0], row[1]), (row[2], row[3])
-        edges.setdefault((source, target), Stats()).add(row[4:])
-        nodes.setdefault(source, Stats())
-        if target not in nodes:
-            inferred.add(target)
-        if target in inferred:
-            nodes.setdefault(target, Stats()).add(row[4:])
-
-    return _services(nodes, roots, inferred, edges)
+        graph.edges.setdefault((source, target), Stats()).add(row[4:])
+        graph.nodes.setdefault(source, Stats())
+        if target not in graph.nodes:
+            graph.inferred.add(target)
+        if target in graph.inferred:
+            graph.nodes.setdefault(target, Stats()).add(row[4:])
 
 
-def _services(
-    nodes: dict[NodeKey, Stats],
-    roots: set[NodeKey],
-    inferred: set[NodeKey],
-    edges: dict[tuple[NodeKey, NodeKey], Stats],
-) -> list[dict[str, Any]]:
-    # Reference ids in a stable order, so two calls over the same data answer the same.
-    ordered = sorted(nodes, key=lambda key: (key not in roots, key[0], key[1]))
+CLIENT_TYPE = "client"
+
+
+def _services(graph: _Graph) -> list[dict[str, Any]]:
+    # Reference ids in a stable order, so two calls over the same data answer the same:
+    # the clients first, then the roots, then the rest by name and type.
+    clients = {root: (root[0], CLIENT_TYPE) for root in graph.roots}
+    ordered = sorted(clients.values()) + sorted(
+        graph.nodes, key=lambda key: (key not in graph.roots, key[0], key[1])
+    )
     reference = {key: index for index, key in enumerate(ordered)}
-    services = []
-    for key in ordered:
-        stats = nodes[key]
-        name, node_type = key
-        service: dict[str, Any] = {
-            "ReferenceId": reference[key],
-            "Name": name,
-            "Names": [name],
-            "Root": key in roots,
-        }
-        if node_type:
-            service["Type"] = node_type
-        # X-Ray reports nodes it has segments from as active, inferred ones as unknown.
-        service["State"] = "unknown" if key in inferred else "active"
-        if stats.start is not None:
-            service["StartTime"] = stats.start
-            service["EndTime"] = stats.end
-        service["Edges"] = [
-            _edge(reference[target], edge_stats)
-            for (source, target), edge_stats in sorted(edges.items(), key=lambda item: reference[item[0][1]])
-            if source == key
-        ]
-        service["SummaryStatistics"] = stats.statistics()
-        service["DurationHistogram"] = stats.histogram_entries()
-        service["ResponseTimeHistogram"] = stats.histogram_entries()
-        services.append(service)
+    services = [_client(reference[client], client[0], reference[root], graph.roots[root])
+                for root, client in sorted(clients.items(), key=lambda item: item[1])]  # fmt: skip
+    for key in ordered[len(clients) :]:
+        services.append(_service(key, reference, graph))
     return services
+
+
+def _client(reference_id: int, name: str, root_reference: int, root_stats: Stats) -> dict[str, Any]:
+    """The caller of a root service: no segments of its own, so no statistics and no Root."""
+    return {
+        "ReferenceId": reference_id,
+        "Name": name,
+        "Names": [name],
+        "Type": CLIENT_TYPE,
+        "State": "unknown",
+        **_whole_seconds(root_stats),
+        "Edges": [_edge(root_reference, root_stats)],
+    }
+
+
+def _service(key: NodeKey, reference: dict[NodeKey, int], graph: _Graph) -> dict[str, Any]:
+    stats = graph.nodes[key]
+    name, node_type = key
+    service: dict[str, Any] = {
+        "ReferenceId": reference[key],
+        "Name": name,
+        "Names": [name],
+        "Root": key in graph.roots,
+    }
+    if node_type:
+        service["Type"] = node_type
+    # X-Ray reports nodes it has segments from as active, inferred ones as unknown.
+    service["State"] = "unknown" if key in graph.inferred else "active"
+    service.update(_whole_seconds(stats))
+    service["Edges"] = [
+        _edge(reference[target], edge_stats)
+        for (source, target), edge_stats in sorted(
+            graph.edges.items(), key=lambda item: reference[item[0][1]]
+        )
+        if source == key
+    ]
+    service["SummaryStatistics"] = stats.statistics()
+    service["DurationHistogram"] = stats.histogram_entries()
+    service["ResponseTimeHistogram"] = stats.histogram_entries()
+    return service
+
+
+def _whole_seconds(stats: Stats) -> dict[str, float]:
+    """StartTime / EndTime in whole seconds, widened to cover the span (empty when unknown)."""
+    if stats.start is None or stats.end is None:
+        return {}
+    return {"StartTime": float(math.floor(stats.start)), "EndTime": float(math.ceil(stats.end))}
 
 
 def _edge(reference_id: int, stats: Stats) -> dict[str, Any]:
     return {
         "ReferenceId": reference_id,
-        "StartTime": stats.start,
-        "EndTime": stats.end,
+        **_whole_seconds(stats),
         "SummaryStatistics": stats.statistics(),
         "ResponseTimeHistogram": stats.histogram_entries(),
         "Aliases": [],

@@ -95,3 +95,41 @@ def test_without_an_endpoint_the_cli_reads_the_running_stacks_endpoints_file(
 
     assert code == 0, capsys.readouterr().err
     assert "sam-app-HelloWorldFunction-Qm7NvB2xK4eP (AWS::Lambda::Function)" in capsys.readouterr().out
+
+
+def _client_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if "client" in line]
+
+
+def test_an_aws_graph_with_its_client_node_draws_client_once():
+    graph = json.loads((DATA / "aws_get_service_graph.json").read_text())
+    assert [service["Type"] for service in graph["Services"]].count("client") == 1
+
+    text = text_of(render_service_map(graph))
+
+    assert [line.strip() for line in _client_lines(text)] == ["client"]
+    stage_lines = [line for line in text.splitlines() if "sam-app/Prod (AWS::ApiGateway::Stage)" in line]
+    assert len(stage_lines) == 1
+    # The client's edge to the stage: 10 calls, 2.5 s in all.
+    assert "10 req · 250.0 ms avg" in stage_lines[0]
+
+
+def test_the_local_graph_has_a_client_node_and_the_map_draws_it_once(xray_server):
+    send_documents(xray_server, fresh_trace("tutorial_ddb_trace.json"))
+
+    graph = fetch_service_graph(make_client(xray_server.api_url, "ap-northeast-1"), **_window_args())
+    text = text_of(render_service_map(graph))
+
+    assert [service.get("Type") for service in graph["Services"]].count("client") == 1
+    assert [line.strip() for line in _client_lines(text)] == ["client"]
+    assert sum("sam-app/Prod (AWS::ApiGateway::Stage)" in line for line in text.splitlines()) == 1
+
+
+def test_a_graph_without_client_nodes_still_gets_one_client_above_its_roots():
+    graph = json.loads((DATA / "aws_get_service_graph.json").read_text())
+    graph["Services"] = [service for service in graph["Services"] if service.get("Type") != "client"]
+
+    text = text_of(render_service_map(graph))
+
+    assert [line.strip() for line in _client_lines(text)] == ["client"]
+    assert "10 req · 250.0 ms avg" in text

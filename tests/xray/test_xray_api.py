@@ -287,6 +287,7 @@ def test_the_aws_cli_reads_the_local_service_graph(xray_server):
     assert result.returncode == 0, result.stderr
     graph = json.loads(result.stdout)
     assert {(s["Name"], s["Type"]) for s in graph["Services"]} == {
+        (STAGE, "client"),
         (STAGE, "AWS::ApiGateway::Stage"),
         (DDB_FUNCTION, "AWS::Lambda"),
         (DDB_FUNCTION, "AWS::Lambda::Function"),
