@@ -17,6 +17,7 @@ import logging
 import socket
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +26,10 @@ from emulator.connection_cap import ConnectionCap, answer_and_close
 from emulator.loopback import is_loopback_host
 from emulator.xray.backend import InvalidRequest, XRayBackend
 from emulator.xray.documents import MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
+from emulator.xray.group_scope import group_services, group_trace_ids
+from emulator.xray.groups import Group, GroupStore, check_insights, check_tags
+from emulator.xray.telemetry import TelemetryRecords, check_records
+from emulator.xray.time_series import DEFAULT_PERIOD_SECONDS, SelectorError, parse_selector, time_series
 from emulator.xray.times import epoch_seconds
 from emulator.xray.traces import TIME_RANGE_TYPES
 
@@ -49,20 +54,42 @@ MAX_TRACE_ID_LENGTH = 35
 # Enough for any console or CLI use; keeps one request's SQL parameter list bounded.
 MAX_TRACE_IDS = 100
 MAX_SAMPLING_DOCUMENTS = 25
+# Bounds from botocore's xray service model: SamplingStatisticsDocument.ClientID is exactly
+# 24 characters, RuleName 1 to 32; GetGroupsNextToken 1 to 100; GetInsightSummaries'
+# MaxResults 1 to 100, its Token 1 to 2,000 and States one of ACTIVE / CLOSED at most.
+CLIENT_ID_LENGTH = 24
+MAX_RULE_NAME_LENGTH = 32
+MAX_GROUPS_TOKEN_LENGTH = 100
+MAX_INSIGHT_RESULTS = 100
+MAX_INSIGHT_TOKEN_LENGTH = 2000
+INSIGHT_STATES = ("ACTIVE", "CLOSED")
+# Periods of GetTimeSeriesServiceStatistics: at least a second, at most a day, and no more
+# periods in one window than a month of minutes, so one answer stays bounded.
+MAX_PERIOD_SECONDS = 86400
+MAX_PERIODS = 31 * 24 * 60
 
 Body = dict[str, Any]
 
 
-def put_trace_segments(backend: XRayBackend, body: Body) -> Body:
+@dataclass
+class Services:
+    """What the operations work on: the traces, the groups, and the telemetry counts."""
+
+    backend: XRayBackend
+    groups: GroupStore
+    telemetry: TelemetryRecords = field(default_factory=TelemetryRecords)
+
+
+def put_trace_segments(services: Services, body: Body) -> Body:
     documents = _string_list(body, "TraceSegmentDocuments")
-    return backend.put_trace_segments(documents)
+    return services.backend.put_trace_segments(documents)
 
 
-def batch_get_traces(backend: XRayBackend, body: Body) -> Body:
-    return backend.batch_get_traces(_trace_ids(body))
+def batch_get_traces(services: Services, body: Body) -> Body:
+    return services.backend.batch_get_traces(_trace_ids(body))
 
 
-def get_trace_summaries(backend: XRayBackend, body: Body) -> Body:
+def get_trace_summaries(services: Services, body: Body) -> Body:
     start, end = _time_range(body)
     time_range_type = body.get("TimeRangeType", "TraceId")
     if time_range_type not in TIME_RANGE_TYPES:
@@ -71,32 +98,31 @@ def get_trace_summaries(backend: XRayBackend, body: Body) -> Body:
         )
     filter_expression = _optional_string(body, "FilterExpression")
     next_token = _optional_string(body, "NextToken")
-    return backend.get_trace_summaries(start, end, time_range_type, filter_expression, next_token)
+    return services.backend.get_trace_summaries(start, end, time_range_type, filter_expression, next_token)
 
 
-def get_service_graph(backend: XRayBackend, body: Body) -> Body:
+def get_service_graph(services: Services, body: Body) -> Body:
     start, end = _time_range(body)
-    for member in ("GroupName", "GroupARN"):
-        # Only the default group exists locally; an unknown group is an error, as in AWS.
-        value = _optional_string(body, member)
-        if value not in (None, "Default") and not (
-            member == "GroupARN" and value and value.endswith("/Default")
-        ):
-            raise InvalidRequest(
-                f"{member} {value!r} does not exist; the local X-Ray has only the Default group"
-            )
-    return backend.get_service_graph(start, end)
+    # An unknown group is an error, as in AWS; the Default group is every trace.
+    group = _optional_group(services, body)
+    if group is None or group.filter_expression is None:
+        return services.backend.get_service_graph(start, end)
+    with services.backend.store.reader() as db:
+        graph = group_services(db, start, end, group)
+    return {"StartTime": start, "EndTime": end, "Services": graph, "ContainsOldGroupVersions": False}
 
 
-def get_trace_graph(backend: XRayBackend, body: Body) -> Body:
-    return backend.get_trace_graph(_trace_ids(body))
+def get_trace_graph(services: Services, body: Body) -> Body:
+    return services.backend.get_trace_graph(_trace_ids(body))
 
 
-def get_sampling_rules(backend: XRayBackend, body: Body) -> Body:
-    return backend.get_sampling_rules()
+def get_sampling_rules(services: Services, body: Body) -> Body:
+    # One page holds every rule: a NextToken can only come from elsewhere.
+    _no_token(body, "NextToken", "GetSamplingRules")
+    return services.backend.get_sampling_rules()
 
 
-def get_sampling_targets(backend: XRayBackend, body: Body) -> Body:
+def get_sampling_targets(services: Services, body: Body) -> Body:
     documents = body.get("SamplingStatisticsDocuments")
     if not isinstance(documents, list):
         raise InvalidRequest("SamplingStatisticsDocuments is required and must be a list")
@@ -110,17 +136,156 @@ def get_sampling_targets(backend: XRayBackend, body: Body) -> Body:
         for member in ("RuleName", "ClientID"):
             if not isinstance(document.get(member), str):
                 raise InvalidRequest(f"SamplingStatisticsDocuments[{index}].{member} is required (a string)")
+        if not 1 <= len(document["RuleName"]) <= MAX_RULE_NAME_LENGTH:
+            raise InvalidRequest(
+                f"SamplingStatisticsDocuments[{index}].RuleName must be 1 to {MAX_RULE_NAME_LENGTH}"
+                " characters"
+            )
+        if len(document["ClientID"]) != CLIENT_ID_LENGTH:
+            raise InvalidRequest(
+                f"SamplingStatisticsDocuments[{index}].ClientID must be {CLIENT_ID_LENGTH} characters"
+            )
         for member in ("RequestCount", "SampledCount"):
-            if not _is_int(document.get(member)):
+            if not _is_int(document.get(member)) or document[member] < 0:
                 raise InvalidRequest(
-                    f"SamplingStatisticsDocuments[{index}].{member} is required (an integer)"
+                    f"SamplingStatisticsDocuments[{index}].{member} is required (an integer, 0 or more)"
                 )
+        borrowed = document.get("BorrowCount")
+        if borrowed is not None and (not _is_int(borrowed) or borrowed < 0):
+            raise InvalidRequest(
+                f"SamplingStatisticsDocuments[{index}].BorrowCount must be an integer, 0 or more"
+            )
         _timestamp(document, "Timestamp", f"SamplingStatisticsDocuments[{index}].")
-    return backend.get_sampling_targets(documents)
+    boosts = body.get("SamplingBoostStatisticsDocuments")
+    if boosts is not None and (not isinstance(boosts, list) or len(boosts) > MAX_SAMPLING_DOCUMENTS):
+        raise InvalidRequest("SamplingBoostStatisticsDocuments must be a list of at most 25 items")
+    answer = services.backend.get_sampling_targets(documents)
+    if boosts:
+        # No rule here has a SamplingRateBoost: every boost report is left unprocessed.
+        answer["UnprocessedBoostStatistics"] = [
+            {"RuleName": str(item.get("RuleName", "")) if isinstance(item, dict) else "", "ErrorCode": "400",
+             "Message": "no sampling rule of the local X-Ray has a SamplingRateBoost"}
+            for item in boosts
+        ]  # fmt: skip
+    return answer
 
 
-# POST path -> operation, as botocore's model routes them.
-ROUTES: dict[str, Callable[[XRayBackend, Body], Body]] = {
+# -- groups: CreateGroup, GetGroup, GetGroups, UpdateGroup, DeleteGroup (groups.py) -------------
+
+
+def create_group(services: Services, body: Body) -> Body:
+    name = _optional_string(body, "GroupName")
+    if name is None:
+        raise InvalidRequest("GroupName is required")
+    insights = body.get("InsightsConfiguration")
+    tags = body.get("Tags")
+    group = services.groups.create(
+        name,
+        _optional_string(body, "FilterExpression"),
+        None if insights is None else check_insights(insights),
+        None if tags is None else check_tags(tags),
+    )
+    return {"Group": group.as_dict()}
+
+
+def get_group(services: Services, body: Body) -> Body:
+    name, arn = _optional_string(body, "GroupName"), _optional_string(body, "GroupARN")
+    return {"Group": services.groups.get(name, arn).as_dict()}
+
+
+def get_groups(services: Services, body: Body) -> Body:
+    # Every group fits one page (groups.MAX_GROUPS): a NextToken can only come from elsewhere.
+    _no_token(body, "NextToken", "GetGroups", MAX_GROUPS_TOKEN_LENGTH)
+    return {"Groups": [group.as_dict() for group in services.groups.all()]}
+
+
+def update_group(services: Services, body: Body) -> Body:
+    name, arn = _optional_string(body, "GroupName"), _optional_string(body, "GroupARN")
+    insights = body.get("InsightsConfiguration")
+    group = services.groups.update(
+        name,
+        arn,
+        _optional_string(body, "FilterExpression"),
+        None if insights is None else check_insights(insights),
+    )
+    return {"Group": group.as_dict()}
+
+
+def delete_group(services: Services, body: Body) -> Body:
+    services.groups.delete(_optional_string(body, "GroupName"), _optional_string(body, "GroupARN"))
+    return {}
+
+
+# -- statistics, telemetry, insights ------------------------------------------------------------
+
+
+def get_time_series_service_statistics(services: Services, body: Body) -> Body:
+    start, end = _time_range(body)
+    group = _optional_group(services, body)
+    expression = _optional_string(body, "EntitySelectorExpression")
+    try:
+        selector = None if expression is None else parse_selector(expression)
+    except SelectorError as error:
+        raise InvalidRequest(f"EntitySelectorExpression is not valid: {error}") from None
+    period = body.get("Period")
+    if period is None:
+        period = DEFAULT_PERIOD_SECONDS
+    if not _is_int(period) or not 1 <= period <= MAX_PERIOD_SECONDS:
+        raise InvalidRequest(
+            f"Period must be whole seconds from 1 to {MAX_PERIOD_SECONDS}, got {_preview(period)}"
+        )
+    if (end - start) / period > MAX_PERIODS:
+        raise InvalidRequest(f"StartTime to EndTime spans more than {MAX_PERIODS} periods of {period} s")
+    forecast = body.get("ForecastStatistics")
+    if forecast is not None and not isinstance(forecast, bool):
+        raise InvalidRequest("ForecastStatistics must be true or false")
+    if forecast and selector is None:
+        # "Forecast enabled requests require the EntitySelectorExpression ID be provided."
+        raise InvalidRequest("ForecastStatistics needs an EntitySelectorExpression")
+    # Every period is in one answer: a NextToken can only come from elsewhere.
+    _no_token(body, "NextToken", "GetTimeSeriesServiceStatistics")
+    with services.backend.store.reader() as db:
+        trace_ids = None if group is None else group_trace_ids(db, start, end, group)
+        entries = time_series(db, start, end, period, selector, trace_ids)
+    # ServiceForecastStatistics is left out: the local X-Ray makes no forecasts.
+    return {"TimeSeriesServiceStatistics": entries, "ContainsOldGroupVersions": False}
+
+
+def put_telemetry_records(services: Services, body: Body) -> Body:
+    records = body.get("TelemetryRecords")
+    problems = check_records(records)
+    if problems:
+        raise InvalidRequest("; ".join(problems[:3]))
+    for member, limit in (("EC2InstanceId", 20), ("Hostname", 255), ("ResourceARN", 500)):
+        value = _optional_string(body, member)
+        if value is not None and len(value) > limit:
+            raise InvalidRequest(f"{member} must be at most {limit} characters")
+    assert isinstance(records, list)  # check_records found no problem
+    services.telemetry.add(records)
+    return {}
+
+
+def get_insight_summaries(services: Services, body: Body) -> Body:
+    _time_range(body)
+    _optional_group(services, body)
+    states = body.get("States")
+    if states is not None and (
+        not isinstance(states, list)
+        or len(states) > 1
+        or any(state not in INSIGHT_STATES for state in states)
+    ):
+        raise InvalidRequest("States must be a list of at most one of ACTIVE, CLOSED")
+    results = body.get("MaxResults")
+    if results is not None and (not _is_int(results) or not 1 <= results <= MAX_INSIGHT_RESULTS):
+        raise InvalidRequest(f"MaxResults must be an integer from 1 to {MAX_INSIGHT_RESULTS}")
+    _no_token(body, "NextToken", "GetInsightSummaries", MAX_INSIGHT_TOKEN_LENGTH)
+    # Insights are X-Ray's anomaly detection over a group's recent history: the local X-Ray
+    # detects none, so there is never one to list.
+    return {"InsightSummaries": []}
+
+
+# POST path -> operation, as botocore's model routes them (each operation's `requestUri`).
+ROUTES: dict[str, Callable[[Services, Body], Body]] = {
     "/TraceSegments": put_trace_segments,
     "/Traces": batch_get_traces,
     "/TraceSummaries": get_trace_summaries,
@@ -128,6 +293,14 @@ ROUTES: dict[str, Callable[[XRayBackend, Body], Body]] = {
     "/TraceGraph": get_trace_graph,
     "/GetSamplingRules": get_sampling_rules,
     "/SamplingTargets": get_sampling_targets,
+    "/CreateGroup": create_group,
+    "/GetGroup": get_group,
+    "/Groups": get_groups,
+    "/UpdateGroup": update_group,
+    "/DeleteGroup": delete_group,
+    "/TimeSeriesServiceStatistics": get_time_series_service_statistics,
+    "/TelemetryRecords": put_telemetry_records,
+    "/InsightSummaries": get_insight_summaries,
 }
 
 
@@ -150,6 +323,14 @@ class XRayApiServer(ConnectionCap, ThreadingHTTPServer):
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         super().__init__((host, port), XRayRequestHandler)
+        # Groups live in the trace store's file (a table of their own); opened once bound, so
+        # a port that is taken leaves nothing open.
+        self.services = Services(backend, GroupStore(backend.store.path, region=backend.region))
+
+    def server_close(self) -> None:
+        super().server_close()
+        if hasattr(self, "services"):
+            self.services.groups.close()
 
     def refuse_connection(self, connection: socket.socket) -> None:
         """A 503 JSON answer: the connection is over the cap."""
@@ -228,7 +409,7 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
         if body is None:
             return
         try:
-            result = operation(self.server.backend, body)
+            result = operation(self.server.services, body)
         except InvalidRequest as error:
             self._error(HTTPStatus.BAD_REQUEST, "InvalidRequestException", str(error))
             return
@@ -390,6 +571,24 @@ def _trace_ids(body: Body) -> list[str]:
         if not 1 <= len(trace_id) <= MAX_TRACE_ID_LENGTH:
             raise InvalidRequest(f"TraceIds item {trace_id!r} must be 1 to {MAX_TRACE_ID_LENGTH} characters")
     return ids
+
+
+def _optional_group(services: Services, body: Body) -> Group | None:
+    """The group GroupName / GroupARN names (both: the same one), None when neither is sent."""
+    name, arn = _optional_string(body, "GroupName"), _optional_string(body, "GroupARN")
+    if name is None and arn is None:
+        return None
+    return services.groups.get(name, arn)
+
+
+def _no_token(body: Body, member: str, operation: str, max_length: int | None = None) -> None:
+    """Refuse a pagination token for an operation that answers in one page (none was issued)."""
+    token = _optional_string(body, member)
+    if token is None:
+        return
+    if max_length is not None and not 1 <= len(token) <= max_length:
+        raise InvalidRequest(f"{member} must be 1 to {max_length} characters")
+    raise InvalidRequest(f"{member} is not valid: the local X-Ray answers {operation} in one page")
 
 
 def _optional_string(body: Body, member: str) -> str | None:
