@@ -15,25 +15,31 @@ POST /TimeSeriesServiceStatistics) and the X-Ray API reference
     ServiceSummaryStatistics and ResponseTimeHistogram. Grafana reads every member of
     EdgeSummaryStatistics without a nil check, so every entry carries all of them.
 
-The statistics are graph.py's: the same per-bucket aggregates (`_stats_columns`), added up by
-the same `Stats`, over the same rows GetServiceGraph draws (segments for real nodes, unanswered
-aws/remote subsegments for inferred ones). What is new here is only the period: a segment
-counts in the period its end time falls in (when the request was answered), so each request
-counts once however long it took. Periods are aligned to the epoch (a 60 s period starts on
-a whole minute) and only periods with data are listed, oldest first.
+The statistics are graph.py's, not computed a second time: each period's graph is
+`build_services` over the traces of that period, and an entry is read off it. A trace counts
+in the period its last segment ended in (when the request was answered), so each request
+counts once however long it took. Periods are aligned to the epoch (a 60 s period starts on a
+whole minute); only periods in which the entity has statistics are listed, oldest first.
 
-An edge's statistics are the callee's as graph.py records them, so a service's incoming
-edges (its callers' and the client's) add up to the service's own statistics; with no
-selector, the edges are the client's: every root segment.
+  * service(...) / id(...): ServiceSummaryStatistics and ResponseTimeHistogram are the
+    node's (several nodes' added up when a bare name matches more than one type, e.g. a
+    function's AWS::Lambda and AWS::Lambda::Function); EdgeSummaryStatistics are the edges
+    into it, the `client` node's included.
+  * edge(a, b): EdgeSummaryStatistics is that edge's; ServiceSummaryStatistics is b's.
+  * no selector: the edges from the `client` nodes (what callers of the app saw), and the
+    root services' statistics.
 """
 
 import json
 import sqlite3
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from emulator.xray import traces
 from emulator.xray.filters import FilterError, Token, tokenize
-from emulator.xray.graph import Stats, _stats_columns, drawable_times
+from emulator.xray.graph import CLIENT_TYPE, Scope, Stats, build_services, drawable_times
 
 DEFAULT_PERIOD_SECONDS = 60
 MAX_SELECTOR_LENGTH = 500  # EntitySelectorExpression in the service model
@@ -166,120 +172,92 @@ def time_series(
     trace_ids: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The TimeSeriesServiceStatistics list; `trace_ids` limits it to a group's traces."""
-    if selector is None:
-        service = _aggregate(db, _ROOT_SEGMENTS, {}, start, end, period, trace_ids)
-        edge = service
-    else:
-        service = _node(db, selector.target, start, end, period, trace_ids)
-        edge = service if selector.source is None else _edge(db, selector, start, end, period, trace_ids)
     entries = []
-    for index in sorted(set(service) | set(edge)):
-        node_stats = service.get(index, Stats())
-        edge_stats = edge.get(index, Stats())
+    for index, ids in sorted(_traces_by_period(db, start, end, period, trace_ids).items()):
+        services = build_services(db, Scope(trace_ids=tuple(ids)))
+        entity = _entity(services, selector)
+        if entity is None:
+            continue
+        edge, service, histogram = entity
         entries.append(
             {
                 "Timestamp": float(index * period),
-                "EdgeSummaryStatistics": edge_stats.statistics(),
-                "ServiceSummaryStatistics": node_stats.statistics(),
-                "ResponseTimeHistogram": node_stats.histogram_entries(),
+                "EdgeSummaryStatistics": edge,
+                "ServiceSummaryStatistics": service,
+                "ResponseTimeHistogram": histogram,
             }
         )
     return entries
 
 
-# The rows each kind of entity counts, as graph.build_services selects them ("d" = docs, "s" =
-# spans). Each is completed with the window, the period and the optional group.
-_ROOT_SEGMENTS = (
-    "docs d",
-    "d",
-    "d.kind = 'segment' AND d.parent_id IS NULL",
-)
-_SEGMENTS_OF_NODE = (
-    "docs d",
-    "d",
-    "d.kind = 'segment' AND d.name = :name AND (:type IS NULL OR d.origin = :type)",
-)
-_INFERRED_NODE = (
-    "spans s JOIN docs d ON d.seq = s.doc_seq",
-    "s",
-    "s.inferred_name = :name AND (:type IS NULL OR s.inferred_type = :type) AND s.answered = 0",
-)
-_SEGMENT_EDGE = (
-    "docs d",
-    "d",
-    "d.kind = 'segment' AND d.name = :name AND (:type IS NULL OR d.origin = :type)"
-    " AND d.edge_src_name = :source AND (:source_type IS NULL OR d.edge_src_type = :source_type)",
-)
-_INFERRED_EDGE = (
-    "spans s JOIN docs d ON d.seq = s.doc_seq",
-    "s",
-    _INFERRED_NODE[2]
-    + " AND d.owner_name = :source AND (:source_type IS NULL OR d.owner_type = :source_type)",
-)
-
-
-def _node(
-    db: sqlite3.Connection, node: Node, start: float, end: float, period: int, trace_ids: list[str] | None
-) -> dict[int, Stats]:
-    params = {"name": node.name, "type": node.node_type}
-    by_period = _aggregate(db, _SEGMENTS_OF_NODE, params, start, end, period, trace_ids)
-    # graph.py: an inferred node is one no segment stands for (DynamoDB's `Demo`).
-    if not by_period:
-        by_period = _aggregate(db, _INFERRED_NODE, params, start, end, period, trace_ids)
-    return by_period
-
-
-def _edge(
-    db: sqlite3.Connection,
-    selector: Selector,
-    start: float,
-    end: float,
-    period: int,
-    trace_ids: list[str] | None,
-) -> dict[int, Stats]:
-    assert selector.source is not None
-    params = {
-        "name": selector.target.name,
-        "type": selector.target.node_type,
-        "source": selector.source.name,
-        "source_type": selector.source.node_type,
-    }
-    by_period = _aggregate(db, _SEGMENT_EDGE, params, start, end, period, trace_ids)
-    if not by_period:
-        by_period = _aggregate(db, _INFERRED_EDGE, params, start, end, period, trace_ids)
-    return by_period
-
-
-def _aggregate(
-    db: sqlite3.Connection,
-    rows: tuple[str, str, str],
-    params: dict[str, Any],
-    start: float,
-    end: float,
-    period: int,
-    trace_ids: list[str] | None,
-) -> dict[int, Stats]:
-    """Stats per period index (end time // period) of the rows that ended in [start, end]."""
-    source, alias, condition = rows
-    a = alias
-    where = (
-        f"{condition} AND {a}.end_time IS NOT NULL AND {a}.end_time >= :start AND {a}.end_time <= :end"
-        f" AND {drawable_times(a)}"
-    )
+def _traces_by_period(
+    db: sqlite3.Connection, start: float, end: float, period: int, trace_ids: list[str] | None
+) -> dict[int, list[str]]:
+    """Trace ids by period index (last segment end // period), for traces that ended in the window."""
+    candidates = traces.candidate_traces(db, start, end, "Service")
     if trace_ids is not None:
-        where += f" AND {a}.trace_id IN (SELECT value FROM json_each(:trace_ids))"
-    query = (
-        f"SELECT CAST({a}.end_time / :period AS INTEGER) AS period_index, {_stats_columns(a)}"
-        f" FROM {source} WHERE {where} GROUP BY period_index, bucket"
-    )
-    values = {
-        **params,
-        "start": start,
-        "end": end,
-        "period": period,
-        "trace_ids": json.dumps(trace_ids or []),
-    }
-    by_period: dict[int, Stats] = {}
-    for row in db.execute(query, values):
-        by_period.setdefault(row[0], Stats()).add(row[1:])
+        wanted = set(trace_ids)
+        candidates = [trace_id for trace_id in candidates if trace_id in wanted]
+    by_period: dict[int, list[str]] = {}
+    for trace_id, last_end in db.execute(
+        "SELECT trace_id, max(end_time) FROM docs WHERE trace_id IN (SELECT value FROM json_each(:ids))"
+        f" AND kind = 'segment' AND end_time IS NOT NULL AND {drawable_times('docs')} GROUP BY trace_id",
+        {"ids": json.dumps(candidates)},
+    ):
+        if start <= last_end <= end:
+            by_period.setdefault(int(last_end // period), []).append(trace_id)
     return by_period
+
+
+Statistics = dict[str, Any]
+
+
+def _entity(
+    services: list[dict[str, Any]], selector: Selector | None
+) -> tuple[Statistics, Statistics, list[dict[str, Any]]] | None:
+    """(edge statistics, service statistics, histogram) of the selected entity in one graph;
+    None when the entity is not in it."""
+    clients = [service for service in services if service.get("Type") == CLIENT_TYPE]
+    if selector is None:
+        targets = [service for service in services if service.get("Root")]
+        sources = clients
+    else:
+        targets = [service for service in services if _matches(service, selector.target)]
+        sources = (
+            list(services)
+            if selector.source is None
+            else [service for service in services if _matches(service, selector.source)]
+        )
+    target_ids = {service["ReferenceId"] for service in targets}
+    edges = [
+        edge for source in sources for edge in source.get("Edges", []) if edge["ReferenceId"] in target_ids
+    ]
+    if not targets or (selector is not None and selector.source is not None and not edges):
+        return None
+    edge_total = _sum_statistics(edge["SummaryStatistics"] for edge in edges)
+    service_total = _sum_statistics(service["SummaryStatistics"] for service in targets)
+    histogram: Counter[float] = Counter()
+    for service in targets:
+        for entry in service.get("ResponseTimeHistogram", []):
+            histogram[entry["Value"]] += entry["Count"]
+    return edge_total, service_total, [{"Value": v, "Count": c} for v, c in sorted(histogram.items())]
+
+
+def _matches(service: dict[str, Any], node: Node) -> bool:
+    """A selector's node names a real node (never a `client`): by name, and by type if given."""
+    if service.get("Type") == CLIENT_TYPE or service["Name"] != node.name:
+        return False
+    return node.node_type is None or service.get("Type", "") == node.node_type
+
+
+def _sum_statistics(statistics: Iterable[Statistics]) -> Statistics:
+    """ServiceStatistics / EdgeStatistics added member by member (Stats().statistics() is zero)."""
+    total = Stats().statistics()
+    for item in statistics:
+        total["OkCount"] += item["OkCount"]
+        total["TotalCount"] += item["TotalCount"]
+        total["TotalResponseTime"] = round(total["TotalResponseTime"] + item["TotalResponseTime"], 6)
+        for group in ("ErrorStatistics", "FaultStatistics"):
+            for member, value in item[group].items():
+                total[group][member] += value
+    return total
