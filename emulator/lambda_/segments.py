@@ -1,6 +1,16 @@
 """What Lambda does for X-Ray on each invoke: decide whether to record, give the runtime a
-trace header whose Parent is the function segment (so the SDK's subsegments hang under it),
-and write the AWS::Lambda and AWS::Lambda::Function segments."""
+trace header whose Parent is the function segment's `Invocation` subsegment (so the SDK's
+subsegments hang under it), and write the AWS::Lambda and AWS::Lambda::Function segments.
+
+The Lambda developer guide (services-xray): "you can use the X-Ray SDK to extend the
+Invocation subsegment with additional subsegments for downstream calls, annotations, and
+metadata. You can't access the function segment directly". The SDK takes the header's Parent
+as the id of the segment it adds to (aws_xray_sdk/core/lambda_launcher.py: FacadeSegment with
+entityid=trace_header.parent), so the Parent is the Invocation subsegment's id. Traces read
+back from AWS show the same: the AWS Distro for OpenTelemetry test framework's expected
+Lambda trace (lambdaExpectedTrace.mustache) and Powertools' trace helpers
+(packages/testing/src/xray-traces-utils.ts) find the handler's subsegment inside Invocation.
+"""
 
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +28,13 @@ class LambdaTrace:
     sampled: bool
     service_segment_id: str
     function_segment_id: str
+    invocation_subsegment_id: str
 
     @property
     def runtime_header(self) -> str:
         """`Lambda-Runtime-Trace-Id`, which the runtime exposes as `_X_AMZN_TRACE_ID`."""
         if self.sampled:
-            return TraceHeader(self.trace_id, self.function_segment_id, True).to_header()
+            return TraceHeader(self.trace_id, self.invocation_subsegment_id, True).to_header()
         # Not recorded: the SDK still gets a context, and Sampled=0 tells it to send nothing.
         return TraceHeader(self.trace_id, self.parent_id or self.function_segment_id, False).to_header()
 
@@ -41,6 +52,7 @@ def trace_for_invoke(spec: FunctionSpec, incoming: TraceHeader | None) -> Lambda
         sampled=sampled,
         service_segment_id=new_segment_id(),
         function_segment_id=new_segment_id(),
+        invocation_subsegment_id=new_segment_id(),
     )
 
 
@@ -64,7 +76,6 @@ def send_function_segment(
     sender: SegmentSender,
     trace: LambdaTrace,
     spec: FunctionSpec,
-    request_id: str,
     *,
     initialization: Span | None,
     invocation: Span,
@@ -77,11 +88,10 @@ def send_function_segment(
             segment_id=trace.function_segment_id,
             parent_id=trace.service_segment_id,
             function=LambdaFunctionRef.of(spec),
-            request_id=request_id,
             initialization=initialization,
             invocation=invocation,
             overhead=overhead,
-            subsegment_ids=SubsegmentIds(new_segment_id(), new_segment_id(), new_segment_id()),
+            subsegment_ids=SubsegmentIds(new_segment_id(), trace.invocation_subsegment_id, new_segment_id()),
             error=error,
         )
     )
@@ -100,7 +110,7 @@ def lambda_service_segment(
     """The `AWS::Lambda` segment: the Lambda service accepting and running the invoke.
 
     A function error does not change its status: Invoke itself answered 200 and reported
-    the error in the payload, so the fault shows on the function segment instead.
+    the error in the payload, so the error shows on the function segment instead.
     """
     document: dict[str, Any] = {
         "name": function.name,
@@ -125,27 +135,37 @@ def lambda_function_segment(
     segment_id: str,
     parent_id: str,
     function: LambdaFunctionRef,
-    request_id: str,
     initialization: Span | None,
     invocation: Span,
     overhead: Span | None,
     subsegment_ids: "SubsegmentIds",
     error: FunctionError | None = None,
+    exception_id: str | None = None,
 ) -> dict[str, Any]:
     """The `AWS::Lambda::Function` segment with Initialization (cold starts only),
-    Invocation and Overhead subsegments; an error makes it a fault with its cause."""
+    Invocation and Overhead subsegments.
+
+    Its `aws` block names the function (account_id, function_arn, resource_names); the
+    request id and the resource ARN are on the AWS::Lambda segment. An unhandled exception,
+    a timeout or a crash is the function's error, not a fault: `fault` is for Lambda itself
+    failing (X-Ray segment documents: error is a client error, fault a server error; Lambda's
+    Invoke answers 200 with X-Amz-Function-Error for a function error). The exception is
+    recorded once, on the segment; Invocation, where it happened, points at it by id (a cause
+    "can be either a 16 character exception ID or an object").
+    """
+    exception_id = exception_id or new_segment_id()
     start = initialization.start if initialization else invocation.start
     end = overhead.end if overhead else invocation.end
     subsegments: list[dict[str, Any]] = []
     if initialization is not None:
-        subsegments.append(_timing("Initialization", subsegment_ids.initialization, initialization))
-    invocation_doc = _timing("Invocation", subsegment_ids.invocation, invocation)
+        subsegments.append(_timing("Initialization", subsegment_ids.initialization, initialization, function))
+    invocation_doc = _timing("Invocation", subsegment_ids.invocation, invocation, function)
     if error is not None:
-        invocation_doc["fault"] = True
-        invocation_doc["cause"] = cause(error, subsegment_ids.invocation)
+        invocation_doc["error"] = True
+        invocation_doc["cause"] = exception_id
     subsegments.append(invocation_doc)
     if overhead is not None:
-        subsegments.append(_timing("Overhead", subsegment_ids.overhead, overhead))
+        subsegments.append(_timing("Overhead", subsegment_ids.overhead, overhead, function))
     document: dict[str, Any] = {
         "name": function.name,
         "id": segment_id,
@@ -154,18 +174,16 @@ def lambda_function_segment(
         "start_time": start,
         "end_time": end,
         "origin": "AWS::Lambda::Function",
-        "resource_arn": function.arn,
         "aws": {
             "account_id": function.account_id,
             "function_arn": function.arn,
             "resource_names": [function.name],
-            "request_id": request_id,
         },
         "subsegments": subsegments,
     }
     if error is not None:
-        document["fault"] = True
-        document["cause"] = cause(error, segment_id)
+        document["error"] = True
+        document["cause"] = cause(error, exception_id)
     return document
 
 
@@ -176,5 +194,12 @@ class SubsegmentIds:
     overhead: str
 
 
-def _timing(name: str, subsegment_id: str, span: Span) -> dict[str, Any]:
-    return {"id": subsegment_id, "name": name, "start_time": span.start, "end_time": span.end}
+def _timing(name: str, subsegment_id: str, span: Span, function: LambdaFunctionRef) -> dict[str, Any]:
+    """Initialization, Invocation and Overhead each name the function they timed."""
+    return {
+        "id": subsegment_id,
+        "name": name,
+        "start_time": span.start,
+        "end_time": span.end,
+        "aws": {"function_arn": function.arn},
+    }

@@ -27,6 +27,7 @@ from emulator.lambda_.segments import (
 from emulator.lambda_.worker_pool import PoolClosed, WorkerPool, finish_close
 from emulator.tracing.documents import FunctionError, Span
 from emulator.tracing.segment_sender import SegmentSender
+from emulator.tracing.stack_frames import frames_from_traceback
 from emulator.tracing.trace_header import TraceHeader
 
 # Lambda gives on-demand initialization 10 seconds, whatever the function's timeout.
@@ -200,7 +201,7 @@ class LambdaService:
         invocation_span = Span(invocation_start, completed_at)
         duration_ms = (completed_at - invocation_start) * 1000
         init_duration_ms = (initialization.end - initialization.start) * 1000 if initialization else None
-        error = None if outcome == "success" else _function_error(payload, invocation.error_type)
+        error = None if outcome == "success" else _function_error(payload, invocation.error_type, spec)
 
         self._log(spec.logical_id, end_line(request_id))
         status = {"timeout": "timeout", "crash": "error"}.get(outcome)
@@ -255,7 +256,6 @@ class LambdaService:
                 sender,
                 lambda_trace,
                 spec,
-                result.request_id,
                 initialization=result.initialization,
                 invocation=result.invocation,
                 overhead=overhead,
@@ -326,7 +326,9 @@ def _wait_for_outcome(invocation: Invocation, timeout_s: float, over_memory: Cal
     return "done"
 
 
-def _function_error(payload: bytes, error_type: str | None) -> FunctionError:
+def _function_error(payload: bytes, error_type: str | None, spec: FunctionSpec) -> FunctionError:
+    """The error document Lambda answers with, as an X-Ray exception: its `stackTrace` lines
+    become stack frames relative to the function's code."""
     try:
         document = json.loads(payload)
     except ValueError:
@@ -337,5 +339,5 @@ def _function_error(payload: bytes, error_type: str | None) -> FunctionError:
     return FunctionError(
         error_type=str(document.get("errorType") or error_type or "Unhandled"),
         message=str(document.get("errorMessage") or ""),
-        stack=[str(line).rstrip("\n") for line in stack] if isinstance(stack, list) else [],
+        stack=frames_from_traceback(map(str, stack), str(spec.code_dir)) if isinstance(stack, list) else [],
     )

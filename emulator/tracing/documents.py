@@ -7,8 +7,9 @@ the local daemon like any other segment. One trace of `GET /hello` is:
     sam-app/Prod             (AWS::ApiGateway::Stage)  with subsegment "Lambda" (namespace aws)
       └ <function name>      (AWS::Lambda)             parent_id = that subsegment
           └ <function name>  (AWS::Lambda::Function)   parent_id = the AWS::Lambda segment
-              ├ Initialization / Invocation / Overhead
-              └ subsegments the X-Ray SDK sends (parent_id = this segment, from _X_AMZN_TRACE_ID)
+              ├ Initialization (cold starts) / Overhead
+              └ Invocation
+                  └ subsegments the X-Ray SDK sends (parent_id = Invocation, from _X_AMZN_TRACE_ID)
 
 The documents themselves are built where each service writes them:
 apigateway/stage_segment.py and lambda_/segments.py.
@@ -29,12 +30,25 @@ class Span:
 
 
 @dataclass(frozen=True)
+class StackFrame:
+    """One `stackFrame` of an X-Ray exception: `path` (relative to the code), `line`, `label`
+    (the function name), as the X-Ray segment document reference defines them."""
+
+    path: str
+    line: int
+    label: str
+
+    def to_document(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "label": self.label}
+
+
+@dataclass(frozen=True)
 class FunctionError:
     """An error the function (or the runtime) reported, shown as the segment's cause."""
 
     error_type: str
     message: str
-    stack: list[str] = field(default_factory=list)
+    stack: list[StackFrame] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,15 +83,13 @@ def status_flags(status: int) -> dict[str, bool]:
     return flags
 
 
-def cause(error: FunctionError, segment_id_for_exception: str) -> dict[str, Any]:
-    return {
-        "working_directory": "/var/task",
-        "exceptions": [
-            {
-                "id": segment_id_for_exception,
-                "type": error.error_type,
-                "message": error.message,
-                "stack": [{"label": line} for line in error.stack],
-            }
-        ],
-    }
+# Where Lambda puts a function's code; the runtime reports it as the working directory.
+LAMBDA_TASK_ROOT = "/var/task"
+
+
+def cause(error: FunctionError, exception_id: str) -> dict[str, Any]:
+    """The `cause` object of the X-Ray segment document reference, with one exception."""
+    exception: dict[str, Any] = {"id": exception_id, "type": error.error_type, "message": error.message}
+    if error.stack:
+        exception["stack"] = [frame.to_document() for frame in error.stack]
+    return {"working_directory": LAMBDA_TASK_ROOT, "exceptions": [exception]}

@@ -17,6 +17,7 @@ import pytest
 from emulator.app.model import FunctionSpec
 from emulator.dynamodb.moto_process import MotoProcess
 from emulator.lambda_.service import InvokeResult, LambdaService
+from emulator.tracing.documents import StackFrame
 from emulator.tracing.segment_sender import SegmentSender
 from emulator.tracing.trace_header import TraceHeader, new_segment_id, new_trace_id, parse_trace_header
 from tests import process_table
@@ -413,7 +414,8 @@ def test_an_exception_in_the_handler_is_a_function_error(make_service, fixture_a
     assert error["errorMessage"] == "something went wrong on purpose"
     assert result.error is not None
     assert result.error.error_type == "DemoError"
-    assert any("raise DemoError" in line for line in result.error.stack)
+    # The traceback's frames, as X-Ray stack frames relative to the function's code.
+    assert StackFrame("app.py", 11, "handler") in result.error.stack
     assert not again.cold_start  # a handler error leaves the environment usable
     # The runtime's own error report is logged between START and END.
     lines = logs.of("RaisesFunction")
@@ -495,29 +497,29 @@ def test_lambda_writes_its_two_segments_under_the_callers_subsegment(
     assert len(services) == 2 and len(functions) == 2
     for result in (cold, warm):
         [service_doc] = [d for d in services if d["aws"]["request_id"] == result.request_id]
-        [function_doc] = [d for d in functions if d["aws"]["request_id"] == result.request_id]
+        [function_doc] = [d for d in functions if d["parent_id"] == service_doc["id"]]
         assert service_doc["trace_id"] == function_doc["trace_id"] == trace_id
         assert service_doc["parent_id"] == API_GATEWAY_SUBSEGMENT
-        assert function_doc["parent_id"] == service_doc["id"]
         assert service_doc["name"] == function_doc["name"] == "sam-app-EchoFunction-TEST0123"
-        # The runtime's trace header names the function segment as the parent.
-        runtime_header = parse_trace_header(echo_body(result)["environ"]["_X_AMZN_TRACE_ID"])
-        assert runtime_header == TraceHeader(trace_id, function_doc["id"], True)
         names = [sub["name"] for sub in function_doc["subsegments"]]
         assert names == (["Initialization"] if result.cold_start else []) + ["Invocation", "Overhead"]
         invocation = function_doc["subsegments"][-2]
+        # The runtime's trace header names the Invocation subsegment as the parent.
+        runtime_header = parse_trace_header(echo_body(result)["environ"]["_X_AMZN_TRACE_ID"])
+        assert runtime_header == TraceHeader(trace_id, invocation["id"], True)
         assert invocation["start_time"] == result.invocation.start
         assert invocation["end_time"] == result.invocation.end
         overhead = function_doc["subsegments"][-1]
         assert result.invocation.end <= overhead["start_time"] <= overhead["end_time"]
-        assert "fault" not in function_doc
+        assert "fault" not in function_doc and "error" not in function_doc
     assert cold.initialization is not None
-    cold_function = next(d for d in functions if d["aws"]["request_id"] == cold.request_id)
+    [cold_service] = [d for d in services if d["aws"]["request_id"] == cold.request_id]
+    cold_function = next(d for d in functions if d["parent_id"] == cold_service["id"])
     assert cold_function["subsegments"][0]["start_time"] == cold.initialization.start
     assert cold_function["subsegments"][0]["end_time"] == cold.initialization.end
 
 
-def test_the_sdk_subsegment_hangs_under_the_function_segment(
+def test_the_sdk_subsegment_hangs_under_the_invocation_subsegment(
     make_service, tutorial_app_template, xray_daemon
 ):
     hello = function_spec(
@@ -535,9 +537,10 @@ def test_the_sdk_subsegment_hangs_under_the_function_segment(
     assert result.outcome == "success"
     assert json.loads(json.loads(result.payload)["body"]) == {"message": "hello world"}
     [function_doc] = by_origin(documents, "AWS::Lambda::Function")
+    [invocation] = [sub for sub in function_doc["subsegments"] if sub["name"] == "Invocation"]
     [sdk_subsegment] = [d for d in documents if d.get("name") == "hello world"]
     assert sdk_subsegment["type"] == "subsegment"
-    assert sdk_subsegment["parent_id"] == function_doc["id"]
+    assert sdk_subsegment["parent_id"] == invocation["id"]
     assert sdk_subsegment["trace_id"] == function_doc["trace_id"] == trace_id
 
 
@@ -574,26 +577,40 @@ def test_passthrough_without_a_decision_records_nothing(make_service, fixture_ap
     assert xray_daemon.collect(wait_seconds=0.5) == []
 
 
-def test_errors_and_timeouts_are_faults_with_their_cause(make_service, fixture_app_template, xray_daemon):
+def test_errors_timeouts_and_crashes_are_function_errors_with_their_cause(
+    make_service, fixture_app_template, xray_daemon
+):
     service = make_service(
         [
             fixture_spec(fixture_app_template, "RaisesFunction"),
             fixture_spec(fixture_app_template, "SleepyFunction"),
+            fixture_spec(fixture_app_template, "CrashFunction"),
         ]
     )
     trace = TraceHeader(new_trace_id(), API_GATEWAY_SUBSEGMENT, True)
 
     raised = service.invoke("RaisesFunction", proxy_event(), trace)
     timed_out = service.invoke("SleepyFunction", proxy_event(), trace)
-    functions = by_origin(xray_daemon.collect(wait_seconds=1.0), "AWS::Lambda::Function")
+    crashed = service.invoke("CrashFunction", proxy_event(), trace)
+    documents = xray_daemon.collect(wait_seconds=1.0)
 
+    request_ids = {d["id"]: d["aws"]["request_id"] for d in by_origin(documents, "AWS::Lambda")}
     causes = {}
-    for document in functions:
-        assert document["fault"] is True
-        causes[document["aws"]["request_id"]] = document["cause"]["exceptions"][0]
+    for document in by_origin(documents, "AWS::Lambda::Function"):
+        # The function failed, not Lambda: an error, never a fault.
+        assert document["error"] is True and "fault" not in document
+        [exception] = document["cause"]["exceptions"]
+        [invocation] = [sub for sub in document["subsegments"] if sub["name"] == "Invocation"]
+        assert invocation["error"] is True and invocation["cause"] == exception["id"]
+        causes[request_ids[document["parent_id"]]] = exception
+    assert set(causes) == {raised.request_id, timed_out.request_id, crashed.request_id}
     assert causes[raised.request_id]["type"] == "DemoError"
     assert causes[raised.request_id]["message"] == "something went wrong on purpose"
+    assert {"path": "app.py", "line": 11, "label": "handler"} in causes[raised.request_id]["stack"]
     assert causes[timed_out.request_id]["type"] == "Sandbox.Timedout"
+    assert causes[crashed.request_id]["type"] == "Runtime.ExitError"
+    for document in by_origin(documents, "AWS::Lambda"):
+        assert "error" not in document and "fault" not in document  # Invoke itself answered 200
 
 
 # -- the tutorial's DynamoDB function, against moto ---------------------------------------
