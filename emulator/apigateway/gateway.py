@@ -29,7 +29,7 @@ from emulator.apigateway.proxy_integration import (
     parse_result,
 )
 from emulator.apigateway.routes import RouteTable
-from emulator.apigateway.stage_segment import LambdaCall, api_gateway_stage_segment
+from emulator.apigateway.stage_segment import LambdaCall, StageRequest, api_gateway_stage_segment
 from emulator.app.model import AppSpec, FunctionSpec, Route
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
 from emulator.loopback import is_loopback_host
@@ -181,9 +181,10 @@ class Gateway:
         )
 
         start = time.time()
-        invoke_status = 200
+        invoke_status, invoke_bytes = 200, 0
         try:
             result = self.invoker.invoke(route.function, json.dumps(event).encode(), trace)
+            invoke_bytes = len(result.payload)
             response = _map(result, self.log, function)
         except Exception as error:  # the Lambda side failed to invoke at all
             invoke_status = 500
@@ -202,11 +203,16 @@ class Gateway:
                         trace_id=trace.root,
                         segment_id=stage_segment_id,
                         parent_id=incoming.parent if incoming is not None else None,
-                        stack_name=self.app.stack_name,
-                        stage=self.app.stage,
-                        api_id=self.app.api_id,
-                        region=self.app.region,
-                        request_id=ids.request_id,
+                        stage=StageRequest(
+                            # SAM names a template's implicit API after the stack.
+                            api_name=self.app.stack_name,
+                            stage=self.app.stage,
+                            api_id=self.app.api_id,
+                            account_id=self.app.account_id,
+                            region=self.app.region,
+                            request_id=ids.request_id,
+                            extended_request_id=ids.extended_request_id,
+                        ),
                         span=Span(ids.epoch_ms / 1000, end),
                         request=HttpRequest(
                             url=local_url,
@@ -215,11 +221,15 @@ class Gateway:
                             user_agent=_header(request.headers, "User-Agent") or "",
                         ),
                         status=response.status,
+                        # A HEAD answer carries no body.
+                        content_length=0 if request.method == "HEAD" else len(response.body),
                         lambda_call=LambdaCall(
                             subsegment_id=lambda_subsegment_id,
                             function=LambdaFunctionRef.of(function),
                             span=Span(start, end),
+                            method=request.method,
                             status=invoke_status,
+                            content_length=invoke_bytes,
                         ),
                     )
                 )

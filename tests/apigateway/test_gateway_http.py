@@ -304,13 +304,35 @@ def test_incoming_trace_is_continued_and_recorded(stack):
     assert stage["parent_id"] == parent
     assert stage["http"]["response"]["status"] == 200
     assert stage["http"]["request"]["method"] == "GET"
+    # As the API Gateway developer guide's stage segment has them.
+    assert stage["aws"]["api_gateway"] == {
+        "account_id": stack.app.account_id,
+        "rest_api_id": stack.app.api_id,
+        "stage": "Prod",
+        "request_id": response.header("x-amzn-RequestId"),
+    }
+    assert stage["aws"]["xray"] == {"sampling_rule_name": "Default"}
+    assert stage["metadata"]["default"]["extended_request_id"] == response.header("x-amz-apigw-id")
+    assert stage["http"]["response"]["content_length"] == len(response.body)
     [lambda_call] = stage["subsegments"]
     # The Lambda subsegment is the parent the gateway passed on to Lambda.
     assert lambda_call["id"] == passed["Parent"]
     assert lambda_call["aws"]["function_name"] == stack.app.functions["EchoFunction"].function_name
+    assert lambda_call["http"]["request"]["method"] == "GET"
+    assert lambda_call["http"]["response"]["content_length"] > len(response.body)  # the proxy result
     assert stage["start_time"] <= lambda_call["start_time"] <= lambda_call["end_time"] <= stage["end_time"]
     service = stack.collector.for_trace(root, origin="AWS::Lambda")
     assert service and service[0]["parent_id"] == lambda_call["id"]
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_the_lambda_subsegment_records_the_api_method(stack, method):
+    root = new_trace_id()
+    response = request(method, stack.url + "/echo", headers={"X-Amzn-Trace-Id": f"Root={root};Sampled=1"})
+    assert response.status == 200
+    [stage] = stack.collector.for_trace(root, origin="AWS::ApiGateway::Stage")
+    [lambda_call] = stage["subsegments"]
+    assert stage["http"]["request"]["method"] == lambda_call["http"]["request"]["method"] == method
 
 
 def test_new_trace_when_none_is_sent(stack):
