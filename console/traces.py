@@ -5,10 +5,11 @@
     python -m console.traces --id 1-6666f180-5f2a1b3c4d5e6f708192a3b4
     ... [--endpoint-url http://127.0.0.1:2000 | --aws [--region ap-northeast-1]]
 
-The list is GetTraceSummaries (all pages, newest first); the timeline is BatchGetTraces, drawn
-as a tree: segments hang under the subsegment whose id is their parent_id (API Gateway's Lambda
-call -> the AWS::Lambda segment -> the function's segment), subsegments the SDK sent on their
-own under the span they name, and a proportional bar shows when in the trace each one ran.
+The list is GetTraceSummaries (newest first, only the pages the list needs); the timeline is
+BatchGetTraces, drawn as a tree: segments hang under the subsegment whose id is their
+parent_id (API Gateway's Lambda call -> the AWS::Lambda segment -> the function's segment),
+subsegments the SDK sent on their own under the span they name, and a proportional bar
+shows when in the trace each one ran.
 """
 
 import argparse
@@ -43,18 +44,26 @@ FLAG_STYLES = {"fault": "bold red", "error": "bold yellow", "throttle": "bold ma
 
 
 def fetch_trace_summaries(
-    client: Any, start: float, end: float, filter_expression: str | None = None
-) -> list[dict[str, Any]]:
-    """Every TraceSummary of GetTraceSummaries for [start, end], all pages, newest first."""
+    client: Any, start: float, end: float, filter_expression: str | None = None, limit: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """TraceSummary items for [start, end], newest first, and whether that is all of them.
+
+    X-Ray answers newest first (the first page holds the most recent traces), so reading
+    stops at the page that brings `limit`; the rest of the window is never fetched.
+    """
     request: dict[str, Any] = {"StartTime": start, "EndTime": end}
     if filter_expression is not None:
         request["FilterExpression"] = filter_expression
     summaries: list[dict[str, Any]] = []
+    complete = True
     for page in client.get_paginator("get_trace_summaries").paginate(**request):
         summaries.extend(page.get("TraceSummaries", []))
-    # Pages come oldest first (locally) or in no promised order (AWS): sort here.
+        if limit is not None and len(summaries) >= limit and page.get("NextToken"):
+            complete = False
+            break
+    # Within what was read, newest first whatever order the pages had.
     summaries.sort(key=lambda summary: epoch_seconds(summary.get("StartTime")) or 0.0, reverse=True)
-    return summaries
+    return summaries, complete
 
 
 def render_trace_summaries(summaries: Iterable[Mapping[str, Any]]) -> RenderableType:
@@ -431,9 +440,10 @@ def main(argv: list[str] | None = None) -> int:
         client = source.client()
         summaries: list[dict[str, Any]] = []
         if args.id is None:
-            summaries = fetch_trace_summaries(client, *source.window(), args.filter)
+            limit = 1 if args.latest else args.limit
+            summaries, complete = fetch_trace_summaries(client, *source.window(), args.filter, limit)
         if args.id is None and not args.latest:
-            return _print_list(console, source.where, args, summaries)
+            return _print_list(console, source.where, args, summaries, complete)
         trace_id = args.id
         if trace_id is None:
             if not summaries:
@@ -466,11 +476,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_list(
-    console: Console, where: str, args: argparse.Namespace, summaries: list[dict[str, Any]]
+    console: Console, where: str, args: argparse.Namespace, summaries: list[dict[str, Any]], complete: bool
 ) -> int:
     shown = summaries[: args.limit]
     title = f"traces{_matching(args)} in {where}, last {args.minutes:g} minutes"
-    if len(summaries) > len(shown):
+    if not complete:
+        title += f": newest {len(shown)} of more than {len(summaries)} (--limit)"
+    elif len(summaries) > len(shown):
         title += f": newest {len(shown)} of {len(summaries)} (--limit)"
     console.print(Text(title, style="bold"))
     console.print(render_trace_summaries(shown))

@@ -11,7 +11,7 @@ from typing import Any
 
 from emulator.xray import traces
 from emulator.xray.documents import InvalidDocument, parse_document
-from emulator.xray.filters import FilterError, compile_filter
+from emulator.xray.filters import FilterError, GroupLookup, compile_filter
 from emulator.xray.graph import Scope, build_services
 from emulator.xray.store import TraceStore
 
@@ -76,9 +76,14 @@ class XRayBackend:
         time_range_type: str = "TraceId",
         filter_expression: str | None = None,
         next_token: str | None = None,
+        groups: GroupLookup | None = None,
     ) -> dict[str, Any]:
+        """Trace summaries newest first (the first page holds the most recent traces, as the
+        console reads them: "To get the freshest results first, the console starts scanning
+        at the end of the time range", xray-console-filters.md). `groups` resolves
+        `group.name` / `group.arn` in the filter to the group's own expression."""
         try:
-            predicate = compile_filter(filter_expression) if filter_expression is not None else None
+            predicate = compile_filter(filter_expression, groups) if filter_expression is not None else None
         except FilterError as error:
             raise InvalidRequest(f"FilterExpression is not valid: {error}") from None
         fingerprint = hashlib.sha256(json.dumps([start, end, time_range_type, filter_expression]).encode())
@@ -87,15 +92,10 @@ class XRayBackend:
             candidates = traces.candidate_traces(db, start, end, time_range_type)
             facts = traces.trace_facts(db, candidates)
             matching = [trace for trace in facts.values() if predicate is None or predicate(trace)]
-            matching.sort(key=lambda trace: (trace.start_time, trace.trace_id))
+            matching.sort(key=lambda trace: (trace.start_time, trace.trace_id), reverse=True)
             page = matching[offset : offset + SUMMARIES_PAGE_SIZE]
             annotations = traces.annotation_services(db, [trace.trace_id for trace in page])
-            summaries = [
-                traces.summary(
-                    trace, annotations.get(trace.trace_id, {}), traces.entry_point(db, trace.trace_id)
-                )
-                for trace in page
-            ]
+            summaries = [traces.summary(trace, annotations.get(trace.trace_id, {})) for trace in page]
         result: dict[str, Any] = {
             "TraceSummaries": summaries,
             "ApproximateTime": self._clock(),

@@ -294,18 +294,56 @@ def _walk(
         _walk(child, f"{path}subsegments[{index}].", depth + 1, spans, annotations)
 
 
+# The X-Ray SDKs name an AWS call's subsegment by the SDK's name for the service: the Python
+# SDK by botocore's endpoint prefix ("dynamodb"), the Java and Node.js SDKs by the service name
+# ("DynamoDB"). X-Ray shows the service as AWS names it: the developer guide's inferred segment
+# is "DynamoDB", its SNS node "SNS" of type AWS::SNS (xray-api-gettingdata.md).
+_AWS_SERVICE_NAMES = {
+    "dynamodb": "DynamoDB",
+    "sns": "SNS",
+    "sqs": "SQS",
+    "s3": "S3",
+    "lambda": "Lambda",
+    "kinesis": "Kinesis",
+    "states": "StepFunctions",
+    "events": "EventBridge",
+    "ssm": "SimpleSystemsManagement",
+    "secretsmanager": "SecretsManager",
+}
+
+
+def aws_service_name(name: str) -> str:
+    """The name X-Ray gives the AWS service an SDK subsegment called `name`."""
+    return _AWS_SERVICE_NAMES.get(name.lower(), name)
+
+
 def inferred_node(obj: dict[str, Any], name: str, namespace: Any) -> tuple[str | None, str | None]:
     """The (name, type) of the node X-Ray infers from a subsegment: AWS and remote HTTP calls."""
     if namespace == "aws":
         table = _object(obj.get("aws")).get("table_name")
         if isinstance(table, str) and table:
             return table, "AWS::DynamoDB::Table"
-        # Other AWS services appear under the client's service name, e.g. "AWS::SNS".
-        return name, f"AWS::{name}"
+        # Other AWS services appear under the service's name, e.g. "SNS", type "AWS::SNS".
+        service = aws_service_name(name)
+        return service, f"AWS::{service}"
     if namespace == "remote":
         url = _object(_object(obj.get("http")).get("request")).get("url")
         return (_host(url) or name), "remote"
     return None, None
+
+
+def inferred_segment_name(obj: dict[str, Any]) -> str:
+    """The name of the segment X-Ray infers from an aws/remote subsegment: the service called
+    ("DynamoDB", not the table, which names the node) or, for a remote call, the subsegment's."""
+    name = obj.get("name")
+    if not isinstance(name, str):
+        return ""
+    return aws_service_name(name) if obj.get("namespace") == "aws" else name
+
+
+def span_status(obj: dict[str, Any]) -> Status:
+    """The error / fault / throttle flags of one (sub)segment, as intake reads them."""
+    return _status(obj)
 
 
 def _host(url: Any) -> str | None:

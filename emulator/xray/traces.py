@@ -9,11 +9,32 @@ import hashlib
 import json
 import sqlite3
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.xray.documents import MAX_DEPTH, MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS, inferred_node
-from emulator.xray.filters import TraceFacts, Value
-from emulator.xray.graph import drawable_times
+from emulator.xray.documents import (
+    MAX_DEPTH,
+    MAX_EPOCH_SECONDS,
+    MIN_EPOCH_SECONDS,
+    inferred_node,
+    inferred_segment_name,
+    span_status,
+)
+from emulator.xray.filters import (
+    Call,
+    EdgeCalls,
+    RootCause,
+    RootCauseEntity,
+    RootCauseException,
+    RootCauseService,
+    ServiceNode,
+    TraceDetail,
+    TraceFacts,
+    Value,
+    root_cause_json,
+)
+from emulator.xray.graph import CLIENT_TYPE, drawable_times
 
 TIME_RANGE_TYPES = ("TraceId", "Event", "Service")
 
@@ -43,31 +64,37 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
     in_ids = "trace_id IN (SELECT value FROM json_each(:ids))"
     drawable = drawable_times("docs")
     facts: dict[str, TraceFacts] = {}
-    for trace_id, start, end, in_progress, orphans in db.execute(
+    for trace_id, start, end, in_progress, orphans, revision in db.execute(
         "SELECT trace_id, min(start_time), max(end_time), max(in_progress),"
-        f" max(kind = 'subsegment' AND owner_name IS NULL) FROM docs WHERE {in_ids} AND {drawable}"
-        " GROUP BY trace_id",
+        f" max(kind = 'subsegment' AND owner_name IS NULL), count(*)"
+        f" FROM docs WHERE {in_ids} AND {drawable} GROUP BY trace_id",
         {"ids": ids},
     ):
         facts[trace_id] = TraceFacts(
             trace_id=trace_id,
             start_time=start,
-            duration=None if end is None else round(end - start, 6),
+            duration=None if end is None else seconds(end - start),
             # In progress, or a subsegment whose segment never arrived: X-Ray calls both partial.
             partial=bool(in_progress or orphans),
+            # Each document stored for the trace is a new version of it.
+            revision=revision,
+            load_detail=_detail_loader(db, trace_id),
         )
-    for trace_id, error, fault, throttle in db.execute(
-        f"SELECT trace_id, max(error), max(fault), max(throttle) FROM spans WHERE {in_ids} GROUP BY trace_id",
+    for trace_id, throttle, inferred in db.execute(
+        "SELECT trace_id, max(throttle), max(inferred_name IS NOT NULL AND answered = 0)"
+        f" FROM spans WHERE {in_ids} GROUP BY trace_id",
         {"ids": ids},
     ):
         if trace_id in facts:
-            trace = facts[trace_id]
-            trace.error, trace.fault, trace.throttle = bool(error), bool(fault), bool(throttle)
-    # The root segment: no parent, else the earliest segment.
+            # HasThrottle: any segment or subsegment of the trace was throttled.
+            facts[trace_id].throttle = bool(throttle)
+            facts[trace_id].inferred = bool(inferred)
+    # The root segment: no parent, else the earliest segment. Its status is the trace's
+    # HasError / HasFault, and what `ok`, `error` and `fault` test, as the console means them.
     seen: set[str] = set()
     for row in db.execute(
         "SELECT trace_id, start_time, end_time, http_url, http_method, http_status, http_useragent,"
-        f" http_clientip FROM docs WHERE kind = 'segment' AND {in_ids} AND {drawable}"
+        f" http_clientip, error, fault FROM docs WHERE kind = 'segment' AND {in_ids} AND {drawable}"
         " ORDER BY trace_id, parent_id IS NOT NULL, start_time",
         {"ids": ids},
     ):
@@ -76,9 +103,10 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
             continue
         seen.add(trace_id)
         trace = facts[trace_id]
-        trace.response_time = None if row[2] is None else round(row[2] - row[1], 6)
+        trace.response_time = None if row[2] is None else seconds(row[2] - row[1])
         (trace.http_url, trace.http_method, trace.http_status) = row[3:6]
         (trace.http_useragent, trace.http_clientip) = row[6:8]
+        trace.error, trace.fault = bool(row[8]), bool(row[9])
     for trace_id, user in db.execute(
         f"SELECT DISTINCT trace_id, user FROM docs WHERE user IS NOT NULL AND {in_ids}", {"ids": ids}
     ):
@@ -87,7 +115,10 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
     for trace_id, name, node_type in db.execute(
         f"SELECT DISTINCT trace_id, name, origin FROM docs WHERE kind = 'segment' AND {in_ids}"
         " UNION SELECT DISTINCT s.trace_id, s.inferred_name, s.inferred_type FROM spans s"
-        f" WHERE s.inferred_name IS NOT NULL AND s.answered = 0 AND s.{in_ids}",
+        f" WHERE s.inferred_name IS NOT NULL AND s.answered = 0 AND s.{in_ids}"
+        # The caller of the root segment: GetServiceGraph's client node.
+        f" UNION SELECT DISTINCT trace_id, name, '{CLIENT_TYPE}' FROM docs"
+        f" WHERE kind = 'segment' AND parent_id IS NULL AND {in_ids}",
         {"ids": ids},
     ):
         if trace_id in facts:
@@ -132,27 +163,25 @@ def annotation_services(db: sqlite3.Connection, trace_ids: list[str]) -> dict[st
     }
 
 
-def entry_point(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
-    row = db.execute(
-        "SELECT name, origin FROM docs WHERE trace_id = ? AND kind = 'segment'"
-        " ORDER BY parent_id IS NOT NULL, start_time LIMIT 1",
-        (trace_id,),
-    ).fetchone()
-    return service_id(row[0], row[1]) if row else None
+def seconds(value: float) -> float:
+    """A duration as X-Ray reports it: seconds to the millisecond (the developer guide's
+    GetTraceSummaries and BatchGetTraces examples: "ResponseTime": 0.084, "Duration": 3.232)."""
+    return round(value, 3)
 
 
-def service_id(name: str, node_type: str) -> dict[str, Any]:
-    """A ServiceId: Name, Names and Type (left out when the segment had no origin)."""
+def service_id(name: str, node_type: str, account_id: str | None = None) -> dict[str, Any]:
+    """A ServiceId: Name, Names, AccountId when known, and Type (left out when it had no origin)."""
     result: dict[str, Any] = {"Name": name, "Names": [name]}
+    if account_id is not None:
+        result["AccountId"] = account_id
     if node_type:
         result["Type"] = node_type
     return result
 
 
-def summary(
-    trace: TraceFacts, annotations: dict[str, list[Any]], entry: dict[str, Any] | None
-) -> dict[str, Any]:
+def summary(trace: TraceFacts, annotations: dict[str, list[Any]]) -> dict[str, Any]:
     """One TraceSummary, field for field as botocore's model has them."""
+    detail = trace.detail()
     http = {
         name: value
         for name, value in (
@@ -174,26 +203,62 @@ def summary(
         "Http": http,
         "Annotations": annotations,
         "Users": [{"UserName": user, "ServiceIds": []} for user in trace.users],
-        "ServiceIds": [service_id(name, node_type) for name, node_type in sorted(trace.services)],
-        "ResourceARNs": [],
-        "InstanceIds": [],
-        "AvailabilityZones": [],
-        "FaultRootCauses": [],
-        "ErrorRootCauses": [],
-        "ResponseTimeRootCauses": [],
-        "Revision": 1,
+        "ServiceIds": [
+            service_id(node.name, node.node_type, node.account_id)
+            for node in sorted(detail.services, key=lambda node: (node.name, node.node_type))
+        ],
+        "ResourceARNs": [{"ARN": arn} for arn in detail.resource_arns],
+        "InstanceIds": [{"Id": instance} for instance in detail.instance_ids],
+        "AvailabilityZones": [{"Name": zone} for zone in detail.availability_zones],
+        "FaultRootCauses": [root_cause_json(cause) for cause in detail.fault_root_causes],
+        "ErrorRootCauses": [root_cause_json(cause) for cause in detail.error_root_causes],
+        "ResponseTimeRootCauses": [root_cause_json(cause) for cause in detail.response_time_root_causes],
+        "Revision": trace.revision,
     }
     if trace.duration is not None:
         result["Duration"] = trace.duration
     if trace.response_time is not None:
         result["ResponseTime"] = trace.response_time
+    entry = next((node for node in detail.services if any(call.root for call in node.segments)), None)
     if entry is not None:
-        result["EntryPoint"] = entry
+        result["EntryPoint"] = service_id(entry.name, entry.node_type, entry.account_id)
     return result
 
 
-def assemble_trace(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
-    """A BatchGetTraces `Trace`, or None when nothing of it is stored."""
+def _detail_loader(db: sqlite3.Connection, trace_id: str) -> Callable[[], TraceDetail]:
+    """Reads the trace's documents when a filter or a summary first needs them."""
+
+    def load() -> TraceDetail:
+        tree = load_tree(db, trace_id)
+        return trace_detail(tree) if tree is not None else TraceDetail()
+
+    return load
+
+
+@dataclass
+class _Inferred:
+    """An inferred segment: the aws/remote subsegment it stands for, and its node."""
+
+    document: dict[str, Any]
+    node: tuple[str, str]
+    subsegment: dict[str, Any]
+
+
+@dataclass
+class TraceTree:
+    """A trace's stored documents put together as X-Ray does for BatchGetTraces."""
+
+    trace_id: str
+    rows: list[tuple[Any, ...]]
+    # (id, stored text, document with its sent-alone subsegments attached)
+    segments: list[tuple[str, str, dict[str, Any]]]
+    changed: set[str]
+    loose: list[dict[str, Any]]
+    inferred: dict[str, list[_Inferred]]  # by the id of the segment holding the subsegment
+
+
+def load_tree(db: sqlite3.Connection, trace_id: str) -> TraceTree | None:
+    """The trace's documents as one tree per segment, or None when nothing of it is stored."""
     rows = db.execute(
         "SELECT d.id, d.kind, d.parent_id, d.start_time, d.end_time, b.document"
         " FROM docs d JOIN bodies b ON b.seq = d.seq WHERE d.trace_id = ? ORDER BY d.start_time",
@@ -223,20 +288,34 @@ def assemble_trace(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | No
             _index(child, index, depths, depths[sub["parent_id"]] + 1)
             changed.add(sub["parent_id"])
     answered = {row[2] for row in rows if row[1] == "segment" and row[2]}
+    inferred = {
+        segment_id: _inferred_segments(trace_id, document, answered) for segment_id, _, document in segments
+    }
+    return TraceTree(trace_id, rows, segments, changed, loose, inferred)
+
+
+def assemble_trace(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | None:
+    """A BatchGetTraces `Trace`, or None when nothing of it is stored."""
+    tree = load_tree(db, trace_id)
+    if tree is None:
+        return None
     out = []
-    for segment_id, text, document in segments:
-        modified = any(span_id in changed for span_id in _span_ids(document))
+    for segment_id, text, document in tree.segments:
+        modified = any(span_id in tree.changed for span_id in _span_ids(document))
         out.append({"Id": segment_id, "Document": json.dumps(document) if modified else text})
-        out.extend(_inferred_segments(trace_id, document, answered))
+        out.extend(
+            {"Id": item.document["id"], "Document": json.dumps(item.document)}
+            for item in tree.inferred[segment_id]
+        )
     # A subsegment whose segment never arrived is still shown, as sent.
-    out.extend({"Id": sub["id"], "Document": json.dumps(sub)} for sub in loose)
+    out.extend({"Id": sub["id"], "Document": json.dumps(sub)} for sub in tree.loose)
     # Times intake refuses today may sit in an older store: they would make Duration infinite.
-    drawn = [row for row in rows if _drawable(row[3], row[4])]
+    drawn = [row for row in tree.rows if _drawable(row[3], row[4])]
     ends = [row[4] for row in drawn if row[4] is not None]
     starts = [row[3] for row in drawn]
     return {
         "Id": trace_id,
-        "Duration": round(max(ends) - min(starts), 6) if ends and starts else 0.0,
+        "Duration": seconds(max(ends) - min(starts)) if ends and starts else 0.0,
         "LimitExceeded": False,
         "Segments": out,
     }
@@ -267,19 +346,22 @@ def _drawable(start: float, end: float | None) -> bool:
     return end is None or start <= end < MAX_EPOCH_SECONDS
 
 
-def _inferred_segments(trace_id: str, document: dict[str, Any], answered: set[str]) -> list[dict[str, Any]]:
+def _inferred_segments(trace_id: str, document: dict[str, Any], answered: set[str]) -> list[_Inferred]:
     result = []
     stack = list(document.get("subsegments", ()))
     while stack:
         sub = stack.pop()
         stack.extend(sub.get("subsegments", ()))
         name, node_type = inferred_node(sub, sub.get("name", ""), sub.get("namespace"))
-        if name is None or sub["id"] in answered or "end_time" not in sub:
+        if name is None or node_type is None or sub["id"] in answered or "end_time" not in sub:
             continue
         inferred: dict[str, Any] = {
             # Stable, so two reads of a trace show the same inferred segment id.
             "id": hashlib.sha256(f"{trace_id}/{sub['id']}".encode()).hexdigest()[:16],
-            "name": name,
+            # Named for the service called (DynamoDB), while the node on the map is the
+            # resource (the table): the developer guide's BatchGetTraces example has
+            # "name":"DynamoDB" with origin AWS::DynamoDB::Table and aws.table_name.
+            "name": inferred_segment_name(sub),
             "start_time": sub["start_time"],
             "end_time": sub["end_time"],
             "parent_id": sub["id"],
@@ -290,5 +372,267 @@ def _inferred_segments(trace_id: str, document: dict[str, Any], answered: set[st
         for key in ("aws", "http", "error", "fault", "throttle", "cause"):
             if key in sub:
                 inferred[key] = sub[key]
-        result.append({"Id": inferred["id"], "Document": json.dumps(inferred)})
+        result.append(_Inferred(inferred, (name, node_type), sub))
     return result
+
+
+# -- the trace as a graph of entities: services, edges, root causes -----------------------------
+
+
+@dataclass
+class _Entity:
+    """A segment (real or inferred) or subsegment, under the span that called it."""
+
+    document: dict[str, Any]
+    node: ServiceNode
+    segment: bool
+    parent: "_Entity | None" = None
+    children: list["_Entity"] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float | None:
+        start, end = self.document.get("start_time"), self.document.get("end_time")
+        if not isinstance(start, int | float) or not isinstance(end, int | float):
+            return None
+        return float(end) - float(start)
+
+
+def trace_detail(tree: TraceTree) -> TraceDetail:
+    """Services, edges, root causes and per-segment fields: every fact that needs the documents,
+    computed here and only here (filters and TraceSummary both read it)."""
+    nodes: dict[tuple[str, str], ServiceNode] = {}
+    spans: dict[str, _Entity] = {}
+    tops: list[_Entity] = []
+    for segment_id, _, document in tree.segments:
+        key = (str(document.get("name", "")), str(document.get("origin") or ""))
+        node = nodes.setdefault(key, ServiceNode(key[0], key[1], account_id=_account_of(document)))
+        tops.append(_entities(document, node, spans))
+        for item in tree.inferred[segment_id]:
+            caller = spans.get(item.subsegment["id"])
+            target = nodes.setdefault(
+                item.node,
+                ServiceNode(*item.node, account_id=caller.node.account_id if caller else None, inferred=True),
+            )
+            entity = _Entity(item.document, target, segment=True, parent=caller)
+            if caller is not None:
+                caller.children.append(entity)
+            tops.append(entity)
+    for top in tops:
+        parent_id = top.document.get("parent_id")
+        if top.parent is None and isinstance(parent_id, str) and parent_id in spans:
+            top.parent = spans[parent_id]
+            top.parent.children.append(top)
+    root = next((top for top in tops if not top.document.get("parent_id")), None)
+    detail = TraceDetail(services=list(nodes.values()))
+    for top in tops:
+        top.node.segments.append(_call(top.document, top.node, root=top is root))
+        if top.parent is not None:
+            _add_edge(detail, top)
+    if root is not None:
+        client = ServiceNode(root.node.name, CLIENT_TYPE)
+        detail.services.append(client)
+        detail.edges.append(EdgeCalls(client, root.node, [_call(root.document, root.node, root=True)]))
+        detail.fault_root_causes = _status_root_causes(root, "fault")
+        detail.error_root_causes = _status_root_causes(root, "error")
+        detail.response_time_root_causes = _response_time_root_causes(root)
+    for _, _, document in tree.segments:
+        aws = _object(document.get("aws"))
+        ec2 = _object(aws.get("ec2"))
+        for values, value in (
+            (detail.resource_arns, document.get("resource_arn")),
+            (detail.instance_ids, ec2.get("instance_id")),
+            (detail.availability_zones, ec2.get("availability_zone")),
+        ):
+            if isinstance(value, str) and value and value not in values:
+                values.append(value)
+    return detail
+
+
+def _entities(document: dict[str, Any], node: ServiceNode, spans: dict[str, _Entity]) -> _Entity:
+    """The segment and its subsegments as entities, indexed by span id (iterative: no depth limit)."""
+    top = _Entity(document, node, segment=True)
+    pending = [top]
+    while pending:
+        entity = pending.pop()
+        span_id = entity.document.get("id")
+        if isinstance(span_id, str):
+            spans.setdefault(span_id, entity)
+        for child in entity.document.get("subsegments") or ():
+            if isinstance(child, dict):
+                sub = _Entity(child, node, segment=False, parent=entity)
+                entity.children.append(sub)
+                pending.append(sub)
+    return top
+
+
+def _add_edge(detail: TraceDetail, callee: _Entity) -> None:
+    """The edge caller -> callee, timed by the caller's subsegment when it has one."""
+    caller = callee.parent
+    assert caller is not None
+    call = caller.document if not caller.segment else callee.document
+    for edge in detail.edges:
+        if edge.source is caller.node and edge.target is callee.node:
+            edge.calls.append(_call(call, callee.node))
+            return
+    detail.edges.append(EdgeCalls(caller.node, callee.node, [_call(call, callee.node)]))
+
+
+def _call(document: dict[str, Any], node: ServiceNode, root: bool = False) -> Call:
+    status = span_status(document)
+    http = _object(document.get("http"))
+    request, response = _object(http.get("request")), _object(http.get("response"))
+    start, end = document.get("start_time"), document.get("end_time")
+    code = response.get("status")
+    return Call(
+        name=str(document.get("name", "")),
+        node_type=node.node_type,
+        error=status.error,
+        fault=status.fault,
+        throttle=status.throttle,
+        root=root,
+        inferred=document.get("inferred") is True,
+        in_progress=document.get("in_progress") is True,
+        response_time=seconds(end - start)
+        if isinstance(start, int | float) and isinstance(end, int | float)
+        else None,
+        http_url=_text(request.get("url")),
+        http_method=_text(request.get("method")),
+        http_status=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        http_useragent=_text(request.get("user_agent")),
+        http_clientip=_text(request.get("client_ip")),
+        user=_text(document.get("user")),
+        resource_arn=_text(document.get("resource_arn")),
+        account_id=node.account_id,
+    )
+
+
+def _account_of(document: dict[str, Any]) -> str | None:
+    """The account a segment's service runs in: aws.account_id (Lambda's function segment),
+    aws.api_gateway.account_id, or the account field of its resource_arn."""
+    aws = _object(document.get("aws"))
+    for value in (aws.get("account_id"), _object(aws.get("api_gateway")).get("account_id")):
+        if isinstance(value, str) and value:
+            return value
+    arn = document.get("resource_arn")
+    if isinstance(arn, str):
+        parts = arn.split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            return parts[4]
+    return None
+
+
+def _path(entity: _Entity) -> list[_Entity]:
+    path: list[_Entity] = []
+    current: _Entity | None = entity
+    while current is not None and len(path) <= _MAX_PATH:
+        path.append(current)
+        current = current.parent
+    return list(reversed(path))
+
+
+# A root cause path longer than this (a chain of documents no real trace has) is cut.
+_MAX_PATH = 4 * MAX_DEPTH
+
+
+def _descendants(root: _Entity) -> list[_Entity]:
+    found = []
+    pending = [root]
+    seen: set[int] = set()
+    while pending:
+        entity = pending.pop()
+        if id(entity) in seen:
+            continue
+        seen.add(id(entity))
+        found.append(entity)
+        pending.extend(entity.children)
+    return found
+
+
+def _status_root_causes(root: _Entity, flag: str) -> list[RootCause]:
+    """Fault (or error) root causes: for each entity with the flag and no flagged entity
+    below it, the path from the entry point down to it, grouped by service."""
+    flagged = {id(e) for e in _descendants(root) if getattr(span_status(e.document), flag)}
+    causes = []
+    for entity in _descendants(root):
+        if id(entity) in flagged and not any(id(d) in flagged for d in _descendants(entity)[1:]):
+            causes.append(RootCause(_services_along(_path(entity)), client_impacting=id(root) in flagged))
+    return _distinct(causes)
+
+
+def _response_time_root_causes(root: _Entity) -> list[RootCause]:
+    """The path of the slowest child at each step, with each entity's share of the response
+    time (Coverage, as in the developer guide's ResponseTimeRootCauses example)."""
+    total = root.duration
+    if not total or total <= 0:
+        return []
+    path = [root]
+    while path[-1].children and len(path) <= _MAX_PATH:
+        path.append(max(path[-1].children, key=lambda child: child.duration or 0.0))
+    services = _services_along(path)
+    for service in services:
+        for entity, step in zip(service.entity_path, _steps(path, services, service), strict=True):
+            entity.coverage = round(min(1.0, (step.duration or 0.0) / total), 3)
+            entity.exceptions = []
+    return [RootCause(services, client_impacting=True)]
+
+
+def _steps(path: list[_Entity], services: list[RootCauseService], service: RootCauseService) -> list[_Entity]:
+    start = sum(len(s.entity_path) for s in services[: services.index(service)])
+    return path[start : start + len(service.entity_path)]
+
+
+def _services_along(path: list[_Entity]) -> list[RootCauseService]:
+    """The entities of `path` grouped by service: a new service at each segment."""
+    services: list[RootCauseService] = []
+    for entity in path:
+        if entity.segment or not services:
+            node = entity.node
+            services.append(RootCauseService(node.name, node.node_type, node.account_id, node.inferred))
+        services[-1].entity_path.append(
+            RootCauseEntity(
+                name=str(entity.document.get("name", "")),
+                exceptions=_exceptions(entity.document),
+                remote=_remote(entity.document),
+            )
+        )
+    return services
+
+
+def _exceptions(document: dict[str, Any]) -> list[RootCauseException]:
+    cause = document.get("cause")
+    if not isinstance(cause, dict):
+        return []
+    return [
+        RootCauseException(name=str(x.get("type") or ""), message=_text(x.get("message")))
+        for x in cause.get("exceptions") or ()
+        if isinstance(x, dict)
+    ]
+
+
+def _remote(document: dict[str, Any]) -> bool:
+    """A call to another service (an AWS or remote subsegment, an inferred segment), or an
+    exception the SDK marked remote."""
+    if document.get("namespace") in ("aws", "remote") or document.get("inferred") is True:
+        return True
+    cause = document.get("cause")
+    exceptions = cause.get("exceptions") if isinstance(cause, dict) else None
+    return any(isinstance(x, dict) and x.get("remote") is True for x in exceptions or ())
+
+
+def _distinct(causes: list[RootCause]) -> list[RootCause]:
+    seen: set[str] = set()
+    result = []
+    for cause in causes:
+        key = json.dumps(root_cause_json(cause), sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            result.append(cause)
+    return result
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -2,13 +2,15 @@
 
 import json
 import re
+import time
 from datetime import datetime
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from console.traces import main, render_trace_summaries, render_trace_timeline
+from console.traces import fetch_trace_summaries, main, render_trace_summaries, render_trace_timeline
+from console.xray_client import make_client
 from tests.xray.xray_support import (
     DDB_FUNCTION,
     HELLO_FUNCTION,
@@ -30,7 +32,7 @@ DDB_TIMELINE = [
     ("Invocation", "", 5),
     ("put_item ddb", "", 5),  # sent by the SDK on its own, parent_id = the function's segment
     ("DynamoDB", "aws", 6),
-    ("Demo", "AWS::DynamoDB::Table", 7),  # inferred from the DynamoDB subsegment
+    ("DynamoDB", "AWS::DynamoDB::Table", 7),  # inferred from the DynamoDB subsegment (node: Demo)
     ("Overhead", "", 5),
 ]
 
@@ -231,7 +233,7 @@ def recorded_batch_get_traces_trace() -> dict:
     put_item["cause"] = "0c1d2e3f4a5b6c7d"  # the SDK refers to an exception recorded below it
     demo = {
         "id": "3a1f0c9d8e7b6a5f",
-        "name": "Demo",
+        "name": "DynamoDB",  # as AWS names the inferred segment; its node is the table
         "start_time": dynamodb["start_time"],
         "end_time": dynamodb["end_time"],
         "parent_id": dynamodb["id"],
@@ -340,3 +342,27 @@ def test_the_list_renders_a_get_trace_summaries_response():
 
 def test_an_empty_list_says_so():
     assert "no traces" in text_of(render_trace_summaries([]))
+
+
+def test_the_list_reads_only_the_pages_it_shows(capsys, xray_server):
+    # 130 traces: two pages of GetTraceSummaries. Twenty newest need only the first.
+    client = make_client(xray_server.api_url, "ap-northeast-1")
+    now = time.time()
+    documents = []
+    for index in range(130):
+        segment = fresh_trace("tutorial_hello_trace.json")[0]
+        segment["start_time"] = now - 200 + index
+        segment["end_time"] = segment["start_time"] + 0.01
+        documents.append(json.dumps(segment))
+    assert client.put_trace_segments(TraceSegmentDocuments=documents)["UnprocessedTraceSegments"] == []
+
+    summaries, complete = fetch_trace_summaries(client, now - 300, now + 5, limit=20)
+
+    assert complete is False
+    assert len(summaries) == 100
+    newest = sorted((json.loads(d) for d in documents), key=lambda d: d["start_time"])[-1]
+    assert summaries[0]["Id"] == newest["trace_id"]
+    everything, complete = fetch_trace_summaries(client, now - 300, now + 5)
+    assert complete is True and len(everything) == 130
+    assert main(["--endpoint-url", xray_server.api_url, "--limit", "5"]) == 0
+    assert "newest 5 of more than 100" in capsys.readouterr().out
