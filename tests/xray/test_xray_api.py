@@ -322,3 +322,83 @@ def test_the_aws_cli_reads_the_local_service_graph(xray_server):
         (DDB_FUNCTION, "AWS::Lambda::Function"),
         ("Demo", "AWS::DynamoDB::Table"),
     }
+
+
+# Every example expression of the developer guide's filter-expression page
+# (awsdocs/aws-xray-developer-guide, doc-source/xray-console-filters.md), with the traces of
+# four_traces that it selects. The guide's `rootcause.fault.exception { last and message = ...`
+# lacks its closing brace there; it is tested closed.
+GUIDE_EXAMPLES = [
+    ("responsetime > 5", set()),
+    ("duration >= 5 AND duration <= 8", set()),
+    ("ok", {"hello", "ddb_ok"}),
+    ("!ok", {"ddb_fault", "throttled"}),
+    ("ok = false", {"ddb_fault", "throttled"}),
+    ('rootcause.fault.entity { last and name = "deserialize" }', set()),
+    ('rootcause.fault.entity { last and name = "DynamoDB" }', {"ddb_fault"}),
+    ('rootcause.responsetime.entity { remote and coverage > 0.7 and name = "traces" }', set()),
+    ('rootcause.fault.service { inferred and name = traces and type = "AWS::DynamoDB" }', set()),
+    ('rootcause.fault.service { inferred and name = Demo and type = "AWS::DynamoDB::Table" }', {"ddb_fault"}),
+    ('service("data-plane") {root = true and fault = true}', set()),
+    (f'service("{STAGE}") {{root = true and fault = true}}', {"ddb_fault"}),
+    ("http.status != 200", {"ddb_fault", "throttled"}),
+    ("ok !partial duration <3", {"hello", "ddb_ok"}),
+    ("rootcause.fault.service { index > 5 }", set()),
+    ("rootcause.fault.service { index > 2 }", {"ddb_fault"}),
+    ("rootcause.responsetime.entity { last and coverage > 0.8 }", {"throttled"}),
+    ('http.url CONTAINS "/api/game/"', set()),
+    ('user CONTAINS ""', set()),
+    ('rootcause.fault.service { name = "Auth" }', set()),
+    ('rootcause.responsetime.service { last and type = "AWS::DynamoDB" }', set()),
+    ('rootcause.fault.exception { last and message = "Access Denied for account_id: 1234567890" }', set()),
+    ('service("api.example.com") { fault }', set()),
+    ("service() { fault }", {"ddb_fault"}),
+    ('edge("api.example.com", "backend.example.com") { error }', set()),
+    (f'edge("{DDB_FUNCTION}", "Demo") {{ fault }}', {"ddb_fault"}),
+    (
+        'http.url BEGINSWITH "http://api.example.com/" AND http.url CONTAINS "/v2/"'
+        ' AND !service("api.example.com")',
+        set(),
+    ),
+    ("http.url AND responseTime > 2", set()),
+    ('annotation.gameid = "817DL6VO"', set()),
+    ("annotation.age", set()),
+    ("!annotation.age", {"hello", "ddb_ok", "ddb_fault", "throttled"}),
+    ("annotation.age > 29", set()),
+    (
+        'rootcause.json = #[{ "Services": [ { "Name": "GetWeatherData",'
+        ' "EntityPath": [{ "Name": "GetWeatherData" }, { "Name": "get_temperature" } ] },'
+        ' { "Name": "GetTemperature", "EntityPath": [ { "Name": "GetTemperature" } ] } ] }]',
+        set(),
+    ),
+    ('service("random-name") { error }', set()),
+    ('service(id(name: "random-name", type: "AWS::Lambda::Function")) { error }', set()),
+    ('service(id(type: "AWS::Lambda::Function")) { error }', set()),
+    ('service(id(type: "AWS::ApiGateway::Stage")) { error }', {"throttled"}),
+    (
+        f'edge(id(name: "{STAGE}", type: "client"),'
+        f' id(name: "{STAGE}", type: "AWS::ApiGateway::Stage")) {{ throttle }}',
+        {"throttled"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), GUIDE_EXAMPLES)
+def test_the_developer_guides_filter_examples(xray, four_traces, expression, expected):
+    summaries = xray.get_trace_summaries(**window(), FilterExpression=expression)["TraceSummaries"]
+
+    names = {name for name, trace_id in four_traces.items() if trace_id in {s["Id"] for s in summaries}}
+    assert names == expected
+
+
+def test_the_guides_unclosed_rootcause_example_is_refused_where_the_brace_is_missing(xray):
+    expression = 'rootcause.fault.exception { last and message = "Access Denied for account_id: 1234567890" '
+    with pytest.raises(ClientError, match=r"expected '\}', found the end of the expression"):
+        xray.get_trace_summaries(**window(), FilterExpression=expression)
+
+
+def test_trace_summaries_come_newest_first(xray, four_traces):
+    summaries = xray.get_trace_summaries(**window())["TraceSummaries"]
+
+    starts = [summary["StartTime"] for summary in summaries]
+    assert len(starts) == 4 and starts == sorted(starts, reverse=True)
