@@ -98,7 +98,10 @@ def get_trace_summaries(services: Services, body: Body) -> Body:
         )
     filter_expression = _optional_string(body, "FilterExpression")
     next_token = _optional_string(body, "NextToken")
-    return services.backend.get_trace_summaries(start, end, time_range_type, filter_expression, next_token)
+    # `group.name` / `group.arn` in the filter resolve to that group's own filter expression.
+    return services.backend.get_trace_summaries(
+        start, end, time_range_type, filter_expression, next_token, groups=services.groups.filter_expression
+    )
 
 
 def get_service_graph(services: Services, body: Body) -> Body:
@@ -108,7 +111,7 @@ def get_service_graph(services: Services, body: Body) -> Body:
     if group is None or group.filter_expression is None:
         return services.backend.get_service_graph(start, end)
     with services.backend.store.reader() as db:
-        graph = group_services(db, start, end, group)
+        graph = group_services(db, start, end, group, services.groups.filter_expression)
     return {"StartTime": start, "EndTime": end, "Services": graph, "ContainsOldGroupVersions": False}
 
 
@@ -245,7 +248,11 @@ def get_time_series_service_statistics(services: Services, body: Body) -> Body:
     # Every period is in one answer: a NextToken can only come from elsewhere.
     _no_token(body, "NextToken", "GetTimeSeriesServiceStatistics")
     with services.backend.store.reader() as db:
-        trace_ids = None if group is None else group_trace_ids(db, start, end, group)
+        trace_ids = (
+            None
+            if group is None
+            else group_trace_ids(db, start, end, group, services.groups.filter_expression)
+        )
         entries = time_series(db, start, end, period, selector, trace_ids)
     # ServiceForecastStatistics is left out: the local X-Ray makes no forecasts.
     return {"TimeSeriesServiceStatistics": entries, "ContainsOldGroupVersions": False}

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.xray.backend import LOCAL_ACCOUNT, InvalidRequest
-from emulator.xray.filters import FilterError, compile_filter
+from emulator.xray.filters import FilterError, GroupLookup, compile_filter
 
 DEFAULT_GROUP = "Default"
 MAX_NAME_LENGTH = 32  # GroupName in the service model
@@ -130,7 +130,7 @@ class GroupStore:
         if name == DEFAULT_GROUP:
             raise InvalidRequest("GroupName Default is reserved: the Default group always exists")
         if filter_expression is not None:
-            check_filter(filter_expression)
+            check_filter(filter_expression, self.filter_expression)
         enabled, notify = _insights(insights or Insights(), Insights(False, False))
         arn = f"{self._arn_prefix()}{name}/{_group_id()}"
         with self._lock:
@@ -171,7 +171,13 @@ class GroupStore:
     ) -> Group:
         """Change what was sent; members left out keep their value (UpdateGroupRequest)."""
         if filter_expression is not None:
-            check_filter(filter_expression)
+            # A filter may name other groups (`group.name = "..."`); one naming this group
+            # itself is refused by the parser, which sees the group's new expression.
+            target = name or arn or ""
+            check_filter(
+                filter_expression,
+                lambda key: filter_expression if key == target else self.filter_expression(key),
+            )
         with self._lock:
             group = self._find(name, arn)
             if filter_expression is not None and group.name == DEFAULT_GROUP:
@@ -257,10 +263,11 @@ def check_name(name: str) -> None:
         )
 
 
-def check_filter(expression: str) -> None:
-    """Refuse a filter expression GetTraceSummaries could not apply, with the parser's reason."""
+def check_filter(expression: str, groups: GroupLookup | None = None) -> None:
+    """Refuse a filter expression GetTraceSummaries could not apply, with the parser's reason;
+    `groups` resolves the other groups it may name."""
     try:
-        compile_filter(expression)
+        compile_filter(expression, groups)
     except FilterError as error:
         raise InvalidRequest(f"FilterExpression is not valid: {error}") from None
 

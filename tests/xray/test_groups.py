@@ -221,20 +221,6 @@ def test_the_service_graph_of_a_group_has_only_its_traces(xray_server, xray):
     assert "does not exist" in invalid_request(xray.get_service_graph, **window(), GroupName="nope")
 
 
-def _groups_parameter_exists() -> bool:
-    import inspect
-
-    from emulator.xray.backend import XRayBackend
-
-    return "groups" in inspect.signature(XRayBackend.get_trace_summaries).parameters
-
-
-@pytest.mark.xfail(
-    not _groups_parameter_exists(),
-    reason="XRayBackend.get_trace_summaries has no `groups` parameter yet (filters.py/backend.py are"
-    " another engineer's): group.name / group.arn cannot be resolved in a FilterExpression",
-    strict=True,
-)
 def test_group_name_and_arn_in_a_filter_expression_apply_the_groups_filter(xray_server, xray):
     hello, ddb = fresh_trace("tutorial_hello_trace.json"), fresh_trace("tutorial_ddb_trace.json")
     send_documents(xray_server, hello + ddb)
@@ -247,6 +233,26 @@ def test_group_name_and_arn_in_a_filter_expression_apply_the_groups_filter(xray_
     assert ids('group.name = "ddb"') == {ddb[0]["trace_id"]}
     assert ids(f'group.arn = "{arn}"') == {ddb[0]["trace_id"]}
     assert ids('group.name = "Default"') == {hello[0]["trace_id"], ddb[0]["trace_id"]}
+    assert ids('group.name != "ddb"') == {hello[0]["trace_id"]}
+    assert "names no group" in invalid_request(
+        xray.get_trace_summaries, **window(), FilterExpression='group.name = "nope"'
+    )
+
+
+def test_a_group_filter_may_name_another_group_but_not_itself(xray_server, xray):
+    hello, ddb = fresh_trace("tutorial_hello_trace.json"), fresh_trace("tutorial_ddb_trace.json")
+    send_documents(xray_server, hello + ddb)
+    xray.create_group(GroupName="ddb", FilterExpression='service("Demo")')
+    xray.create_group(GroupName="not-ddb", FilterExpression='!(group.name = "ddb")')
+
+    graph = xray.get_service_graph(**window(), GroupName="not-ddb")
+    assert {service["Name"] for service in graph["Services"]} == {STAGE, HELLO_FUNCTION}
+    assert "refers to itself" in invalid_request(
+        xray.update_group, GroupName="ddb", FilterExpression='group.name = "ddb"'
+    )
+    assert "names no group" in invalid_request(
+        xray.create_group, GroupName="other", FilterExpression='group.name = "nope"'
+    )
 
 
 def test_the_aws_cli_creates_and_lists_groups(xray_server):
