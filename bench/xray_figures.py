@@ -44,12 +44,15 @@ def tutorial_trace(now: float) -> list[dict[str, Any]]:
     trace_id = new_trace_id(now)
     stage_id, call_id, service_id, function_id = (new_segment_id() for _ in range(4))
     span = seg.Span(now - 0.020, now)
-    call = stage_segment.LambdaCall(call_id, FUNCTION, seg.Span(now - 0.019, now - 0.001), 200)
+    call = stage_segment.LambdaCall(call_id, FUNCTION, seg.Span(now - 0.019, now - 0.001), "POST", 200, 95)
     request = seg.HttpRequest("http://127.0.0.1:3000/Prod/ddb", "POST", "127.0.0.1", "curl/8.5.0")
+    stage_request = stage_segment.StageRequest(
+        api_name="sam-app", stage="Prod", api_id="benchapi00", account_id="123456789012",
+        region="ap-northeast-1", request_id="bench", extended_request_id="benchbenchbench=",
+    )  # fmt: skip
     stage = stage_segment.api_gateway_stage_segment(
-        trace_id=trace_id, segment_id=stage_id, parent_id=None, stack_name="sam-app", stage="Prod",
-        api_id="benchapi00", region="ap-northeast-1", request_id="bench", span=span, request=request,
-        status=200, lambda_call=call,
+        trace_id=trace_id, segment_id=stage_id, parent_id=None, stage=stage_request, span=span,
+        request=request, status=200, content_length=95, lambda_call=call,
     )  # fmt: skip
     service = lambda_segments.lambda_service_segment(
         trace_id=trace_id, segment_id=service_id, parent_id=call_id, function=FUNCTION,
@@ -58,11 +61,11 @@ def tutorial_trace(now: float) -> list[dict[str, Any]]:
     ids = lambda_segments.SubsegmentIds(new_segment_id(), new_segment_id(), new_segment_id())
     function = lambda_segments.lambda_function_segment(
         trace_id=trace_id, segment_id=function_id, parent_id=service_id, function=FUNCTION,
-        request_id="bench", initialization=None, invocation=seg.Span(now - 0.017, now - 0.004),
+        initialization=None, invocation=seg.Span(now - 0.017, now - 0.004),
         overhead=seg.Span(now - 0.004, now - 0.003), subsegment_ids=ids,
     )  # fmt: skip
     put_item = {
-        "type": "subsegment", "id": new_segment_id(), "trace_id": trace_id, "parent_id": function_id,
+        "type": "subsegment", "id": new_segment_id(), "trace_id": trace_id, "parent_id": ids.invocation,
         "name": "put_item ddb", "start_time": now - 0.016, "end_time": now - 0.005,
         "subsegments": [{
             "id": new_segment_id(), "name": "dynamodb", "namespace": "aws",
