@@ -25,6 +25,7 @@ from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
 from emulator.dynamodb.service import DEFAULT_PORT as DEFAULT_DYNAMODB_PORT
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.stack import Stack, StackConfig, StartupError
+from emulator.tracing.sampling import SAMPLING_MODES
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 DEFAULT_XRAY_PORT = 2000  # the X-Ray daemon's port, UDP and TCP
@@ -73,6 +74,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="names the functions and the stage segment as a deploy would",
     )
     add("--region", default=DEFAULT_REGION, help="the region the ARNs, moto and the AWS CLI lines use")
+    add("--sampling", choices=SAMPLING_MODES, default="all",
+        help="all: trace every request; default: as AWS's Default rule (1 a second, then 5%%)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -190,6 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 endpoints_file=args.endpoints_file,
                 stack_name=args.stack_name,
                 region=args.region,
+                sampling=args.sampling,
                 progress=lambda message: console.print(f"[dim]…[/] {escape(message)}", highlight=False),
             )
             stack = Stack(config)

@@ -28,6 +28,7 @@ from emulator.dynamodb.service import DynamoDBService, ServicesError
 from emulator.lambda_.service import LambdaService
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.loopback import HOST, check_port_free, free_port
+from emulator.tracing.sampling import make_sampler
 from emulator.tracing.segment_sender import SegmentSender
 from emulator.xray.process import XRayProcess
 
@@ -58,6 +59,7 @@ class StackConfig:
     stack_name: str = DEFAULT_STACK_NAME
     region: str = DEFAULT_REGION
     max_workers_per_function: int = 4
+    sampling: str = "all"  # "default": as AWS's Default sampling rule (1 a second, then 5 %)
     log: LogSink | None = None  # function and access log lines
     progress: Callable[[str], None] = field(default=lambda message: None)
 
@@ -173,7 +175,13 @@ class Stack:
         log = config.log
         access_log = (lambda line: log("api", line)) if log else None
         self.gateway = Gateway(
-            app, self.lambda_service, host=HOST, port=config.port, segment_sender=sender, log=access_log
+            app,
+            self.lambda_service,
+            host=HOST,
+            port=config.port,
+            segment_sender=sender,
+            log=access_log,
+            sampler=make_sampler(config.sampling),
         )
         self._start_part(self.gateway.start, self.gateway.stop)
         if config.endpoints_file is not None:

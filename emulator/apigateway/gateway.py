@@ -34,6 +34,7 @@ from emulator.app.model import AppSpec, FunctionSpec, Route
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
 from emulator.loopback import is_loopback_host
 from emulator.tracing.documents import HttpRequest, LambdaFunctionRef, Span
+from emulator.tracing.sampling import Sampler, TraceEverything
 from emulator.tracing.trace_header import TraceHeader, new_segment_id, new_trace_id, parse_trace_header
 
 DEFAULT_HOST = "127.0.0.1"
@@ -87,8 +88,11 @@ class Gateway:
         log: Callable[[str], None] | None = None,
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int = MAX_CONNECTIONS,
+        sampler: Sampler | None = None,
     ) -> None:
         self.app = app
+        # Which requests with no decision of their own are traced: all, unless asked otherwise.
+        self.sampler = sampler or TraceEverything()
         self.invoker = invoker
         self.routes = RouteTable(app.routes)
         self.segment_sender = segment_sender
@@ -168,7 +172,11 @@ class Gateway:
         trace: TraceHeader | None
         stage_segment_id = lambda_subsegment_id = None
         if self.app.api_tracing:
-            sampled = not (incoming is not None and incoming.sampled is False)
+            # The caller's decision wins (Sampled=0 or 1); with none, the stage samples.
+            if incoming is not None and incoming.sampled is not None:
+                sampled = incoming.sampled
+            else:
+                sampled = self.sampler.should_sample()
             root = incoming.root if incoming is not None else new_trace_id()
             stage_segment_id, lambda_subsegment_id = new_segment_id(), new_segment_id()
             trace = TraceHeader(root, lambda_subsegment_id, sampled)

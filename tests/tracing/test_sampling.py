@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import pytest
 
-from emulator.xray.sampling import DefaultRuleSampler, TraceEverything, make_sampler
+from emulator.tracing.sampling import DefaultRuleSampler, TraceEverything, make_sampler
 
 
 class FakeClock:
