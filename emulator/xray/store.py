@@ -44,6 +44,9 @@ MAX_OWNER_PASSES = 16
 # alone (a parent this late is not coming), so orphans do not slow every insert down.
 RESOLVE_WINDOW_SECONDS = 600.0
 
+# Kept in the same file by other modules, and carried into a new file on a schema change.
+TABLES_OF_OTHER_MODULES = ("xray_groups",)  # emulator/xray/groups.py
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -181,7 +184,24 @@ class TraceStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._carry_over_other_tables(kept)
         return documents
+
+    def _carry_over_other_tables(self, kept: Path) -> None:
+        """Tables other modules keep in this file are not the store's schema: they go into the
+        new file as they were. (Named, not guessed: an old schema's own tables stay behind.)"""
+        self._db.execute("ATTACH DATABASE ? AS kept", (str(kept),))
+        try:
+            tables = self._db.execute(
+                "SELECT name, sql FROM kept.sqlite_master WHERE type = 'table'"
+            ).fetchall()
+            for name, sql in tables:
+                if name not in TABLES_OF_OTHER_MODULES:
+                    continue
+                self._db.execute(sql)
+                self._db.execute(f'INSERT INTO main."{name}" SELECT * FROM kept."{name}"')
+        finally:
+            self._db.execute("DETACH DATABASE kept")
 
     def _import(self, documents: list[str]) -> None:
         facts = []

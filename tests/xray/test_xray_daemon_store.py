@@ -4,6 +4,7 @@ import json
 import sqlite3
 
 from emulator.xray.documents import parse_document
+from emulator.xray.groups import GroupStore
 from emulator.xray.server import XRayServer
 from emulator.xray.store import TraceStore
 from tests.xray.xray_support import HEADER, datagram, fresh_trace, make_client, send, send_documents
@@ -100,6 +101,24 @@ def test_a_store_of_another_schema_is_set_aside_and_its_documents_carried_over(d
     assert kept.exists(), "the old file must be kept, never deleted"
     with sqlite3.connect(kept) as db:
         assert db.execute("SELECT count(*) FROM bodies").fetchone()[0] == len(documents)
+
+
+def test_a_schema_change_keeps_the_groups(db_path):
+    TraceStore(db_path).close()
+    groups = GroupStore(db_path)
+    try:
+        groups.create("slow", filter_expression="responsetime > 1")
+    finally:
+        groups.close()
+    with sqlite3.connect(db_path) as db:
+        db.execute("PRAGMA user_version=1")
+
+    TraceStore(db_path).close()  # sets the file aside and starts a new one
+    groups = GroupStore(db_path)
+    try:
+        assert groups.filter_expression("slow") == "responsetime > 1"
+    finally:
+        groups.close()
 
 
 def test_the_size_bound_drops_the_oldest_documents(tmp_path):
