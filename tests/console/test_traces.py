@@ -30,9 +30,9 @@ DDB_TIMELINE = [
     (DDB_FUNCTION, "AWS::Lambda::Function", 4),
     ("Initialization", "", 5),
     ("Invocation", "", 5),
-    ("put_item ddb", "", 5),  # sent by the SDK on its own, parent_id = the function's segment
-    ("DynamoDB", "aws", 6),
-    ("DynamoDB", "AWS::DynamoDB::Table", 7),  # inferred from the DynamoDB subsegment (node: Demo)
+    ("put_item ddb", "", 6),  # sent by the SDK on its own, parent_id = the Invocation subsegment
+    ("DynamoDB", "aws", 7),
+    ("DynamoDB", "AWS::DynamoDB::Table", 8),  # inferred from the DynamoDB subsegment (node: Demo)
     ("Overhead", "", 5),
 ]
 
@@ -149,7 +149,7 @@ def test_id_draws_that_traces_timeline(capsys, xray_server):
         (HELLO_FUNCTION, "AWS::Lambda", 3),
         (HELLO_FUNCTION, "AWS::Lambda::Function", 4),
         ("Invocation", "", 5),
-        ("hello world", "", 5),
+        ("hello world", "", 6),
         ("Overhead", "", 5),
     ]
 

@@ -88,8 +88,9 @@ def test_batch_get_traces_assembles_segments_like_x_ray(xray_server, xray):
     assert set(segments) >= {stage["id"], lambda_service["id"], function["id"]}
     # The subsegment sent on its own is back inside its segment.
     assert put_item["id"] not in segments
-    function_subsegments = [sub["name"] for sub in segments[function["id"]]["subsegments"]]
-    assert "put_item ddb" in function_subsegments
+    # ...under the Invocation subsegment its parent_id names, as Lambda nests the SDK's work.
+    [invocation] = [sub for sub in segments[function["id"]]["subsegments"] if sub["name"] == "Invocation"]
+    assert [sub["name"] for sub in invocation["subsegments"]] == ["put_item ddb"]
     # DynamoDB appears as an inferred segment under the DynamoDB subsegment.
     [inferred] = [doc for doc in segments.values() if doc.get("inferred")]
     # Named for the service, as in the developer guide's BatchGetTraces example; the node on
@@ -202,7 +203,12 @@ def test_trace_summary_fields(xray, four_traces):
     assert (table["Type"], table["Inferred"]) == ("AWS::DynamoDB::Table", True)
     assert [entity["Name"] for entity in table["EntityPath"]] == ["DynamoDB"]
     function = next(s for s in cause["Services"] if s.get("Type") == "AWS::Lambda::Function")
-    assert [entity["Name"] for entity in function["EntityPath"]] == [DDB_FUNCTION, "put_item ddb", "DynamoDB"]
+    assert [entity["Name"] for entity in function["EntityPath"]] == [
+        DDB_FUNCTION,
+        "Invocation",
+        "put_item ddb",
+        "DynamoDB",
+    ]
     assert function["EntityPath"][-1]["Remote"] is True
     assert summary["ErrorRootCauses"] == []
     [slowest] = summary["ResponseTimeRootCauses"]
