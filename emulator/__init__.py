@@ -23,6 +23,7 @@ A request's path, hop by hop, as module:function (read it top to bottom):
 
     and the trace of it:
       tracing/trace_header.py                           X-Amzn-Trace-Id: Root, Parent, Sampled
+      tracing/sampling.py                               traced or not: every request, or AWS's Default rule
       apigateway/stage_segment.py                       sam-app/Prod (AWS::ApiGateway::Stage)
       lambda_/segments.py                               AWS::Lambda and AWS::Lambda::Function
       tracing/segment_sender.py:SegmentSender.send      UDP, the daemon's format (the SDK sends the same)
@@ -30,6 +31,7 @@ A request's path, hop by hop, as module:function (read it top to bottom):
       xray/store.py:TraceStore                          SQLite; graph edges resolved at insert
       xray/api.py:XRayApiServer                         GetServiceGraph, GetTraceSummaries, BatchGetTraces
       xray/graph.py, xray/traces.py, xray/filters.py    the service map, trace summaries, filter expressions
+      xray/groups.py, xray/time_series.py               groups (their filters), statistics per period
 
 What runs it: app/template.py:load_app reads the built template into an AppSpec (app/model.py),
 with app/intrinsics.py for !Ref, !GetAtt, !Sub...; cli.py is `python -m emulator` (arguments,
