@@ -12,6 +12,8 @@ Tables:
                flags and, for aws/remote subsegments, the inferred downstream node; `answered`
                is set once a real segment names that span as its parent (then no inferred node).
   annotations  annotation values, for `annotation.X` filters and TraceSummary.Annotations.
+  trace_index, trace_services   each trace's facts and summary (emulator/xray/trace_index.py),
+               recomputed in the same transaction for every trace a write touches.
 
 Writes come from one thread at a time (the daemon's writer, the API's PutTraceSegments) under
 a lock; reads open their own connection so they never wait for a write (WAL).
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from emulator.xray import trace_index
 from emulator.xray.documents import DocumentFacts, InvalidDocument, parse_document
 
 logger = logging.getLogger(__name__)
@@ -37,7 +40,7 @@ DEFAULT_MAX_DOCUMENTS = 1_000_000
 PRUNE_INTERVAL_SECONDS = 60.0
 READER_MMAP_BYTES = 1 << 30
 # Bumped when the tables change; an older file is refused rather than misread.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Subsegment documents can hang off other subsegment documents; owners resolve one level per pass.
 MAX_OWNER_PASSES = 16
 # Documents whose parent has not arrived are retried on each insert for this long, then left
@@ -154,10 +157,14 @@ class TraceStore:
         if version not in (0, SCHEMA_VERSION):
             carried_over = self._set_aside_older_file(version)
         self._db.executescript(SCHEMA)
+        self._db.executescript(trace_index.SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._count = self._db.execute("SELECT count(*) FROM docs").fetchone()[0]
         self._last_prune = 0.0
         self._closed = False
+        # The traces the current transaction wrote or deleted documents of: their facts are
+        # recomputed before it commits.
+        self._touched: set[str] = set()
         if carried_over:
             self._import(carried_over)
 
@@ -230,10 +237,12 @@ class TraceStore:
                 for doc in documents:
                     if self._insert_one(db, doc, now):
                         stored += 1
-                self._resolve(db, now)
+                self._touched.update(self._resolve(db, now))
                 self._enforce_bounds(db, now)
+                self._refresh_touched(db)
                 db.execute("COMMIT")
             except BaseException:
+                self._touched.clear()
                 # SQLite ends the transaction itself on some errors (a full disk): a second
                 # ROLLBACK would raise and hide the error that matters.
                 if db.in_transaction:
@@ -274,6 +283,7 @@ class TraceStore:
             if doc.in_progress and not was_in_progress:
                 return False
             self._delete_seqs(db, [seq])
+        self._touched.add(doc.trace_id)
         parent_owner = self._owner_of(db, doc.trace_id, doc.parent_id) if doc.parent_id else (None, None)
         if doc.kind == "segment":
             owner: tuple[str | None, str | None] = (doc.name, doc.origin)
@@ -381,9 +391,11 @@ class TraceStore:
         return row is not None
 
     @staticmethod
-    def _resolve(db: sqlite3.Connection, now: float) -> None:
-        """Link documents that arrived before the document holding their parent span."""
+    def _resolve(db: sqlite3.Connection, now: float) -> set[str]:
+        """Link documents that arrived before the document holding their parent span; return
+        the traces changed (a long chain can finish resolving in a later transaction)."""
         since = now - RESOLVE_WINDOW_SECONDS
+        changed: set[str] = set()
         # Subsegment documents take their segment's node; a chain resolves one level a pass.
         for _ in range(MAX_OWNER_PASSES):
             cursor = db.execute(
@@ -391,21 +403,30 @@ class TraceStore:
                 " SET owner_name = p.owner_name, owner_type = p.owner_type"
                 " FROM spans AS s JOIN docs AS p ON p.seq = s.doc_seq"
                 " WHERE d.owner_name IS NULL AND d.received >= :since"
-                " AND s.trace_id = d.trace_id AND s.span_id = d.parent_id AND p.owner_name IS NOT NULL",
+                " AND s.trace_id = d.trace_id AND s.span_id = d.parent_id AND p.owner_name IS NOT NULL"
+                " RETURNING trace_id",
                 {"since": since},
             )
-            if cursor.rowcount == 0:
+            resolved = {row[0] for row in cursor}
+            if not resolved:
                 break
+            changed |= resolved
         # Segments take the edge from the node that holds their parent span.
-        db.execute(
+        cursor = db.execute(
             "UPDATE docs AS c INDEXED BY docs_unlinked"
             " SET edge_src_name = p.owner_name, edge_src_type = p.owner_type"
             " FROM spans AS s JOIN docs AS p ON p.seq = s.doc_seq"
             " WHERE c.edge_src_name IS NULL AND c.parent_id IS NOT NULL AND c.received >= :since"
             " AND c.kind = 'segment' AND s.trace_id = c.trace_id AND s.span_id = c.parent_id"
-            " AND p.owner_name IS NOT NULL",
+            " AND p.owner_name IS NOT NULL RETURNING trace_id",
             {"since": since},
         )
+        changed |= {row[0] for row in cursor}
+        return changed
+
+    def _refresh_touched(self, db: sqlite3.Connection) -> None:
+        touched, self._touched = self._touched, set()
+        trace_index.refresh(db, touched)
 
     def _enforce_bounds(self, db: sqlite3.Connection, now: float) -> None:
         if now - self._last_prune >= PRUNE_INTERVAL_SECONDS:
@@ -435,6 +456,10 @@ class TraceStore:
         for start in range(0, len(seqs), 500):
             chunk = seqs[start : start + 500]
             marks = ",".join("?" * len(chunk))
+            self._touched.update(
+                row[0]
+                for row in db.execute(f"SELECT DISTINCT trace_id FROM docs WHERE seq IN ({marks})", chunk)
+            )
             db.execute(f"DELETE FROM spans WHERE doc_seq IN ({marks})", chunk)
             db.execute(f"DELETE FROM annotations WHERE doc_seq IN ({marks})", chunk)
             db.execute(f"DELETE FROM bodies WHERE seq IN ({marks})", chunk)
@@ -448,6 +473,7 @@ class TraceStore:
             self._last_prune = 0.0
             self._db.execute("BEGIN IMMEDIATE")
             self._enforce_bounds(self._db, self._clock())
+            self._refresh_touched(self._db)
             self._db.execute("COMMIT")
 
     # -- reading ---------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
             partial=bool(in_progress or orphans),
             # Each document stored for the trace is a new version of it.
             revision=revision,
-            load_detail=_detail_loader(db, trace_id),
+            load_detail=detail_loader(db, trace_id),
         )
     for trace_id, throttle, inferred in db.execute(
         "SELECT trace_id, max(throttle), max(inferred_name IS NOT NULL AND answered = 0)"
@@ -225,7 +225,7 @@ def summary(trace: TraceFacts, annotations: dict[str, list[Any]]) -> dict[str, A
     return result
 
 
-def _detail_loader(db: sqlite3.Connection, trace_id: str) -> Callable[[], TraceDetail]:
+def detail_loader(db: sqlite3.Connection, trace_id: str) -> Callable[[], TraceDetail]:
     """Reads the trace's documents when a filter or a summary first needs them."""
 
     def load() -> TraceDetail:
