@@ -5,11 +5,12 @@ for shape by `api`, outputs are the response dicts botocore's model describes.
 import base64
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-from emulator.xray import traces
+from emulator.xray import summary_pages, traces
 from emulator.xray.documents import InvalidDocument, parse_document
 from emulator.xray.filters import FilterError, GroupLookup, compile_filter
 from emulator.xray.graph import Scope, build_services
@@ -87,22 +88,18 @@ class XRayBackend:
         except FilterError as error:
             raise InvalidRequest(f"FilterExpression is not valid: {error}") from None
         fingerprint = hashlib.sha256(json.dumps([start, end, time_range_type, filter_expression]).encode())
-        offset = _read_token(next_token, fingerprint.hexdigest()[:16]) if next_token else 0
+        after = _read_token(next_token, fingerprint.hexdigest()[:16]) if next_token else None
         with self.store.reader() as db:
-            candidates = traces.candidate_traces(db, start, end, time_range_type)
-            facts = traces.trace_facts(db, candidates)
-            matching = [trace for trace in facts.values() if predicate is None or predicate(trace)]
-            matching.sort(key=lambda trace: (trace.start_time, trace.trace_id), reverse=True)
-            page = matching[offset : offset + SUMMARIES_PAGE_SIZE]
-            annotations = traces.annotation_services(db, [trace.trace_id for trace in page])
-            summaries = [traces.summary(trace, annotations.get(trace.trace_id, {})) for trace in page]
+            page = summary_pages.Page(db, start, end, time_range_type, after)
+            summaries = page.read(SUMMARIES_PAGE_SIZE, summary_pages.SqlFilter(residual=predicate))
+            processed = page.processed_count()
         result: dict[str, Any] = {
             "TraceSummaries": summaries,
             "ApproximateTime": self._clock(),
-            "TracesProcessedCount": len(facts),
+            "TracesProcessedCount": processed,
         }
-        if offset + SUMMARIES_PAGE_SIZE < len(matching):
-            result["NextToken"] = _make_token(offset + SUMMARIES_PAGE_SIZE, fingerprint.hexdigest()[:16])
+        if page.next_after is not None:
+            result["NextToken"] = _make_token(page.next_after, fingerprint.hexdigest()[:16])
         return result
 
     def get_service_graph(self, start: float, end: float) -> dict[str, Any]:
@@ -169,18 +166,28 @@ def _id_of(text: str) -> str:
     return value.get("id", "") if isinstance(value, dict) and isinstance(value.get("id"), str) else ""
 
 
-def _make_token(offset: int, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset, "query": fingerprint}).encode()).decode()
+def _make_token(after: summary_pages.Keyset, fingerprint: str) -> str:
+    """The key of the last trace returned (keyset paging: each page costs the same, wherever
+    it starts), and which query it belongs to."""
+    data = {"after": [after.start_time, after.trace_id], "query": fingerprint}
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
-def _read_token(token: str, fingerprint: str) -> int:
-    """The offset a NextToken stands for; it must come from the same query."""
+def _read_token(token: str, fingerprint: str) -> summary_pages.Keyset:
+    """The key a NextToken stands for; it must come from the same query."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        offset = data["offset"]
+        start_time, trace_id = data["after"]
         query = data["query"]
     except (ValueError, KeyError, TypeError, RecursionError):
         raise InvalidRequest("NextToken is not valid") from None
-    if query != fingerprint or not isinstance(offset, int) or offset < 0:
+    if (
+        not isinstance(start_time, int | float)
+        or isinstance(start_time, bool)
+        or not math.isfinite(start_time)
+        or not isinstance(trace_id, str)
+    ):
+        raise InvalidRequest("NextToken is not valid")
+    if query != fingerprint:
         raise InvalidRequest("NextToken belongs to a different query (StartTime, EndTime or filter changed)")
-    return offset
+    return summary_pages.Keyset(float(start_time), trace_id)

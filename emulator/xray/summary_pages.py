@@ -1,0 +1,112 @@
+"""GetTraceSummaries' pages, read from the per-trace facts (trace_index) newest first.
+
+Pages are keyed, not counted: a page starts after the (start time, trace id) of the last
+trace of the page before, so every page costs what the first one does, and only the traces a
+page shows (plus those a filter turns down on the way) are read. The part of a filter that
+SQL can say is a WHERE clause over trace_index; the rest is evaluated in Python on each row
+(filter_sql.py decides which part is which).
+"""
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from emulator.xray import trace_index
+from emulator.xray.filters import Predicate
+
+# Up to this many traces in a TraceId window, the page is sorted from the window's own index;
+# beyond, the newest-first index is walked (a sort would read the whole window every page).
+SORT_LIMIT = 5_000
+
+
+@dataclass(frozen=True)
+class Keyset:
+    """Where a page starts: after this trace, newest first."""
+
+    start_time: float
+    trace_id: str
+
+
+@dataclass(frozen=True)
+class SqlFilter:
+    """The SQL part of a filter over `t` (a trace_index row), and what is left for Python."""
+
+    where: str = "1"
+    params: tuple[Any, ...] = ()
+    residual: Predicate | None = None
+
+
+class Page:
+    """One page of a GetTraceSummaries query: a window by TimeRangeType, a filter, a start."""
+
+    def __init__(
+        self, db: sqlite3.Connection, start: float, end: float, time_range_type: str, after: Keyset | None
+    ) -> None:
+        self.db = db
+        self.time_range_type = time_range_type
+        self.after = after
+        self.window_params = {"start": start, "end": end, "start_floor": int(start)}
+        self.next_after: Keyset | None = None
+        self._processed: int | None = None
+
+    def processed_count(self) -> int:
+        """How many traces the window holds (TracesProcessedCount)."""
+        if self._processed is None:
+            window = {
+                "TraceId": "SELECT count(*) FROM trace_index t INDEXED BY trace_index_epoch"
+                " WHERE t.trace_epoch >= :start_floor AND t.trace_epoch <= :end",
+                "Event": "SELECT count(*) FROM trace_index t WHERE t.trace_id IN"
+                " (SELECT trace_id FROM docs WHERE received >= :start AND received <= :end)",
+                "Service": "SELECT count(*) FROM trace_index t WHERE t.trace_id IN"
+                " (SELECT trace_id FROM docs WHERE end_time >= :start AND end_time <= :end)",
+            }[self.time_range_type]
+            self._processed = self.db.execute(window, self.window_params).fetchone()[0]
+        return self._processed
+
+    def read(self, size: int, sql_filter: SqlFilter | None = None) -> list[dict[str, Any]]:
+        """Up to `size` TraceSummary dicts; sets `next_after` when more traces match."""
+        found = sql_filter or SqlFilter()
+        rows = self.db.execute(self._query(found, size), (*self._params(), *found.params))
+        summaries: list[dict[str, Any]] = []
+        last: Keyset | None = None
+        self.next_after = None
+        for row in rows:
+            if found.residual is not None and not found.residual(trace_index.row_facts(self.db, row)):
+                continue
+            if len(summaries) == size:
+                self.next_after = last
+                break
+            summaries.append(json.loads(row[-1]))
+            last = Keyset(row[1], row[0])
+        return summaries
+
+    def _query(self, sql_filter: SqlFilter, size: int) -> str:
+        index = "trace_index_newest"
+        if self.time_range_type == "TraceId":
+            window = "t.trace_epoch >= ? AND t.trace_epoch <= ?"
+            if self.processed_count() <= SORT_LIMIT:
+                index = "trace_index_epoch"
+        elif self.time_range_type == "Event":
+            window = _any_document("d.received >= ? AND d.received <= ?")
+        else:
+            window = _any_document("d.end_time >= ? AND d.end_time <= ?")
+        keyset = "" if self.after is None else " AND (t.start_time, t.trace_id) < (?, ?)"
+        # One more than a page, to know whether another page follows.
+        limit = "" if sql_filter.residual is not None else f" LIMIT {size + 1}"
+        return (
+            f"SELECT {trace_index.COLUMNS}, t.summary FROM trace_index t INDEXED BY {index}"
+            f" WHERE {window}{keyset} AND ({sql_filter.where})"
+            f" ORDER BY t.start_time DESC, t.trace_id DESC{limit}"
+        )
+
+    def _params(self) -> tuple[Any, ...]:
+        p = self.window_params
+        window = (p["start_floor"], p["end"]) if self.time_range_type == "TraceId" else (p["start"], p["end"])
+        keyset = () if self.after is None else (self.after.start_time, self.after.trace_id)
+        return (*window, *keyset)
+
+
+def _any_document(condition: str) -> str:
+    """A trace is in an Event or Service window when any of its documents is."""
+    return f"EXISTS (SELECT 1 FROM docs d WHERE d.trace_id = t.trace_id AND {condition})"
