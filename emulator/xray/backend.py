@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from emulator.xray import summary_pages, traces
+from emulator.xray import filter_sql, summary_pages, traces
 from emulator.xray.documents import InvalidDocument, parse_document
 from emulator.xray.filters import FilterError, GroupLookup, compile_filter
 from emulator.xray.graph import Scope, build_services
@@ -91,7 +91,7 @@ class XRayBackend:
         after = _read_token(next_token, fingerprint.hexdigest()[:16]) if next_token else None
         with self.store.reader() as db:
             page = summary_pages.Page(db, start, end, time_range_type, after)
-            summaries = page.read(SUMMARIES_PAGE_SIZE, summary_pages.SqlFilter(residual=predicate))
+            summaries = page.read(SUMMARIES_PAGE_SIZE, filter_sql.split(predicate))
             processed = page.processed_count()
         result: dict[str, Any] = {
             "TraceSummaries": summaries,

@@ -330,6 +330,92 @@ def tokenize(expression: str) -> list[Token]:
     return tokens
 
 
+# -- the parsed expression: predicates that also say what they test ----------------------------
+#
+# The parser returns these (each is the predicate itself: call it on the subject) wherever a
+# term is plain enough for SQL to say it too (filter_sql.py compiles them over the per-trace
+# facts); anything else stays an opaque function and is evaluated in Python.
+
+
+@dataclass(frozen=True)
+class AllOf:
+    terms: tuple[Predicate, ...]
+
+    def __call__(self, subject: Any) -> bool:
+        return all(term(subject) for term in self.terms)
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    terms: tuple[Predicate, ...]
+
+    def __call__(self, subject: Any) -> bool:
+        return any(term(subject) for term in self.terms)
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: Predicate
+
+    def __call__(self, subject: Any) -> bool:
+        return not self.inner(subject)
+
+
+@dataclass(frozen=True)
+class KeywordTest:
+    """`keyword op literal`, or the keyword alone (op None: the subject has it; for a boolean,
+    literal is the value it must have). `trace` is True at the top of an expression."""
+
+    keyword: str
+    entry: Keyword
+    op: str | None
+    literal: Value | None
+    trace: bool
+
+    def __call__(self, subject: Any) -> bool:
+        value = self.entry.get(subject)
+        if self.entry.kind == "boolean":
+            return bool(value) == self.literal
+        if self.entry.kind == "number":
+            if self.op is None:
+                return value is not None
+            return value is not None and _compare(float(value), self.op, self.literal)
+        if self.op is None:
+            return bool(value)
+        return any(_compare(item, self.op, self.literal) for item in value)
+
+
+@dataclass(frozen=True)
+class AnnotationTest:
+    """annotation.KEY op literal, or annotation.KEY alone (op None: the trace has it)."""
+
+    key: str
+    op: str | None = None
+    literal: Value | None = None
+
+    def __call__(self, trace: Any) -> bool:
+        if self.op is None:
+            return self.key in trace.annotations
+        op, literal = self.op, self.literal
+        assert literal is not None
+        return any(_annotation_matches(value, op, literal) for value in trace.annotations.get(self.key, ()))
+
+
+@dataclass(frozen=True)
+class ServiceTest:
+    """service() or service(x) with no braces and no account: one of the trace's nodes is x."""
+
+    name: str | None = None
+    node_type: str | None = None
+
+    def __call__(self, trace: Any) -> bool:
+        return any(
+            (self.name is None or self.name == name)
+            and (self.node_type is None or self.node_type == (node_type or ""))
+            for name, node_type in trace.services
+        )
+
+
 def compile_filter(expression: str, groups: GroupLookup | None = None) -> Predicate:
     """Parse `expression`; return a predicate over TraceFacts or raise FilterError.
 
@@ -410,7 +496,7 @@ class _Parser:
             terms.append(self.parse_and())
         if len(terms) == 1:
             return terms[0]
-        return lambda subject: any(term(subject) for term in terms)
+        return AnyOf(tuple(terms))
 
     def parse_and(self) -> Predicate:
         terms = [self.parse_not()]
@@ -422,7 +508,7 @@ class _Parser:
             terms.append(self.parse_not())
         if len(terms) == 1:
             return terms[0]
-        return lambda subject: all(term(subject) for term in terms)
+        return AllOf(tuple(terms))
 
     def starts_term(self) -> bool:
         """Can the next token begin another term? Then it is ANDed (`ok !partial`)."""
@@ -437,7 +523,7 @@ class _Parser:
             self.take()
             inner = self.parse_not()
             self.depth -= 1
-            return lambda subject: not inner(subject)
+            return Not(inner)
         return self.parse_atom()
 
     def parse_atom(self) -> Predicate:
@@ -506,9 +592,7 @@ class _Parser:
                 f"expected an operator after {keyword_token.text}, found {self.describe(self.peek)}"
             )
         # A keyword alone: the trace (segment, element) has that field.
-        if keyword.kind == "number":
-            return lambda subject: keyword.get(subject) is not None
-        return lambda subject: bool(keyword.get(subject))
+        return KeywordTest(word, keyword, None, None, self.keywords is TRACE_KEYWORDS)
 
     def at_operator(self) -> bool:
         return (self.peek.kind == "op" and self.peek.text in COMPARISONS) or (
@@ -550,19 +634,14 @@ class _Parser:
         literal, token = self.parse_literal()
         if not isinstance(literal, float):
             raise self.error(f"{keyword} is a number; compare it with a number, not {literal!r}", token)
-
-        def predicate(subject: Any) -> bool:
-            value = entry.get(subject)
-            return value is not None and _compare(float(value), op, literal)
-
-        return predicate
+        return KeywordTest(keyword, entry, op, literal, self.keywords is TRACE_KEYWORDS)
 
     def parse_string_comparison(self, keyword: str, entry: Keyword) -> Predicate:
         op = self.parse_operator(keyword, {"=", "!="} | STRING_OPERATORS)
         literal, token = self.parse_literal(bare_words=True)
         if not isinstance(literal, str):
             raise self.error(f'{keyword} is a string; compare it with a "string", not {literal!r}', token)
-        return lambda subject: any(_compare(value, op, literal) for value in entry.get(subject))
+        return KeywordTest(keyword, entry, op, literal, self.keywords is TRACE_KEYWORDS)
 
     def parse_boolean(self, keyword: str, entry: Keyword) -> Predicate:
         if self.is_op("=", "!="):
@@ -573,8 +652,8 @@ class _Parser:
                     f"{keyword} is a boolean; compare it with true or false, not {literal!r}", token
                 )
             expected = literal if op == "=" else not literal
-            return lambda subject: bool(entry.get(subject)) == expected
-        return lambda subject: bool(entry.get(subject))
+            return KeywordTest(keyword, entry, None, expected, self.keywords is TRACE_KEYWORDS)
+        return KeywordTest(keyword, entry, None, True, self.keywords is TRACE_KEYWORDS)
 
     # -- annotation ----------------------------------------------------------------------------
 
@@ -592,7 +671,7 @@ class _Parser:
         else:
             key = token.text[len("annotation.") :]
         if not self.at_operator():
-            return lambda trace: key in trace.annotations
+            return AnnotationTest(key)
         op = self.parse_operator(f"annotation.{key}", COMPARISONS | STRING_OPERATORS)
         literal, value_token = self.parse_literal()
         if isinstance(literal, bool) and op not in ("=", "!="):
@@ -601,11 +680,7 @@ class _Parser:
             raise self.error(f"operator {op} needs a string, not the number {literal!r}", value_token)
         if isinstance(literal, str) and op in ("<", "<=", ">", ">="):
             raise self.error(f"operator {op} cannot compare annotation.{key} with a string", value_token)
-
-        def predicate(trace: TraceFacts) -> bool:
-            return any(_annotation_matches(value, op, literal) for value in trace.annotations.get(key, ()))
-
-        return predicate
+        return AnnotationTest(key, op, literal)
 
     # -- service(...), edge(...), id(...) ------------------------------------------------------
 
@@ -617,10 +692,7 @@ class _Parser:
         inner = self.parse_braces(CALL_KEYWORDS)
         if inner is None and (node is None or node.account_id is None):
             # Names and types are indexed: no need to read the trace's documents.
-            return lambda trace: any(
-                node is None or node.matches(name, node_type or "", None)
-                for name, node_type in trace.services
-            )
+            return ServiceTest() if node is None else ServiceTest(node.name, node.node_type)
 
         def predicate(trace: TraceFacts) -> bool:
             for service in trace.detail().services:
@@ -769,7 +841,7 @@ class _Parser:
             raise self.error(
                 f"the filter expression of group {group!r} is not valid: {error}", value_token
             ) from None
-        return (lambda trace: not inner(trace)) if negate else inner
+        return Not(inner) if negate else inner
 
 
 @dataclass(frozen=True)
