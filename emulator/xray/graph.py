@@ -28,9 +28,11 @@ import json
 import math
 import sqlite3
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from emulator.xray import minute_stats
 from emulator.xray.documents import MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
 
 # A node: (name, type); type is the segment's origin, "" when it has none.
@@ -96,15 +98,23 @@ class Scope:
     start: float | None = None
     end: float | None = None
     trace_ids: tuple[str, ...] | None = None
+    # Only rows starting in [first, last): a part of a window (minute_stats.py).
+    starts: tuple[float, float] | None = None
 
     def where(self, table: str, params: dict[str, Any]) -> str:
         drawable = drawable_times(table)
         if self.trace_ids is not None:
             params["trace_ids"] = _json_list(self.trace_ids)
             return f"{table}.trace_id IN (SELECT value FROM json_each(:trace_ids)) AND {drawable}"
-        params["start"] = self.start
-        params["end"] = self.end
-        return f"{table}.end_time >= :start AND {table}.start_time <= :end AND {drawable}"
+        conditions = [drawable]
+        if self.start is not None:
+            params["start"] = self.start
+            params["end"] = self.end
+            conditions.insert(0, f"{table}.end_time >= :start AND {table}.start_time <= :end")
+        if self.starts is not None:
+            params["first"], params["last"] = self.starts
+            conditions.insert(0, f"{table}.start_time >= :first AND {table}.start_time < :last")
+        return " AND ".join(conditions)
 
 
 def drawable_times(table: str) -> str:
@@ -123,12 +133,35 @@ def drawable_times(table: str) -> str:
 
 
 def build_services(db: sqlite3.Connection, scope: Scope) -> list[dict[str, Any]]:
-    """The `Services` list of GetServiceGraph (scope = a window) or GetTraceGraph (trace ids)."""
+    """The `Services` list of GetServiceGraph (scope = a window) or GetTraceGraph (trace ids).
+
+    A long window reads whole minutes from the per-minute aggregates and only the rest from
+    the documents (minute_stats.plan); a short one, or trace ids, reads the documents."""
     graph = _Graph()
-    _add_segment_nodes(db, scope, graph)
-    _add_segment_edges(db, scope, graph)
-    _add_inferred_nodes(db, scope, graph)
+    # Nodes first, then edges, then inferred nodes: an inferred node is one no segment names.
+    for part, add in (("node", _add_node_row), ("edge", _add_edge_row), ("inferred", _add_inferred_row)):
+        for rows in _row_sources(db, scope, part):
+            for row in rows:
+                add(graph, row)
     return graph.services()
+
+
+def _row_sources(db: sqlite3.Connection, scope: Scope, part: str) -> list[Iterable[tuple[Any, ...]]]:
+    query = ROW_QUERIES[part]
+    planned = None
+    if scope.trace_ids is None and scope.starts is None and scope.start is not None and scope.end is not None:
+        planned = minute_stats.plan(db, scope.start, scope.end)
+    if planned is None:
+        return [query(db, scope, False)]
+    exact = [
+        query(db, Scope(scope.start, scope.end, starts=starts), False) for starts in planned.exact_starts
+    ]
+    return [planned.summed_rows(db, part), *exact]
+
+
+def minute_rows(db: sqlite3.Connection, part: str, first: float, last: float) -> Iterable[tuple[Any, ...]]:
+    """A part's rows starting in [first, last), by minute: what minute_stats.py sums."""
+    return ROW_QUERIES[part](db, Scope(starts=(first, last)), True)
 
 
 @dataclass
@@ -145,19 +178,36 @@ class _Graph:
         return _services(self)
 
 
-def _add_segment_nodes(db: sqlite3.Connection, scope: Scope, graph: _Graph) -> None:
-    """Every segment's node, and which nodes have root segments (no parent_id)."""
+# The rows each part of the graph is made of: the node, caller and callee columns and then
+# the statistics columns (_stats_columns). `by_minute` adds the minute the rows start in as
+# the first column: what minute_stats.py stores.
+RowQuery = Callable[[sqlite3.Connection, Scope, bool], Iterable[tuple[Any, ...]]]
+
+
+def _minute_column(alias: str, by_minute: bool) -> tuple[str, str]:
+    if not by_minute:
+        return "", ""
+    return f"CAST({alias}.start_time / 60 AS INTEGER) AS minute, ", "minute, "
+
+
+def node_rows(db: sqlite3.Connection, scope: Scope, by_minute: bool = False) -> Iterable[tuple[Any, ...]]:
+    """Every segment's node, and which nodes have root segments (no parent_id):
+    (name, origin, is_root, *stats)."""
     params: dict[str, Any] = {}
-    for row in db.execute(
-        f"SELECT d.name, d.origin, d.parent_id IS NULL AS is_root, {_stats_columns('d')}"
+    minute, group = _minute_column("d", by_minute)
+    return db.execute(
+        f"SELECT {minute}d.name, d.origin, d.parent_id IS NULL AS is_root, {_stats_columns('d')}"
         f" FROM docs d WHERE d.kind = 'segment' AND d.end_time IS NOT NULL AND {scope.where('d', params)}"
-        " GROUP BY d.name, d.origin, is_root, bucket",
+        f" GROUP BY {group}d.name, d.origin, is_root, bucket",
         params,
-    ):
-        key = (row[0], row[1])
-        graph.nodes.setdefault(key, Stats()).add(row[3:])
-        if row[2]:
-            graph.roots.setdefault(key, Stats()).add(row[3:])
+    )
+
+
+def _add_node_row(graph: _Graph, row: tuple[Any, ...]) -> None:
+    key = (row[0], row[1])
+    graph.nodes.setdefault(key, Stats()).add(row[3:])
+    if row[2]:
+        graph.roots.setdefault(key, Stats()).add(row[3:])
 
 
 # The span a segment's parent_id names, when it is a subsegment of the caller (the call as the
@@ -172,48 +222,62 @@ _CALLER_SUBSEGMENT = """
 """
 
 
-def _add_segment_edges(db: sqlite3.Connection, scope: Scope, graph: _Graph) -> None:
-    """Segment -> segment edges; the edge's source was resolved at insert (the node holding
-    the parent span). Statistics come from the caller's subsegment when there is one."""
+def edge_rows(db: sqlite3.Connection, scope: Scope, by_minute: bool = False) -> Iterable[tuple[Any, ...]]:
+    """Segment -> segment edges: (target name, origin, source name, type, *stats). The edge's
+    source was resolved at insert (the node holding the parent span); statistics come from
+    the caller's subsegment when there is one."""
     params: dict[str, Any] = {}
+    minute, _ = _minute_column("d", by_minute)
     picked = ", ".join(
         f"CASE WHEN p.span_id IS NULL THEN d.{column} ELSE p.{column} END AS {column}"
         for column in ("start_time", "end_time", "error", "fault", "throttle")
     )
-    for row in db.execute(
+    outer_minute = "c.minute, " if by_minute else ""
+    return db.execute(
         "WITH calls AS ("
-        f" SELECT d.name, d.origin, d.edge_src_name, d.edge_src_type, {picked}"
+        f" SELECT {minute}d.name, d.origin, d.edge_src_name, d.edge_src_type, {picked}"
         f" FROM docs d {_CALLER_SUBSEGMENT}"
         " WHERE d.kind = 'segment' AND d.end_time IS NOT NULL AND d.edge_src_name IS NOT NULL"
         f" AND {scope.where('d', params)})"
-        f" SELECT c.name, c.origin, c.edge_src_name, c.edge_src_type, {_stats_columns('c')} FROM calls c"
-        " GROUP BY c.name, c.origin, c.edge_src_name, c.edge_src_type, bucket",
+        f" SELECT {outer_minute}c.name, c.origin, c.edge_src_name, c.edge_src_type, {_stats_columns('c')}"
+        f" FROM calls c GROUP BY {outer_minute}c.name, c.origin, c.edge_src_name, c.edge_src_type, bucket",
         params,
-    ):
-        source, target = (row[2], row[3]), (row[0], row[1])
-        graph.edges.setdefault((source, target), Stats()).add(row[4:])
-        graph.nodes.setdefault(source, Stats())
+    )
 
 
-def _add_inferred_nodes(db: sqlite3.Connection, scope: Scope, graph: _Graph) -> None:
+def _add_edge_row(graph: _Graph, row: tuple[Any, ...]) -> None:
+    source, target = (row[2], row[3]), (row[0], row[1])
+    graph.edges.setdefault((source, target), Stats()).add(row[4:])
+    graph.nodes.setdefault(source, Stats())
+
+
+def inferred_rows(db: sqlite3.Connection, scope: Scope, by_minute: bool = False) -> Iterable[tuple[Any, ...]]:
     """Segment -> inferred node: an aws/remote subsegment no real segment answers; the
-    subsegment is the call, so the node's and the edge's statistics are both its own."""
+    subsegment is the call, so the node's and the edge's statistics are both its own:
+    (caller name, type, inferred name, type, *stats)."""
     params: dict[str, Any] = {}
-    for row in db.execute(
-        f"SELECT d.owner_name, d.owner_type, s.inferred_name, s.inferred_type, {_stats_columns('s')}"
+    minute, group = _minute_column("s", by_minute)
+    return db.execute(
+        f"SELECT {minute}d.owner_name, d.owner_type, s.inferred_name, s.inferred_type, {_stats_columns('s')}"
         " FROM spans s JOIN docs d ON d.seq = s.doc_seq"
         " WHERE s.inferred_name IS NOT NULL AND s.answered = 0 AND s.end_time IS NOT NULL"
         f" AND d.owner_name IS NOT NULL AND {scope.where('s', params)}"
-        " GROUP BY d.owner_name, d.owner_type, s.inferred_name, s.inferred_type, bucket",
+        f" GROUP BY {group}d.owner_name, d.owner_type, s.inferred_name, s.inferred_type, bucket",
         params,
-    ):
-        source, target = (row[0], row[1]), (row[2], row[3])
-        graph.edges.setdefault((source, target), Stats()).add(row[4:])
-        graph.nodes.setdefault(source, Stats())
-        if target not in graph.nodes:
-            graph.inferred.add(target)
-        if target in graph.inferred:
-            graph.nodes.setdefault(target, Stats()).add(row[4:])
+    )
+
+
+def _add_inferred_row(graph: _Graph, row: tuple[Any, ...]) -> None:
+    source, target = (row[0], row[1]), (row[2], row[3])
+    graph.edges.setdefault((source, target), Stats()).add(row[4:])
+    graph.nodes.setdefault(source, Stats())
+    if target not in graph.nodes:
+        graph.inferred.add(target)
+    if target in graph.inferred:
+        graph.nodes.setdefault(target, Stats()).add(row[4:])
+
+
+ROW_QUERIES: dict[str, RowQuery] = {"node": node_rows, "edge": edge_rows, "inferred": inferred_rows}
 
 
 CLIENT_TYPE = "client"

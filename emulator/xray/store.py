@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from emulator.xray import trace_index
+from emulator.xray import graph, minute_stats, trace_index
 from emulator.xray.documents import DocumentFacts, InvalidDocument, parse_document
 
 logger = logging.getLogger(__name__)
@@ -158,6 +158,7 @@ class TraceStore:
             carried_over = self._set_aside_older_file(version)
         self._db.executescript(SCHEMA)
         self._db.executescript(trace_index.SCHEMA)
+        self._db.executescript(minute_stats.SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._count = self._db.execute("SELECT count(*) FROM docs").fetchone()[0]
         self._last_prune = 0.0
@@ -165,6 +166,9 @@ class TraceStore:
         # The traces the current transaction wrote or deleted documents of: their facts are
         # recomputed before it commits.
         self._touched: set[str] = set()
+        # The minutes of the documents it deleted (their graph aggregates no longer hold).
+        self._deleted_minutes: set[int] = set()
+        self._last_settle = 0.0
         if carried_over:
             self._import(carried_over)
 
@@ -234,15 +238,18 @@ class TraceStore:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                for doc in documents:
+                batch = list(documents)
+                for doc in batch:
                     if self._insert_one(db, doc, now):
                         stored += 1
+                minute_stats.note_documents(db, batch)
                 self._touched.update(self._resolve(db, now))
                 self._enforce_bounds(db, now)
                 self._refresh_touched(db)
                 db.execute("COMMIT")
             except BaseException:
                 self._touched.clear()
+                self._deleted_minutes.clear()
                 # SQLite ends the transaction itself on some errors (a full disk): a second
                 # ROLLBACK would raise and hide the error that matters.
                 if db.in_transaction:
@@ -426,7 +433,27 @@ class TraceStore:
 
     def _refresh_touched(self, db: sqlite3.Connection) -> None:
         touched, self._touched = self._touched, set()
+        deleted, self._deleted_minutes = self._deleted_minutes, set()
         trace_index.refresh(db, touched)
+        minute_stats.mark_dirty(db, touched, deleted)
+        now = self._clock()
+        if now - self._last_settle >= minute_stats.AGGREGATE_INTERVAL_SECONDS:
+            self._last_settle = now
+            minute_stats.settle(db, now, graph.minute_rows)
+
+    def settle_minutes(self) -> None:
+        """Sum the settled minutes of the service graph now (otherwise done on insert)."""
+        with self._lock:
+            self._check_open()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._last_settle = self._clock()
+                minute_stats.settle(self._db, self._last_settle, graph.minute_rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
 
     def _enforce_bounds(self, db: sqlite3.Connection, now: float) -> None:
         if now - self._last_prune >= PRUNE_INTERVAL_SECONDS:
@@ -456,9 +483,17 @@ class TraceStore:
         for start in range(0, len(seqs), 500):
             chunk = seqs[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            self._touched.update(
+            for trace_id, start in db.execute(
+                f"SELECT trace_id, start_time FROM docs WHERE seq IN ({marks})", chunk
+            ):
+                self._touched.add(trace_id)
+                self._deleted_minutes |= minute_stats.minutes_of([start])
+            self._deleted_minutes |= minute_stats.minutes_of(
                 row[0]
-                for row in db.execute(f"SELECT DISTINCT trace_id FROM docs WHERE seq IN ({marks})", chunk)
+                for row in db.execute(
+                    f"SELECT start_time FROM spans WHERE inferred_name IS NOT NULL AND doc_seq IN ({marks})",
+                    chunk,
+                )
             )
             db.execute(f"DELETE FROM spans WHERE doc_seq IN ({marks})", chunk)
             db.execute(f"DELETE FROM annotations WHERE doc_seq IN ({marks})", chunk)
