@@ -18,6 +18,7 @@ from bench.baseline_server import BaselineServer
 from bench.durability_figures import measure as measure_durability
 from bench.http_load import Request, measure_latency, measure_throughput
 from bench.local_stack import LocalStack
+from bench.query_figures import measure as measure_queries
 from bench.xray_figures import measure_graph_query, measure_ingest
 
 PROCESSES = "stack: `make run` child; bare: `python -m bench.baseline_server` child; client: this process"
@@ -30,6 +31,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="concurrent connections for throughput")
     parser.add_argument("--segments", type=int, default=320_000, help="most segments per ingest step")
     parser.add_argument("--stored", type=int, default=100_000, help="segments stored for GetServiceGraph")
+    parser.add_argument("--query-documents", type=int, nargs="+", default=[100_000, 1_000_000],
+                        help="stored documents for the trace query figures")  # fmt: skip
     parser.add_argument("--table-sizes", type=int, nargs="+", default=[1000, 10_000, 100_000],
                         help="items in the table for the DynamoDB start/stop figures")  # fmt: skip
     return parser.parse_args()
@@ -70,6 +73,9 @@ def main() -> None:
     console.print(measure_ingest(segments=args.segments).table())
     console.print(f"  measuring GetServiceGraph over {args.stored:,} stored segments …")
     console.print(measure_graph_query(stored=args.stored).table())
+    for documents in args.query_documents:
+        console.print(f"  measuring X-Ray queries at {documents:,} stored documents …")
+        console.print(measure_queries(documents).table())
     console.print(
         f"  measuring the local DynamoDB's start and stop at {', '.join(map(str, args.table_sizes))} items …"
     )
