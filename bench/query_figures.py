@@ -66,6 +66,8 @@ def _fill(path: str, documents: int, now: float) -> None:
                 batch = []
         if batch:
             store.insert(batch)
+        # The traces' facts, as the daemon's writer computes them when it has time.
+        store.refresh_index()
         # Sum the settled minutes of the graph, as a running stack's writer will have.
         store.settle_minutes()
     finally:

@@ -9,6 +9,11 @@ up to BATCH_WINDOW_SECONDS (or until BATCH_LIMIT) for more, so the 4-6 segments 
 request share one commit and a burst goes in big batches. A transaction costs far more than
 a document in it (the commit, and the store's linking and bounds checks run once per call).
 
+The traces' facts (the index GetTraceSummaries reads) are not computed in those transactions:
+the store marks the traces written dirty, and the writer computes them when nothing has arrived
+for INDEX_IDLE_SECONDS, or every INDEX_INTERVAL_SECONDS under load, so a trace whose documents
+came in several batches is computed once. A query computes whatever is still dirty first.
+
 Any datagram costs at most itself: a document that cannot be parsed, validated or stored is
 rejected alone, the writer thread outlives every failure, and the queue is bounded in bytes
 as well as in datagrams, so a sender the store cannot keep up with only loses its own excess.
@@ -47,6 +52,15 @@ BATCH_LIMIT = 2000
 # traces) and costs no throughput: under load the queue is never empty and batches fill at
 # once. wait_idle() and stop() close the batch at once, so they never wait for it.
 BATCH_WINDOW_SECONDS = 0.005
+# The writer computes the dirty traces' facts after this long without a datagram. A request's
+# segments arrive over its own duration (the SDK's during the invocation, Lambda's and the
+# stage's at its end), so waiting a little past the last one lets one computation cover them all.
+INDEX_IDLE_SECONDS = 0.1
+# Under load the queue is never idle: the facts are computed at most this long after the
+# previous computation, so they cover many batches each and never fall far behind. Each is one
+# transaction over all the traces written since; half a second keeps that to a few thousand
+# traces at the daemon's sustained rate. (Queries never wait for it: they compute what is dirty.)
+INDEX_INTERVAL_SECONDS = 0.5
 
 # internal_error: the daemon's own code failed on a datagram (a bug; logged with its traceback).
 REJECT_KINDS = ("bad_header", "bad_json", "invalid_document", "queue_full", "store_error", "internal_error")
@@ -106,6 +120,8 @@ class Daemon:
         self._lock = threading.Lock()
         self._accepted = 0
         self._batches = 0
+        self._indexed = 0
+        self._last_index = time.monotonic()
         self._rejected: Counter[str] = Counter()
         # Bytes of datagrams queued and not yet written (under _lock).
         self._queued_bytes = 0
@@ -130,6 +146,12 @@ class Daemon:
         refuses is retried one document at a time)."""
         with self._lock:
             return self._batches
+
+    @property
+    def indexed(self) -> int:
+        """Traces whose facts the writer computed since start (queries compute the rest)."""
+        with self._lock:
+            return self._indexed
 
     @property
     def rejected(self) -> dict[str, int]:
@@ -227,14 +249,32 @@ class Daemon:
             finally:
                 self._finish(batch)
             if None in batch:
+                self._refresh_index()  # the file is left with its index up to date
                 return
+            if time.monotonic() - self._last_index >= INDEX_INTERVAL_SECONDS:
+                self._refresh_index()
+
+    def _refresh_index(self) -> None:
+        self._last_index = time.monotonic()
+        try:
+            count = self._store.refresh_index()
+        except Exception:  # the writer must outlive it; the traces stay dirty for the next try
+            logger.exception("X-Ray daemon could not compute the traces' facts; a query will retry")
+            return
+        with self._lock:
+            self._indexed += count
 
     def _next_batch(self) -> list[bytes | threading.Event | None]:
         """Block for a first item, then gather more for up to the batch window.
 
         A wait_idle() marker or stop()'s None ends the batch: someone is waiting for it.
         """
-        batch = [self._queue.get()]
+        try:
+            first = self._queue.get(timeout=INDEX_IDLE_SECONDS)
+        except queue.Empty:
+            self._refresh_index()  # idle: nothing is waiting for the writer
+            first = self._queue.get()
+        batch = [first]
         deadline = time.monotonic() + self._batch_window
         while len(batch) < BATCH_LIMIT and isinstance(batch[-1], bytes):
             try:

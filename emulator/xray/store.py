@@ -12,8 +12,15 @@ Tables:
                flags and, for aws/remote subsegments, the inferred downstream node; `answered`
                is set once a real segment names that span as its parent (then no inferred node).
   annotations  annotation values, for `annotation.X` filters and TraceSummary.Annotations.
-  trace_index, trace_services   each trace's facts and summary (emulator/xray/trace_index.py),
-               recomputed in the same transaction for every trace a write touches.
+  trace_index, trace_services   each trace's facts and summary (emulator/xray/trace_index.py).
+  dirty_traces the traces written (or deleted from) since their facts were last computed.
+
+A write does not recompute the facts of the traces it touches: it marks them in dirty_traces,
+in its own transaction (so a crash cannot leave a stale index behind: the marks are there at
+the next start). A trace's documents arrive over several transactions (the SDK's subsegments,
+then the function's, Lambda's and the stage's segments), and its facts cost far more than
+storing a document, so they are computed later, once for all those writes: by the daemon's
+writer when it has time (refresh_index), and always before a query reads them (reader).
 
 Writes come from one thread at a time (the daemon's writer, the API's PutTraceSegments) under
 a lock; reads open their own connection so they never wait for a write (WAL).
@@ -123,6 +130,7 @@ CREATE TABLE IF NOT EXISTS annotations (
 );
 CREATE INDEX IF NOT EXISTS annotations_trace ON annotations (trace_id);
 CREATE INDEX IF NOT EXISTS annotations_doc ON annotations (doc_seq);
+CREATE TABLE IF NOT EXISTS dirty_traces (trace_id TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 
 
@@ -163,12 +171,15 @@ class TraceStore:
         self._count = self._db.execute("SELECT count(*) FROM docs").fetchone()[0]
         self._last_prune = 0.0
         self._closed = False
-        # The traces the current transaction wrote or deleted documents of: their facts are
-        # recomputed before it commits.
+        # The traces the current transaction wrote or deleted documents of: marked dirty
+        # before it commits.
         self._touched: set[str] = set()
         # The minutes of the documents it deleted (their graph aggregates no longer hold).
         self._deleted_minutes: set[int] = set()
         self._last_settle = 0.0
+        # Whether dirty_traces may hold rows (under _lock): spares a reader a transaction when
+        # nothing is dirty. Read from the file, so marks left by a crash are computed too.
+        self._any_dirty = self._db.execute("SELECT 1 FROM dirty_traces LIMIT 1").fetchone() is not None
         if carried_over:
             self._import(carried_over)
 
@@ -434,12 +445,62 @@ class TraceStore:
     def _refresh_touched(self, db: sqlite3.Connection) -> None:
         touched, self._touched = self._touched, set()
         deleted, self._deleted_minutes = self._deleted_minutes, set()
-        trace_index.refresh(db, touched)
+        if touched:
+            db.executemany(
+                "INSERT OR IGNORE INTO dirty_traces (trace_id) VALUES (?)", [(t,) for t in touched]
+            )
+            self._any_dirty = True
         minute_stats.mark_dirty(db, touched, deleted)
         now = self._clock()
         if now - self._last_settle >= minute_stats.AGGREGATE_INTERVAL_SECONDS:
             self._last_settle = now
             minute_stats.settle(db, now, graph.minute_rows)
+
+    def refresh_index(self) -> int:
+        """Compute the facts of every dirty trace now, each once however many writes touched
+        it; return how many traces that was.
+
+        A trace whose facts cannot be computed (a bug in traces.py) costs only itself: it is
+        logged and left out of the index rather than failing every query after it.
+        """
+        with self._lock:
+            self._check_open()
+            if not self._any_dirty:
+                return 0
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                dirty = [row[0] for row in db.execute("SELECT trace_id FROM dirty_traces")]
+                try:
+                    db.execute("SAVEPOINT refresh")
+                    trace_index.refresh(db, dirty)
+                    db.execute("RELEASE refresh")
+                except Exception:
+                    db.execute("ROLLBACK TO refresh")
+                    db.execute("RELEASE refresh")
+                    self._refresh_one_by_one(db, dirty)
+                db.execute("DELETE FROM dirty_traces")
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            self._any_dirty = False
+            return len(dirty)
+
+    @staticmethod
+    def _refresh_one_by_one(db: sqlite3.Connection, trace_ids: list[str]) -> None:
+        for trace_id in trace_ids:
+            db.execute("SAVEPOINT one")
+            try:
+                trace_index.refresh(db, [trace_id])
+            except Exception:
+                logger.exception(
+                    "the facts of trace %s could not be computed; left out of the index", trace_id
+                )
+                db.execute("ROLLBACK TO one")
+                trace_index.remove(db, [trace_id])
+            db.execute("RELEASE one")
 
     def settle_minutes(self) -> None:
         """Sum the settled minutes of the service graph now (otherwise done on insert)."""
@@ -515,8 +576,12 @@ class TraceStore:
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection of its own, so queries run beside writes (WAL readers)."""
-        self._check_open()
+        """A read-only connection of its own, so queries run beside writes (WAL readers).
+
+        The dirty traces' facts are computed first, so a query sees every document stored
+        before it was asked, as if the index were kept at insert.
+        """
+        self.refresh_index()
         # as_uri() percent-encodes, so a path with "?" or "#" still names the file.
         db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
         try:

@@ -2,10 +2,11 @@
 
 GetTraceSummaries (and the filters compiled to SQL) read these instead of recomputing every
 trace of the window. They are not computed here: `refresh` asks traces.trace_facts and
-traces.summary (the one place a trace's facts are computed, also the fallback) for every
-trace a write touched, and stores what they answer, so the stored facts and a computation
+traces.summary (the one place a trace's facts are computed, also the fallback) for the
+traces writes touched, and stores what they answer, so the stored facts and a computation
 from the documents cannot disagree. Documents of one trace arrive in any order and over
-time; each arrival (and each deletion) recomputes the trace from all its documents.
+time; the store marks each trace a write touches dirty and computes it from all its
+documents before the next query (store.py: dirty_traces), once for many arrivals.
 
 Tables:
   trace_index     one row per trace: the TraceFacts the filters read, as columns, and the
@@ -72,9 +73,7 @@ def refresh(db: sqlite3.Connection, trace_ids: Iterable[str]) -> None:
         return
     facts = traces.trace_facts(db, ids)
     annotations = traces.annotation_services(db, list(facts))
-    marks = "trace_id IN (SELECT value FROM json_each(?))"
-    db.execute(f"DELETE FROM trace_index WHERE {marks}", (json.dumps(ids),))
-    db.execute(f"DELETE FROM trace_services WHERE {marks}", (json.dumps(ids),))
+    remove(db, ids)
     rows = []
     services: list[tuple[str, str, str]] = []
     for trace in facts.values():
@@ -106,6 +105,13 @@ def refresh(db: sqlite3.Connection, trace_ids: Iterable[str]) -> None:
         services.extend((trace.trace_id, name, node_type or "") for name, node_type in set(trace.services))
     db.executemany(f"INSERT INTO trace_index VALUES ({', '.join('?' * 20)})", rows)
     db.executemany("INSERT INTO trace_services (trace_id, name, type) VALUES (?, ?, ?)", services)
+
+
+def remove(db: sqlite3.Connection, trace_ids: list[str]) -> None:
+    """Drop the stored facts of `trace_ids`."""
+    marks = "trace_id IN (SELECT value FROM json_each(?))"
+    db.execute(f"DELETE FROM trace_index WHERE {marks}", (json.dumps(trace_ids),))
+    db.execute(f"DELETE FROM trace_services WHERE {marks}", (json.dumps(trace_ids),))
 
 
 def row_facts(db: sqlite3.Connection, row: tuple[Any, ...]) -> TraceFacts:

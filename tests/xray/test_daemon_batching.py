@@ -4,6 +4,7 @@ A long batch window makes the grouping deterministic: a batch then ends only at 
 limit, at a wait_idle() marker or at stop(), never at a moment a slow machine could miss.
 """
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -134,3 +135,38 @@ def test_stop_stores_what_an_open_batch_holds(store):
 def test_a_negative_window_is_refused(store):
     with pytest.raises(ValueError, match="batch_window"):
         Daemon(store, port=0, batch_window=-1)
+
+
+def dirty_in_file(store: TraceStore) -> set[str]:
+    """What the file says is dirty, read beside the store (a reader would compute it first)."""
+    with sqlite3.connect(store.path) as db:
+        return {row[0] for row in db.execute("SELECT trace_id FROM dirty_traces")}
+
+
+def test_the_writer_computes_a_traces_facts_once_its_queue_is_idle_without_a_query(store):
+    documents = fresh_trace("tutorial_ddb_trace.json")
+    daemon = running_daemon(store, LONG_WINDOW_SECONDS)
+    try:
+        for document in documents:  # each its own batch: the trace is dirtied by every one
+            send(daemon.address[1], datagram(document))
+            assert daemon.wait_idle(10)
+        assert wait_until(lambda: daemon.indexed >= 1), "an idle writer must compute the dirty traces"
+        assert dirty_in_file(store) == set()
+        assert store.refresh_index() == 0, "nothing was left for the next query"
+    finally:
+        daemon.stop()
+    assert store.batch_sizes == [1] * len(documents)
+
+
+def test_a_writer_that_is_never_idle_computes_the_facts_between_batches(store, monkeypatch):
+    monkeypatch.setattr(daemon_module, "INDEX_IDLE_SECONDS", 3600.0)  # as if datagrams never stopped
+    monkeypatch.setattr(daemon_module, "INDEX_INTERVAL_SECONDS", 0.0)  # due after every batch
+    documents = fresh_trace("tutorial_hello_trace.json")
+    daemon = running_daemon(store, LONG_WINDOW_SECONDS)
+    try:
+        send(daemon.address[1], *(datagram(document) for document in documents))
+        assert daemon.wait_idle(10)
+        assert wait_until(lambda: daemon.indexed == 1)
+        assert dirty_in_file(store) == set()
+    finally:
+        daemon.stop()

@@ -3,12 +3,15 @@ the documents (traces.trace_facts and traces.summary), whatever order and batche
 
 import json
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from emulator.xray import trace_index, traces
+from emulator.xray.backend import XRayBackend
 from emulator.xray.documents import parse_document
+from emulator.xray.filters import TraceFacts
 from emulator.xray.store import TraceStore
 from tests.xray.random_traces import TRACE_FILES, random_documents
 from tests.xray.xray_support import fresh_trace
@@ -68,3 +71,92 @@ def test_documents_dropped_at_the_cap_take_their_traces_facts_with_them(tmp_path
         stored = {row[0] for row in db.execute("SELECT trace_id FROM docs")}
     assert indexed <= stored
     store.close()
+
+
+# -- the index is computed after the writes, before the reads (store.py: dirty_traces) -----------
+
+
+def dirty_in_file(path: Path) -> set[str]:
+    """What the file says is dirty, read beside the store (a reader would compute it first)."""
+    with sqlite3.connect(path) as db:
+        return {row[0] for row in db.execute("SELECT trace_id FROM dirty_traces")}
+
+
+def test_a_query_right_after_an_insert_sees_the_new_trace_and_its_latest_documents(tmp_path: Path):
+    store = TraceStore(tmp_path / "traces.db")
+    backend = XRayBackend(store)
+    documents = fresh_trace("tutorial_ddb_trace.json")
+    trace_id = documents[0]["trace_id"]
+    stage = next(d for d in documents if d.get("origin") == "AWS::ApiGateway::Stage")
+    try:
+        store.insert([parse_document(json.dumps(d)) for d in documents if d is not stage])
+        [summary] = backend.get_trace_summaries(0, 2**32)["TraceSummaries"]
+        url = stage["http"]["request"]["url"]
+        assert summary["Id"] == trace_id and summary.get("Http", {}).get("HttpURL") != url
+        store.insert([parse_document(json.dumps(stage))])
+        [summary] = backend.get_trace_summaries(0, 2**32)["TraceSummaries"]
+        assert summary["Http"]["HttpURL"] == url
+        assert assert_stored_facts_agree(store) == 1
+    finally:
+        store.close()
+
+
+def test_a_trace_written_in_several_transactions_is_computed_once(tmp_path: Path, monkeypatch):
+    store = TraceStore(tmp_path / "traces.db")
+    computed: list[str] = []
+    summary = traces.summary
+
+    def counting(facts: TraceFacts, notes: dict) -> dict:
+        computed.append(facts.trace_id)
+        return summary(facts, notes)
+
+    monkeypatch.setattr(traces, "summary", counting)
+    documents = fresh_trace("tutorial_ddb_trace.json")
+    try:
+        for document in documents:
+            store.insert([parse_document(json.dumps(document))])
+        assert dirty_in_file(store.path) == {documents[0]["trace_id"]}
+        assert computed == []
+        assert store.refresh_index() == 1
+        assert computed == [documents[0]["trace_id"]]
+        assert store.refresh_index() == 0 and dirty_in_file(store.path) == set()
+    finally:
+        store.close()
+
+
+def test_traces_left_dirty_by_a_crash_are_computed_when_the_file_is_opened_again(tmp_path: Path):
+    path = tmp_path / "traces.db"
+    first = TraceStore(path)
+    documents = fresh_trace("tutorial_hello_trace.json")
+    first.insert([parse_document(json.dumps(d)) for d in documents])
+    # Closed with the index not computed: what a crash right after the insert leaves on disk.
+    first.close()
+    assert dirty_in_file(path) == {documents[0]["trace_id"]}
+    second = TraceStore(path)
+    try:
+        assert assert_stored_facts_agree(second) == 1
+        assert dirty_in_file(path) == set()
+    finally:
+        second.close()
+
+
+def test_a_trace_whose_facts_fail_costs_only_itself(tmp_path: Path, monkeypatch, caplog):
+    store = TraceStore(tmp_path / "traces.db")
+    good, bad = fresh_trace("tutorial_hello_trace.json"), fresh_trace("tutorial_ddb_trace.json")
+    summary = traces.summary
+
+    def failing(facts: TraceFacts, notes: dict) -> dict:
+        if facts.trace_id == bad[0]["trace_id"]:
+            raise ValueError("a bug in traces.py")
+        return summary(facts, notes)
+
+    monkeypatch.setattr(traces, "summary", failing)
+    try:
+        store.insert([parse_document(json.dumps(d)) for d in good + bad])
+        with store.reader() as db:
+            indexed = {row[0] for row in db.execute("SELECT trace_id FROM trace_index")}
+        assert indexed == {good[0]["trace_id"]}
+        assert bad[0]["trace_id"] in caplog.text
+        assert dirty_in_file(store.path) == set(), "a failing trace must not be retried by every query"
+    finally:
+        store.close()
