@@ -1,37 +1,14 @@
 """PutTelemetryRecords, GetInsightSummaries, GetSamplingRules and GetSamplingTargets through
 boto3's xray client against a real local X-Ray: request and answer shapes as botocore's model."""
 
-import json
 import time
-import urllib.error
-import urllib.request
-from typing import Any
 
 import botocore.session
 import pytest
-from botocore.exceptions import ClientError
 
-from emulator.xray.server import XRayServer
+from tests.xray.xray_support import invalid_request, post
 
 CLIENT_ID = "0123456789abcdef01234567"  # SamplingStatisticsDocument.ClientID: 24 characters
-
-
-def post(server: XRayServer, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
-    request = urllib.request.Request(server.api_url + path, data=json.dumps(body).encode(), method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
-
-
-def invalid_request(call: Any, **kwargs: Any) -> str:
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    error = caught.value.response
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert error["Error"]["Code"] == "InvalidRequestException"
-    return str(error["Error"]["Message"])
 
 
 def output_members(operation: str) -> set[str]:

@@ -5,13 +5,10 @@ import os
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from emulator.xray.server import XRayServer
 from tests.xray.xray_support import (
@@ -19,33 +16,15 @@ from tests.xray.xray_support import (
     HELLO_FUNCTION,
     STAGE,
     fresh_trace,
+    invalid_request,
     make_client,
+    post,
     send_documents,
     window,
 )
 
 # The ARN shape of the AWS CLI's xray examples: arn:aws:xray:<region>:<account>:group/<name>/<id>.
 GROUP_ARN = re.compile(r"arn:aws:xray:ap-northeast-1:\d{12}:group/(?P<name>[^/]+)/(?P<id>[A-Z2-7]+)")
-
-
-def post(server: XRayServer, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """A raw request: for what botocore refuses to send (its own validation of lengths)."""
-    request = urllib.request.Request(server.api_url + path, data=json.dumps(body).encode(), method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
-
-
-def invalid_request(call: Any, **kwargs: Any) -> str:
-    """The message of the 400 InvalidRequestException `call(**kwargs)` must raise."""
-    with pytest.raises(ClientError) as caught:
-        call(**kwargs)
-    error = caught.value.response
-    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert error["Error"]["Code"] == "InvalidRequestException"
-    return str(error["Error"]["Message"])
 
 
 def test_every_account_has_the_default_group(xray):

@@ -5,10 +5,16 @@ import json
 import random
 import socket
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from emulator.xray.server import XRayServer
 
 DATA = Path(__file__).parent / "data"
 HEADER = b'{"format":"json","version":1}\n'
@@ -113,3 +119,23 @@ def make_client(server: Any) -> Any:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
+
+
+def post(server: XRayServer, path: str, body: dict[str, Any]) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """A raw request: for what botocore refuses to send (its own validation of lengths)."""
+    request = urllib.request.Request(server.api_url + path, data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+def invalid_request(call: Any, **kwargs: Any) -> str:
+    """The message of the 400 InvalidRequestException `call(**kwargs)` must raise."""
+    with pytest.raises(ClientError) as caught:
+        call(**kwargs)
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "InvalidRequestException"
+    return str(error["Error"]["Message"])
