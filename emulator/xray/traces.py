@@ -438,8 +438,17 @@ def trace_detail(tree: TraceTree) -> TraceDetail:
         root_call = _call(root.document, root.node, statuses.of(root.document), root=True)
         detail.edges.append(EdgeCalls(client, root.node, [root_call]))
         everything = _descendants(root)
-        detail.fault_root_causes = _status_root_causes(root, everything, statuses, "fault")
-        detail.error_root_causes = _status_root_causes(root, everything, statuses, "error")
+        # Both flags in one pass; most traces have neither, and then no path is built.
+        faults: set[int] = set()
+        errors: set[int] = set()
+        for entity in everything:
+            status = statuses.of(entity.document)
+            if status.fault:
+                faults.add(id(entity))
+            if status.error:
+                errors.add(id(entity))
+        detail.fault_root_causes = _status_root_causes(root, everything, faults)
+        detail.error_root_causes = _status_root_causes(root, everything, errors)
         detail.response_time_root_causes = _response_time_root_causes(root)
     for _, _, document in tree.segments:
         aws = _object(document.get("aws"))
@@ -567,14 +576,11 @@ def _descendants(root: _Entity) -> list[_Entity]:
     return found
 
 
-def _status_root_causes(
-    root: _Entity, everything: list[_Entity], statuses: _Statuses, flag: str
-) -> list[RootCause]:
+def _status_root_causes(root: _Entity, everything: list[_Entity], flagged: set[int]) -> list[RootCause]:
     """Fault (or error) root causes: for each entity with the flag and no flagged entity
     below it, the path from the entry point down to it, grouped by service.
 
-    everything: _descendants(root)."""
-    flagged = {id(e) for e in everything if getattr(statuses.of(e.document), flag)}
+    everything: _descendants(root); flagged: the id() of each of them with the flag."""
     if not flagged:
         return []
     causes = []
@@ -593,20 +599,16 @@ def _response_time_root_causes(root: _Entity) -> list[RootCause]:
     path = [root]
     while path[-1].children and len(path) <= _MAX_PATH:
         path.append(max(path[-1].children, key=lambda child: child.duration or 0.0))
-    services = _services_along(path)
-    for service in services:
-        for entity, step in zip(service.entity_path, _steps(path, services, service), strict=True):
-            entity.coverage = round(min(1.0, (step.duration or 0.0) / total), 3)
-            entity.exceptions = []
+    # A response time cause shows no exceptions (Coverage instead): none are read.
+    services = _services_along(path, with_exceptions=False)
+    # The services' entities, in order, are the path's steps.
+    entities = (entity for service in services for entity in service.entity_path)
+    for entity, step in zip(entities, path, strict=True):
+        entity.coverage = round(min(1.0, (step.duration or 0.0) / total), 3)
     return [RootCause(services, client_impacting=True)]
 
 
-def _steps(path: list[_Entity], services: list[RootCauseService], service: RootCauseService) -> list[_Entity]:
-    start = sum(len(s.entity_path) for s in services[: services.index(service)])
-    return path[start : start + len(service.entity_path)]
-
-
-def _services_along(path: list[_Entity]) -> list[RootCauseService]:
+def _services_along(path: list[_Entity], with_exceptions: bool = True) -> list[RootCauseService]:
     """The entities of `path` grouped by service: a new service at each segment."""
     services: list[RootCauseService] = []
     for entity in path:
@@ -616,7 +618,7 @@ def _services_along(path: list[_Entity]) -> list[RootCauseService]:
         services[-1].entity_path.append(
             RootCauseEntity(
                 name=str(entity.document.get("name", "")),
-                exceptions=_exceptions(entity.document),
+                exceptions=_exceptions(entity.document) if with_exceptions else [],
                 remote=_remote(entity.document),
             )
         )
@@ -645,14 +647,43 @@ def _remote(document: dict[str, Any]) -> bool:
 
 
 def _distinct(causes: list[RootCause]) -> list[RootCause]:
-    seen: set[str] = set()
+    """The causes that differ in what root_cause_json shows, first ones first."""
+    seen: set[tuple[Any, ...]] = set()
     result = []
     for cause in causes:
-        key = json.dumps(root_cause_json(cause), sort_keys=True)
+        key = _cause_key(cause)
         if key not in seen:
             seen.add(key)
             result.append(cause)
     return result
+
+
+def _cause_key(cause: RootCause) -> tuple[Any, ...]:
+    """Every field root_cause_json writes, as a tuple: equal exactly when the JSON is (without
+    building and serializing it). Coverage stands for Exceptions when it is set, as there."""
+    return (
+        cause.client_impacting,
+        tuple(
+            (
+                service.name,
+                service.node_type,
+                service.account_id,
+                service.inferred,
+                tuple(
+                    (
+                        entity.name,
+                        entity.remote,
+                        entity.coverage,
+                        ()
+                        if entity.coverage is not None
+                        else tuple((x.name, x.message) for x in entity.exceptions),
+                    )
+                    for entity in service.entity_path
+                ),
+            )
+            for service in cause.services
+        ),
+    )
 
 
 def _object(value: Any) -> dict[str, Any]:
