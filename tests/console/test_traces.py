@@ -19,6 +19,7 @@ from tests.xray.xray_support import (
     fresh_trace,
     load,
     send_documents,
+    spaced_hello_segments,
 )
 
 GUIDES = " │├└─"
@@ -348,12 +349,7 @@ def test_the_list_reads_only_the_pages_it_shows(capsys, xray_server):
     # 130 traces: two pages of GetTraceSummaries. Twenty newest need only the first.
     client = make_client(xray_server.api_url, "ap-northeast-1")
     now = time.time()
-    documents = []
-    for index in range(130):
-        segment = fresh_trace("tutorial_hello_trace.json")[0]
-        segment["start_time"] = now - 200 + index
-        segment["end_time"] = segment["start_time"] + 0.01
-        documents.append(json.dumps(segment))
+    documents = spaced_hello_segments(130, now)
     assert client.put_trace_segments(TraceSegmentDocuments=documents)["UnprocessedTraceSegments"] == []
 
     summaries, complete = fetch_trace_summaries(client, now - 300, now + 5, limit=20)

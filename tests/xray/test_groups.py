@@ -1,11 +1,8 @@
 """X-Ray groups through boto3's xray client (and the AWS CLI) against a real local X-Ray."""
 
 import json
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +12,7 @@ from tests.xray.xray_support import (
     DDB_FUNCTION,
     HELLO_FUNCTION,
     STAGE,
+    aws_cli,
     fresh_trace,
     invalid_request,
     make_client,
@@ -235,15 +233,7 @@ def test_a_group_filter_may_name_another_group_but_not_itself(xray_server, xray)
 
 
 def test_the_aws_cli_creates_and_lists_groups(xray_server):
-    aws = Path(sys.executable).with_name("aws")
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="ap-northeast-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
+    aws, env = aws_cli()
 
     def run(*arguments: str) -> dict[str, Any]:
         result = subprocess.run(

@@ -1,18 +1,24 @@
 """The X-Ray API through boto3, the AWS CLI and raw HTTP against a real local server."""
 
 import json
-import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.xray.xray_support import DDB_FUNCTION, STAGE, find, fresh_trace, send_documents, window
+from tests.xray.xray_support import (
+    DDB_FUNCTION,
+    STAGE,
+    aws_cli,
+    find,
+    fresh_trace,
+    send_documents,
+    spaced_hello_segments,
+    window,
+)
 
 
 def post(server, path: str, body: bytes) -> tuple[int, dict[str, str], dict]:
@@ -243,12 +249,7 @@ def test_an_unparseable_filter_is_an_invalid_request_naming_the_problem(xray, ex
 
 def test_trace_summaries_page_with_next_token(xray):
     now = time.time()
-    documents = []
-    for index in range(130):
-        segment = fresh_trace("tutorial_hello_trace.json")[0]
-        segment["start_time"] = now - 200 + index
-        segment["end_time"] = segment["start_time"] + 0.01
-        documents.append(json.dumps(segment))
+    documents = spaced_hello_segments(130, now)
     assert xray.put_trace_segments(TraceSegmentDocuments=documents)["UnprocessedTraceSegments"] == []
 
     pages = list(xray.get_paginator("get_trace_summaries").paginate(StartTime=now - 300, EndTime=now + 5))
@@ -291,15 +292,7 @@ def test_sampling_rules_and_targets_answer_the_sdk_poller(xray):
 def test_the_aws_cli_reads_the_local_service_graph(xray_server):
     send_documents(xray_server, fresh_trace("tutorial_ddb_trace.json"))
     now = int(time.time())
-    aws = Path(sys.executable).with_name("aws")
-    env = dict(
-        os.environ,
-        AWS_ACCESS_KEY_ID="test",
-        AWS_SECRET_ACCESS_KEY="test",
-        AWS_DEFAULT_REGION="ap-northeast-1",
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-    )
+    aws, env = aws_cli()
 
     command = [
         str(aws),

@@ -2,8 +2,10 @@
 
 import copy
 import json
+import os
 import random
 import socket
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -139,3 +141,28 @@ def invalid_request(call: Any, **kwargs: Any) -> str:
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error["Error"]["Code"] == "InvalidRequestException"
     return str(error["Error"]["Message"])
+
+
+def aws_cli() -> tuple[Path, dict[str, str]]:
+    """The venv's AWS CLI and an environment that signs with placeholder credentials and reads
+    no config of the user's."""
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION="ap-northeast-1",
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    )
+    return Path(sys.executable).with_name("aws"), env
+
+
+def spaced_hello_segments(count: int, now: float) -> list[str]:
+    """`count` one-segment hello traces, a second apart, ending before `now`, as JSON."""
+    documents = []
+    for index in range(count):
+        segment = fresh_trace("tutorial_hello_trace.json")[0]
+        segment["start_time"] = now - 200 + index
+        segment["end_time"] = segment["start_time"] + 0.01
+        documents.append(json.dumps(segment))
+    return documents
