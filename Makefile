@@ -8,7 +8,7 @@ RUNTIME_DIR := build/lambda-runtime
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help setup build run test check lint format bench soak map traces deploy delete clean
+.PHONY: help setup browser build run test check lint format bench soak map traces console deploy delete clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 16
@@ -30,6 +30,22 @@ $(RUNTIME_DIR)/.installed: emulator/lambda_/runtime-requirements.txt $(VENV)/.in
 
 setup: $(VENV)/.installed $(RUNTIME_DIR)/.installed ## create .venv and build/lambda-runtime from the pinned requirements
 
+# Debian's Chromium and ChromeDriver, which the console's browser tests drive (the tests name
+# them by these paths). Installed with apt where there is apt; elsewhere one line says how.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser: ## install Debian's chromium and chromium-driver for the console's browser tests
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null; then \
+		echo "==> installing Debian's chromium and chromium-driver (apt) for the browser tests"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "==> no apt here: install Chromium and ChromeDriver at $(CHROMIUM) and $(CHROMEDRIVER) for the browser tests" >&2; \
+	fi
+
 build: setup ## sam build (cached)
 	$(BIN)/sam build
 
@@ -48,7 +64,7 @@ format: setup ## ruff format and ruff check --fix
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: check ## ruff, mypy and every test: handlers, template, local stack, X-Ray (ARGS= for pytest)
+test: check browser ## ruff, mypy and every test: handlers, template, local stack, X-Ray, console in Chromium (ARGS= for pytest)
 	$(BIN)/pytest $(ARGS)
 
 bench: build ## latency, throughput and X-Ray figures, as ratios to baselines measured in the same run
@@ -62,6 +78,9 @@ map: setup ## the X-Ray service map of the local stack (ARGS=--aws for AWS)
 
 traces: setup ## recent X-Ray traces (ARGS=--latest or '--id ID' for a timeline, --aws for AWS)
 	$(PY) -m console.traces $(ARGS)
+
+console: setup ## the X-Ray console in the browser: prints its URL and opens it (ARGS=--aws for AWS)
+	$(PY) -m console.web $(ARGS)
 
 deploy: setup ## sam build + sam deploy (stack sam-app, ap-northeast-1)
 	$(BIN)/sam build
