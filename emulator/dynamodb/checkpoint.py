@@ -1,5 +1,5 @@
-"""Checkpoints of the local DynamoDB: moto's tables, pickled whole, so the journal can start
-again short.
+"""Checkpoints of the moto process: its DynamoDB tables and CloudWatch Logs log groups, pickled
+whole, so the journal can start again short.
 
 Replaying a request through moto costs about 1 ms; unpickling an item about 15 µs. So the
 moto process writes a checkpoint every few thousand writes and at start loads the newest one,
@@ -11,8 +11,13 @@ applied: the fork sees one consistent state and pickles it while the parent goes
 (copy-on-write). `checkpoint-<n>.pickle` holds everything of the journal files before n; it is
 written to a temporary name, fsynced and renamed, so a crash leaves the previous one whole.
 
-Pickle is moto's own state as it is (tables, indexes, streams, TTL settings); it is read only
-from the stack's own data directory, which only the user writes.
+Pickle is moto's own state as it is (tables, indexes, streams, TTL settings; log groups, their
+streams and events); it is read only from the stack's own data directory, which only the user
+writes. moto numbers log events from a class attribute, which pickling an object does not
+keep: it is saved beside the backends and set again, so an event id is never given twice
+(`aws logs tail --follow` tells events apart by it).
+
+Format 1 (before CloudWatch Logs was kept) holds only DynamoDB and still loads.
 """
 
 import contextlib
@@ -27,7 +32,8 @@ from typing import Any
 
 from emulator.dynamodb.journal import fsync_directory, journal_numbers, journal_path, numbered_files
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 
 
 class CheckpointError(Exception):
@@ -50,20 +56,35 @@ def _moto_version() -> str:
 
 def capture_state() -> dict[str, Any]:
     from moto.dynamodb.models import dynamodb_backends
+    from moto.logs.models import LogEvent, logs_backends
 
-    backends = {
+    return {
+        "format": FORMAT_VERSION,
+        "moto": _moto_version(),
+        "backends": _by_account_and_region(dynamodb_backends),
+        "logs": _by_account_and_region(logs_backends),
+        "next_log_event_id": LogEvent._event_id,
+    }
+
+
+def _by_account_and_region(backends: Any) -> dict[tuple[str, str], Any]:
+    # Only the regions a request touched exist; moto makes the others on first use.
+    return {
         (account, region): backend
-        for account, regions in dynamodb_backends.items()
+        for account, regions in backends.items()
         for region, backend in regions.items()
     }
-    return {"format": FORMAT_VERSION, "moto": _moto_version(), "backends": backends}
 
 
 def restore_state(state: dict[str, Any]) -> None:
     from moto.dynamodb.models import dynamodb_backends
+    from moto.logs.models import LogEvent, logs_backends
 
     for (account, region), backend in state["backends"].items():
         dynamodb_backends[account][region] = backend
+    for (account, region), backend in state.get("logs", {}).items():
+        logs_backends[account][region] = backend
+    LogEvent._event_id = max(LogEvent._event_id, int(state.get("next_log_event_id", 0)))
 
 
 def write_checkpoint(directory: Path, number: int, state: dict[str, Any]) -> Path:
@@ -89,8 +110,8 @@ def load_latest(directory: Path) -> int:
     try:
         with open(path, "rb") as file:
             state = pickle.load(file)
-        if state.get("format") != FORMAT_VERSION:
-            raise ValueError(f"format {state.get('format')!r}, expected {FORMAT_VERSION}")
+        if state.get("format") not in READABLE_FORMATS:
+            raise ValueError(f"format {state.get('format')!r}, expected one of {READABLE_FORMATS}")
         restore_state(state)
     except Exception as error:  # whatever unpickling raises, the user needs the same one line
         written_by = state.get("moto", "?") if isinstance(state, dict) else "?"

@@ -1,15 +1,24 @@
-"""moto's WSGI app with the journal in front: a DynamoDB write is answered only once it is on
-disk, and the tables come back after any crash.
+"""moto's WSGI app with the journal in front: a DynamoDB or CloudWatch Logs write is answered
+only once it is on disk, and the tables and log groups come back after any crash.
 
-Every DynamoDB request is applied by moto under one lock (moto's tables are plain Python
-objects, not safe to change from two threads at once), so the order of the journal is the
-order moto applied the writes and a replay rebuilds the same tables. The fsync happens after
-the lock is released, shared by every writer waiting at that moment (journal.py).
+The moto process serves both services the stack keeps state in (JOURNALED_SERVICES): DynamoDB
+and CloudWatch Logs, where the functions' log lines go. Every request to either is applied by
+moto under one lock (moto's backends are plain Python objects, not safe to change from two
+threads at once), so the order of the journal is the order moto applied the writes and a
+replay rebuilds the same state. The fsync happens after the lock is released, shared by every
+writer waiting at that moment (journal.py).
 
 Only successful writes are journaled: a request moto refused (a failed condition, a missing
 table) changed nothing, so replaying it would change nothing either.
+
+CloudWatch Logs reads the clock: it stamps ingestion and creation times and refuses events
+older than 14 days. So each Logs request is applied with moto's clock pinned to one instant,
+that instant is journaled with it, and a replay pins the same one: events accepted a month
+ago are accepted again, with the same times, instead of being refused as too old.
 """
 
+import contextlib
+import datetime
 import gc
 import io
 import json
@@ -17,7 +26,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,6 +37,7 @@ from emulator.dynamodb import checkpoint
 from emulator.dynamodb.journal import Journal, iter_payloads, journal_numbers
 
 TARGET_PREFIX = "DynamoDB_20120810."
+LOGS_TARGET_PREFIX = "Logs_20140328."
 # The DynamoDB operations that change nothing. Everything else is journaled, so an operation
 # moto learns later costs an fsync rather than a lost write.
 READ_ONLY_OPERATIONS = frozenset(
@@ -40,6 +50,34 @@ READ_ONLY_OPERATIONS = frozenset(
         "ListTables", "ListTagsOfResource", "Query", "Scan", "TransactGetItems",
     }
 )  # fmt: skip
+# The CloudWatch Logs operations that change nothing: the API names every read Describe*,
+# Get* or List*, and these four besides.
+LOGS_READ_ONLY_PREFIXES = ("Describe", "Get", "List")
+LOGS_READ_ONLY_OPERATIONS = frozenset(
+    {"FilterLogEvents", "StartLiveTail", "TestMetricFilter", "TestTransformer"}
+)
+
+
+@dataclass(frozen=True)
+class JournaledService:
+    """A service of the AWS JSON protocol whose writes the journal keeps."""
+
+    target_prefix: str  # X-Amz-Target is <prefix><operation>
+    signing_name: str  # the credential scope's service, which moto routes by
+    pins_clock: bool  # applied with moto's clock pinned, and replayed at the same instant
+
+    def is_read_only(self, operation: str) -> bool:
+        if self.target_prefix == TARGET_PREFIX:
+            return operation in READ_ONLY_OPERATIONS
+        return operation.startswith(LOGS_READ_ONLY_PREFIXES) or operation in LOGS_READ_ONLY_OPERATIONS
+
+
+DYNAMODB = JournaledService(TARGET_PREFIX, "dynamodb", pins_clock=False)
+LOGS = JournaledService(LOGS_TARGET_PREFIX, "logs", pins_clock=True)
+JOURNALED_SERVICES = (DYNAMODB, LOGS)
+# Journaled beside a write's headers: the instant moto's clock was pinned to (ms since epoch).
+APPLIED_AT_KEY = "applied_at_ms"
+
 # The request headers moto reads to apply a DynamoDB call: the account and region come from
 # the credential scope, the operation from the target.
 _REPLAYED_HEADERS = ("HTTP_AUTHORIZATION", "HTTP_X_AMZ_TARGET", "CONTENT_TYPE", "HTTP_HOST")
@@ -65,29 +103,43 @@ class Recovery:
         return [str(self.checkpoint), str(self.replayed), str(self.refused), f"{self.seconds:.3f}"]
 
 
-def is_dynamodb(environ: dict[str, Any]) -> bool:
-    """A DynamoDB API call: always a POST to / with the operation in X-Amz-Target."""
+def journaled_service(environ: dict[str, Any]) -> JournaledService | None:
+    """The service of an API call the journal covers (always a POST to / with the operation in
+    X-Amz-Target), or None: moto serves anything else as it is."""
+    if environ.get("PATH_INFO", "/") not in ("", "/"):
+        return None
     target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
-    return target.startswith(TARGET_PREFIX) and environ.get("PATH_INFO", "/") in ("", "/")
+    return next((service for service in JOURNALED_SERVICES if target.startswith(service.target_prefix)), None)
+
+
+def is_dynamodb(environ: dict[str, Any]) -> bool:
+    """A DynamoDB API call."""
+    return journaled_service(environ) is DYNAMODB
 
 
 def is_write(environ: dict[str, Any]) -> bool:
+    service = journaled_service(environ)
     target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
-    return target.startswith(TARGET_PREFIX) and target[len(TARGET_PREFIX) :] not in READ_ONLY_OPERATIONS
+    return service is not None and not service.is_read_only(target[len(service.target_prefix) :])
 
 
-def encode_request(environ: dict[str, Any], body: bytes) -> bytes:
-    headers = {name: environ[name] for name in _REPLAYED_HEADERS if name in environ}
+def encode_request(environ: dict[str, Any], body: bytes, applied_at_ms: int | None = None) -> bytes:
+    headers: dict[str, Any] = {name: environ[name] for name in _REPLAYED_HEADERS if name in environ}
+    if applied_at_ms is not None:
+        headers[APPLIED_AT_KEY] = applied_at_ms
     return json.dumps(headers, separators=(",", ":")).encode() + b"\n" + body
 
 
 def decode_request(payload: bytes) -> tuple[dict[str, str], bytes]:
+    """The headers and body of a journaled write; the instant it was applied at, if any, is
+    under APPLIED_AT_KEY among the headers (pop it before replaying)."""
     headers, _, body = payload.partition(b"\n")
     return json.loads(headers), body
 
 
 class DurableDynamoDB:
-    """The WSGI app moto's server runs: moto, one request at a time, with the journal."""
+    """The WSGI app moto's server runs: moto, one request at a time for the journaled services
+    (DynamoDB and CloudWatch Logs), with the journal."""
 
     def __init__(
         self, app: WsgiApp, data_dir: Path | None, checkpoint_every: int = CHECKPOINT_EVERY_WRITES
@@ -96,7 +148,7 @@ class DurableDynamoDB:
         self._checkpoint_every = checkpoint_every
         self.data_dir = data_dir
         self._apply_lock = threading.Lock()
-        self._dynamodb_app: WsgiApp | None = None
+        self._service_apps: dict[str, WsgiApp] = {}
         self._journal: Journal | None = None
         self._checkpoints = checkpoint.BackgroundCheckpoints(data_dir) if data_dir else None
 
@@ -131,7 +183,9 @@ class DurableDynamoDB:
         for _, read in iter_payloads(data_dir, loaded):
             for payload in read.records:
                 headers, body = decode_request(payload)
-                status, _ = self.apply(replay_environ(headers, body))
+                applied_at_ms = headers.pop(APPLIED_AT_KEY, None)
+                with _moto_clock(int(applied_at_ms) if applied_at_ms is not None else None):
+                    status, _ = self.apply(replay_environ(headers, body))
                 replayed += 1
                 refused += not status.startswith("2")
             torn += read.torn_bytes
@@ -148,17 +202,20 @@ class DurableDynamoDB:
     # -- serving -------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if not is_dynamodb(environ):
-            return self._app(environ, start_response)  # not DynamoDB: moto as it is
+        service = journaled_service(environ)
+        if service is None:
+            return self._app(environ, start_response)  # not journaled: moto as it is
         body = get_input_stream(environ).read()
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("wsgi.input_terminated", None)
         ticket = 0
         with self._apply_lock:
-            status, (headers, chunks) = self.apply(environ)
+            applied_at_ms = int(time.time() * 1000) if service.pins_clock else None
+            with _moto_clock(applied_at_ms):
+                status, (headers, chunks) = self.apply(environ)
             if self._journal is not None and status.startswith("2") and is_write(environ):
-                ticket = self._journal_write(encode_request(environ, body))
+                ticket = self._journal_write(encode_request(environ, body, applied_at_ms))
         if ticket:
             self._make_durable(ticket)
         start_response(status, headers)
@@ -171,7 +228,7 @@ class DurableDynamoDB:
             answer["status"], answer["headers"] = status, headers
             return lambda data: None
 
-        result = self._dynamodb(environ)(environ, capture)
+        result = self._service_app(environ)(environ, capture)
         try:
             chunks = [bytes(chunk) for chunk in result]
         finally:
@@ -180,13 +237,28 @@ class DurableDynamoDB:
                 close()
         return answer["status"], (answer["headers"], chunks)
 
-    def _dynamodb(self, environ: dict[str, Any]) -> WsgiApp:
-        """moto's DynamoDB app, found once: moto's dispatcher looks the service up again on every
-        request (about a third of a write's time in moto, and of a replay's)."""
-        if self._dynamodb_app is None:
+    def _service_app(self, environ: dict[str, Any]) -> WsgiApp:
+        """moto's app for the request's service, found once per service: moto's dispatcher looks
+        the service up again on every request (about a third of a write's time in moto, and of
+        a replay's). It is looked up with the service's own signing name, so a request whose
+        credential scope names another service cannot make DynamoDB's app the Logs one."""
+        service = journaled_service(environ) or DYNAMODB
+        app = self._service_apps.get(service.target_prefix)
+        if app is None:
             get_application = getattr(self._app, "get_application", None)
-            self._dynamodb_app = get_application(environ) if get_application is not None else self._app
-        return self._dynamodb_app
+            if get_application is None:
+                app = self._app
+            else:
+                scope = f"testing/20200101/us-east-1/{service.signing_name}/aws4_request"
+                app = get_application(
+                    {
+                        "PATH_INFO": "/",
+                        "HTTP_AUTHORIZATION": f"AWS4-HMAC-SHA256 Credential={scope}, Signature=0",
+                        "HTTP_X_AMZ_TARGET": service.target_prefix,
+                    }
+                )
+            self._service_apps[service.target_prefix] = app
+        return app
 
     def _journal_write(self, payload: bytes) -> int:
         journal = self._journal
@@ -226,6 +298,25 @@ def _fail_stop(error: OSError) -> NoReturn:
         flush=True,
     )
     os._exit(70)  # EX_SOFTWARE
+
+
+@contextlib.contextmanager
+def _moto_clock(at_ms: int | None) -> Iterator[None]:
+    """moto's CloudWatch Logs reads the time through its module's `utcnow`; pinned here (the
+    caller holds the apply lock, or is the replay before serving) so a write and its replay see
+    the same instant. None: the clock is left alone."""
+    if at_ms is None:
+        yield
+        return
+    from moto.logs import models
+
+    pinned = datetime.datetime.fromtimestamp(at_ms / 1000, datetime.UTC).replace(tzinfo=None)
+    real = models.utcnow
+    models.utcnow = lambda: pinned
+    try:
+        yield
+    finally:
+        models.utcnow = real
 
 
 def replay_environ(headers: dict[str, str], body: bytes) -> dict[str, Any]:
