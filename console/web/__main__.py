@@ -1,0 +1,86 @@
+"""python -m console.web [--aws] [--port N] [--region R] [--no-open]: serve the console, print
+its URL and open it in a browser where there is one. Ctrl-C stops it."""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import webbrowser
+from pathlib import Path
+
+from console.web.server import ConsoleServer
+from console.xray_client import DEFAULT_REGION, ENDPOINTS_FILE, local_endpoint
+
+# The local stack's moto server (DynamoDB's port) serves CloudWatch Logs too.
+DEFAULT_LOGS_ENDPOINT = "http://127.0.0.1:5000"
+
+
+def local_logs_endpoint(endpoints_file: Path = ENDPOINTS_FILE) -> str | None:
+    """The running stack's CloudWatch Logs: its own entry, else the moto server behind DynamoDB,
+    which serves every service moto has."""
+    try:
+        endpoints = json.loads(endpoints_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(endpoints, dict):
+        return None
+    for key in ("logs", "dynamodb"):
+        value = endpoints.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def has_display() -> bool:
+    """Whether webbrowser can show something: a desktop session, or macOS / Windows."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m console.web", description=__doc__.split("\n")[0])
+    parser.add_argument("--aws", action="store_true", help="read X-Ray and Logs in AWS with your credentials")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: any free port)")
+    default_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    parser.add_argument("--region", default=default_region, help=f"AWS region (default {default_region})")
+    parser.add_argument("--endpoint-url", help="the local X-Ray API (default: the running stack's)")
+    parser.add_argument(
+        "--logs-endpoint-url", help="the local CloudWatch Logs (default: the running stack's)"
+    )
+    parser.add_argument("--no-open", action="store_true", help="print the URL only; do not open a browser")
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be 0 to 65535")
+
+    if args.aws:
+        xray_url = logs_url = None
+        source = f"X-Ray and CloudWatch Logs in {args.region}, with your AWS credentials (read-only calls)"
+    else:
+        xray_url = args.endpoint_url or local_endpoint()
+        logs_url = args.logs_endpoint_url or local_logs_endpoint() or DEFAULT_LOGS_ENDPOINT
+        source = f"the local X-Ray at {xray_url}"
+    server = ConsoleServer(xray_url, logs_url, port=args.port, region=args.region)
+    try:
+        server.start()
+    except OSError as error:
+        print(
+            f"error: cannot serve the console on 127.0.0.1:{args.port}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"X-Ray console  {server.url}   ({source}; Ctrl-C stops it)", flush=True)
+    if not args.no_open and has_display():
+        webbrowser.open(server.url)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

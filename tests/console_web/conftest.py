@@ -1,0 +1,3 @@
+from tests.xray.xray_fixtures import db_path, xray, xray_server
+
+__all__ = ["db_path", "xray", "xray_server"]
