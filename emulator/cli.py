@@ -29,6 +29,7 @@ from emulator.tracing.sampling import SAMPLING_MODES
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 DEFAULT_XRAY_PORT = 2000  # the X-Ray daemon's port, UDP and TCP
+DEFAULT_CONSOLE_PORT = 2001  # the X-Ray console's web page, beside the daemon
 EXIT_STARTUP_ERROR = 2
 # Function log lines get one of these colours each, so interleaved output stays readable.
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
@@ -56,6 +57,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="DynamoDB (moto) port (0: any free port)")  # fmt: skip
     add("--xray-port", type=int, default=DEFAULT_XRAY_PORT,
         help="X-Ray daemon (UDP) and API (TCP) port (0: any free port)")  # fmt: skip
+    add("--console-port", type=int, default=DEFAULT_CONSOLE_PORT,
+        help="the X-Ray console (web page) port (0: any free port, -1: no console)")  # fmt: skip
     add(
         "--xray-db",
         type=Path,
@@ -157,6 +160,8 @@ def print_banner(stack: Stack, console: Console) -> None:
         console.print(f"  {aws} xray get-trace-summaries --endpoint-url {api_url} {window}")
         console.print("  make map                  the service map")
         console.print("  make traces ARGS=--latest the newest trace's timeline")
+    if stack.console_url is not None:
+        console.print(f"\nX-Ray console: [bold]{stack.console_url}[/] (map, traces, logs)", highlight=False)
     console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
 
 
@@ -187,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port=args.port,
                 dynamodb_port=args.dynamodb_port,
                 xray_port=args.xray_port,
+                console_port=None if args.console_port < 0 else args.console_port,
                 xray_db=args.xray_db,
                 xray_daemon_address=args.xray_daemon_address,
                 data_dir=args.data_dir,

@@ -50,6 +50,7 @@ class StackConfig:
     port: int = 0  # API Gateway
     dynamodb_port: int = 0
     xray_port: int = 0
+    console_port: int | None = None  # the X-Ray console (web page); None: not served
     xray_db: Path | None = None  # None: a store that lives as long as the stack
     # Send segments to a daemon that is already running (the real X-Ray daemon, or a test's
     # UDP socket) instead of starting the local X-Ray.
@@ -93,12 +94,18 @@ class Stack:
         """None when segments go to a daemon the stack did not start."""
         return self.xray.api_url if self.xray is not None else None
 
+    @property
+    def console_url(self) -> str | None:
+        """The X-Ray console's page, when the local X-Ray serves it."""
+        return self.xray.console_url if self.xray is not None else None
+
     def endpoints(self) -> dict[str, str | None]:
         return {
             "apigateway": self.url,
             "dynamodb": self.dynamodb_endpoint,
             "xray_daemon": self.daemon_address,
             "xray_api": self.xray_api_url,
+            "console": self.console_url,
         }
 
     # -- start and stop -----------------------------------------------------------------
@@ -133,8 +140,11 @@ class Stack:
         for port, what in ((config.port, "API"), (config.dynamodb_port, "DynamoDB (moto)")):
             if port:
                 self._check_port(port, what)
-        if config.xray_port and config.xray_daemon_address is None:
-            self._check_port(config.xray_port, "X-Ray")
+        if config.xray_daemon_address is None:
+            if config.xray_port:
+                self._check_port(config.xray_port, "X-Ray")
+            if config.console_port:
+                self._check_port(config.console_port, "the X-Ray console")
         config.port = config.port or free_port(HOST)
 
         config.progress(f"starting DynamoDB (moto) on {HOST}:{config.dynamodb_port or '(any free port)'}")
@@ -152,7 +162,16 @@ class Stack:
                 f"starting X-Ray (daemon and API) on {HOST}:{config.xray_port or '(any free port)'}"
             )
             db_path = config.xray_db or self._scratch_dir() / "traces.db"
-            self.xray = XRayProcess(host=HOST, port=config.xray_port, db_path=db_path, log=config.progress)
+            self.xray = XRayProcess(
+                host=HOST,
+                port=config.xray_port,
+                db_path=db_path,
+                region=config.region,
+                # The console reads function logs from CloudWatch Logs, which moto serves.
+                console_port=config.console_port,
+                logs_url=self.dynamodb_endpoint,
+                log=config.progress,
+            )
             self._start_part(self.xray.start, self.xray.stop)
             self.daemon_address = self.xray.daemon_address
         else:

@@ -89,7 +89,7 @@ def stack_args(built_template: Path, tmp_path: Path, *extra: str) -> list[str]:
     return [
         "--template", str(ROOT / "template.yaml"),
         "--build-dir", str(built_template.parent),
-        "--port", "0", "--services-port", "0", "--xray-port", "0",
+        "--port", "0", "--services-port", "0", "--xray-port", "0", "--console-port", "0",
         "--xray-db", str(tmp_path / "traces.db"), "--data-dir", str(tmp_path / "dynamodb"),
         "--endpoints-file", str(tmp_path / "endpoints.json"),
         *extra,
@@ -108,11 +108,28 @@ def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
         )
         xray_api = emulator.wait_for(r"X-Ray API: (http://127\.0\.0\.1:\d+)").group(1)
         emulator.wait_for(r"make traces")
+        console_url = emulator.wait_for(r"X-Ray console: (http://127\.0\.0\.1:\d+/)").group(1)
         emulator.wait_for(r"Ready\.")
-        # What `make map` and `make traces` read to find this stack on its free ports.
+        # What `make map`, `make traces` and `make console` read to find this stack on its free ports.
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
         assert endpoints["apigateway"] == url and endpoints["xray_api"] == xray_api
+        assert endpoints["console"] == console_url
         assert request("GET", url + "/hello").json() == {"message": "hello world"}
+        # The console the local X-Ray serves passes the page's calls to this stack's X-Ray API.
+        now = time.time()
+        window = json.dumps({"StartTime": now - 600, "EndTime": now + 60}).encode()
+        deadline = time.monotonic() + 15  # the request's segments arrive over UDP, a moment later
+        while True:
+            through_console = request("POST", console_url + "xray/ServiceGraph", body=window)
+            direct = request("POST", xray_api + "/ServiceGraph", body=window)
+            assert through_console.status == direct.status == 200
+            names = [{s["Name"] for s in answer.json()["Services"]} for answer in (through_console, direct)]
+            if ("sam-app/Prod" in names[1] and names[0] == names[1]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert "sam-app/Prod" in names[1] and names[0] == names[1]
+        page_module = request("GET", console_url + "map.js")
+        assert page_module.status == 200 and "javascript" in (page_module.header("Content-Type") or "")
         assert request("POST", url + "/ddb", body=b'{"key": "from-the-cli-test"}').status == 200
         # The command the stack prints works as printed, with no AWS configuration of one's own.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
