@@ -1,0 +1,170 @@
+// The console's shell: the routes (#/map, #/traces, #/traces/<id>, #/compare/<a>/<b>), the
+// time range and the filter expression every list view shares, and where filter errors show.
+
+import {el} from './dom.js';
+import {mountCompare} from './compare_view.js';
+import {mountTrace} from './trace_view.js';
+import {mountTraces} from './traces_view.js';
+
+const state = {minutes: 15, custom: null, filter: ''};
+
+const form = document.getElementById('query');
+const rangeSelect = document.getElementById('range');
+const customBox = document.getElementById('custom-range');
+const customStart = document.getElementById('custom-start');
+const customEnd = document.getElementById('custom-end');
+const filterInput = document.getElementById('filter');
+const filterError = document.getElementById('filter-error');
+const view = document.getElementById('view');
+const navLinks = [...document.querySelectorAll('nav a[data-route]')];
+
+let current = null; // {refresh?(), dispose?()} of the mounted view
+
+/** {start, end} in epoch seconds; `live` when the range ends now (the views poll then). */
+function range() {
+  if (state.custom) return {...state.custom, live: false};
+  const end = Date.now() / 1000;
+  return {start: end - state.minutes * 60, end, live: true};
+}
+
+function showFilterError(error) {
+  filterInput.removeAttribute('aria-invalid');
+  if (!error) {
+    filterError.hidden = true;
+    filterError.replaceChildren();
+    return;
+  }
+  const parts = [el('p', {class: 'error-message'}, error.message)];
+  const expression = filterInput.value;
+  if (Number.isInteger(error.position) && error.position <= expression.length && /FilterExpression/.test(error.message)) {
+    // The expression again, with the character the API stopped at marked.
+    const at = error.position;
+    parts.push(el('pre', {class: 'filter-echo', 'aria-label': `the problem is at position ${at}`},
+      expression.slice(0, at),
+      el('mark', {class: 'filter-caret'}, expression.slice(at, at + 1) || ' '),
+      expression.slice(at + 1)));
+    filterInput.setAttribute('aria-invalid', 'true');
+    filterInput.focus();
+    filterInput.setSelectionRange(at, Math.min(at + 1, expression.length));
+  }
+  filterError.replaceChildren(...parts);
+  filterError.hidden = false;
+}
+
+function setFilter(text) {
+  filterInput.value = text;
+  state.filter = text;
+  current?.refresh?.();
+}
+
+function viewTraces(filterExpression) {
+  setFilter(filterExpression ?? '');
+  if (location.hash !== '#/traces') location.hash = '#/traces';
+  else route();
+}
+
+function compare(a, b) {
+  location.hash = `#/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
+}
+
+let mapModule = null;
+/** map.js (the lead's trace map), or null while it is not there. */
+function loadMap() {
+  mapModule ??= import('./map.js').catch(() => null);
+  return mapModule;
+}
+
+function mountMapRoute(element) {
+  let handle = null;
+  let disposed = false;
+  loadMap().then((map) => {
+    if (disposed || !map?.mountMap) return;
+    // map.js redraws itself while it is shown (live); the shell asks it to after a new range or filter.
+    handle = map.mountMap(element, {
+      range: () => {
+        const {start, end} = range();
+        return {start, end};
+      },
+      filter: () => state.filter,
+      onViewTraces: viewTraces,
+    });
+  });
+  return {
+    refresh: () => handle?.refresh(),
+    dispose() {
+      disposed = true;
+    },
+  };
+}
+
+function route() {
+  current?.dispose?.();
+  current = null;
+  showFilterError(null);
+  const hash = location.hash || '#/map';
+  const [, name = 'map', ...rest] = hash.split('/');
+  const args = rest.map((part) => decodeURIComponent(part));
+  const listView = name === 'map' || (name === 'traces' && !args.length);
+  form.hidden = !listView;
+  for (const link of navLinks) link.classList.toggle('active', link.dataset.route === name);
+  const element = el('div', {class: `route route-${name}`});
+  view.replaceChildren(element);
+  document.title = 'X-Ray console';
+  if (name === 'traces' && args.length) {
+    document.title = `Trace ${args[0]} · X-Ray console`;
+    current = mountTrace(element, args[0], {loadMap, viewTraces, compare});
+  } else if (name === 'traces') {
+    current = mountTraces(element, {
+      range, filter: () => state.filter, setFilter, showError: showFilterError,
+      openTrace: (id) => { location.hash = `#/traces/${encodeURIComponent(id)}`; }, compare,
+    });
+  } else if (name === 'compare' && args.length === 2) {
+    current = mountCompare(element, args);
+  } else {
+    current = mountMapRoute(element);
+  }
+}
+
+function applyRange() {
+  const value = rangeSelect.value;
+  customBox.hidden = value !== 'custom';
+  if (value !== 'custom') {
+    state.minutes = Number(value);
+    state.custom = null;
+    return true;
+  }
+  const start = Date.parse(customStart.value) / 1000;
+  const end = Date.parse(customEnd.value) / 1000;
+  if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) {
+    showFilterError(new Error('Choose a custom range: a start before its end.'));
+    return false;
+  }
+  state.custom = {start, end};
+  return true;
+}
+
+/** A datetime-local value for epoch seconds, in the browser's time zone. */
+function localInput(epochSeconds) {
+  const date = new Date(epochSeconds * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+rangeSelect.addEventListener('change', () => {
+  if (rangeSelect.value === 'custom' && !customStart.value) {
+    const {start, end} = range();
+    customStart.value = localInput(start);
+    customEnd.value = localInput(end + 60);
+  }
+  if (applyRange()) current?.refresh?.();
+});
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  state.filter = filterInput.value;
+  showFilterError(null);
+  if (applyRange()) current?.refresh?.();
+});
+
+window.addEventListener('hashchange', route);
+route();

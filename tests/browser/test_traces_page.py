@@ -1,0 +1,234 @@
+"""The Traces page and a trace's timeline in Chromium, over the recorded tutorial traces in a
+real local X-Ray (no Lambda here: quick). Each test sends traces of its own and looks only at
+those, so the tests share one X-Ray and one console and depend on no order."""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+
+from console.web.server import ConsoleServer
+from emulator.xray.server import XRayServer
+from tests.browser.page_support import css, page_errors, screenshot, trace_rows, wait_for
+from tests.xray.xray_support import fresh_trace, send_documents
+
+HOSTILE = '<img src=x onerror="window.__pwned = 1">'
+
+
+@pytest.fixture(scope="module")
+def xray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRayServer]:
+    with XRayServer(port=0, db_path=tmp_path_factory.mktemp("xray") / "traces.db") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def console(xray_server: XRayServer) -> Iterator[ConsoleServer]:
+    with ConsoleServer(xray_server.api_url, None) as server:
+        yield server
+
+
+@pytest.fixture
+def page(driver: WebDriver, console: ConsoleServer) -> Iterator[WebDriver]:
+    """The browser on a blank page (a fresh document per test), its error log emptied; after the
+    test, the page must have reported no JavaScript error."""
+    driver.get("about:blank")
+    page_errors(driver)
+    yield driver
+    assert page_errors(driver) == []
+
+
+def send(
+    xray_server: XRayServer, name: str, *, ago: float = 5.0, annotate: dict[str, Any] | None = None
+) -> str:
+    documents = fresh_trace(name, ago=ago)
+    if annotate:
+        documents[0].setdefault("annotations", {}).update(annotate)
+    send_documents(xray_server, documents)
+    return str(documents[0]["trace_id"])
+
+
+def open_traces(driver: WebDriver, console: ConsoleServer, *expected: str) -> None:
+    driver.get(console.url + "#/traces")
+    wait_for(driver, lambda d: set(expected) <= set(trace_rows(d)), f"traces {expected} listed")
+
+
+def apply_filter(driver: WebDriver, expression: str) -> None:
+    box = driver.find_element(By.ID, "filter")
+    box.clear()
+    box.send_keys(expression, Keys.ENTER)
+
+
+def test_the_list_shows_each_trace_newest_first_with_its_full_id(page: WebDriver, console, xray_server):
+    older = send(xray_server, "tutorial_ddb_trace.json", ago=20)
+    newer = send(xray_server, "tutorial_hello_trace.json", ago=5)
+    open_traces(page, console, older, newer)
+    rows = trace_rows(page)
+    assert rows.index(newer) < rows.index(older)
+    row = page.find_element(By.CSS_SELECTOR, f'tr.trace-row[data-trace-id="{older}"]')
+    assert row.find_element(By.CSS_SELECTOR, "a.trace-id").text == older  # whole, copyable
+    cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+    assert "POST" in cells and "200" in cells
+    assert "/Prod/ddb" in cells
+    assert row.find_element(By.CSS_SELECTOR, ".chip.cold").text == "ColdStart=true"
+    screenshot(page, "traces-list")
+
+
+def test_a_filter_narrows_the_list(page: WebDriver, console, xray_server):
+    ddb = send(xray_server, "tutorial_ddb_trace.json")
+    hello = send(xray_server, "tutorial_hello_trace.json")
+    open_traces(page, console, ddb, hello)
+    apply_filter(page, 'http.method = "GET"')
+    wait_for(page, lambda d: hello in trace_rows(d) and ddb not in trace_rows(d), "only GET traces listed")
+    assert all(row.get_attribute("data-status") == "200" for row in css(page, "tr.trace-row"))
+    screenshot(page, "traces-filtered")
+
+
+def test_a_bad_filter_is_shown_at_the_position_the_api_reports(page: WebDriver, console, xray_server):
+    send(xray_server, "tutorial_hello_trace.json")
+    page.get(console.url + "#/traces")
+    apply_filter(page, "http.status = = 4")
+    error = page.find_element(By.ID, "filter-error")
+    wait_for(page, lambda d: error.is_displayed(), "the filter error")
+    assert "position 14" in error.text
+    assert error.find_element(By.CSS_SELECTOR, "mark.filter-caret").text == "="
+    assert page.find_element(By.ID, "filter").get_attribute("aria-invalid") == "true"
+    screenshot(page, "traces-filter-error")
+
+
+def test_values_from_traces_are_shown_as_text_never_run(page: WebDriver, console, xray_server):
+    trace_id = send(xray_server, "tutorial_hello_trace.json", annotate={"note": HOSTILE})
+    open_traces(page, console, trace_id)
+    row = page.find_element(By.CSS_SELECTOR, f'tr.trace-row[data-trace-id="{trace_id}"]')
+    assert f"note={HOSTILE}" in [chip.text for chip in row.find_elements(By.CSS_SELECTOR, ".chip")]
+    assert css(page, "table.traces img") == []
+    assert page.execute_script("return window.__pwned === undefined")
+
+
+def test_a_new_trace_appears_without_a_reload(page: WebDriver, console, xray_server):
+    first = send(xray_server, "tutorial_hello_trace.json")
+    open_traces(page, console, first)
+    page.execute_script("window.__sameDocument = true")
+    later = send(xray_server, "tutorial_ddb_trace.json", ago=1)
+    wait_for(page, lambda d: later in trace_rows(d), "the new trace listed live")
+    assert trace_rows(page).index(later) < trace_rows(page).index(first)
+    assert page.execute_script("return window.__sameDocument === true")
+
+
+def test_columns_sort_and_refine_by_adds_to_the_filter(page: WebDriver, console, xray_server):
+    ids = [send(xray_server, "tutorial_hello_trace.json"), send(xray_server, "tutorial_ddb_trace.json")]
+    open_traces(page, console, *ids)
+    page.find_element(By.CSS_SELECTOR, 'button.sort[data-sort="duration"]').click()
+    wait_for(
+        page,
+        lambda d: d.find_element(By.CSS_SELECTOR, 'th[aria-sort="ascending"] button[data-sort="duration"]'),
+        "sorted by duration",
+    )
+    durations = [
+        milliseconds(row.find_elements(By.TAG_NAME, "td")[7].text) for row in css(page, "tr.trace-row")
+    ]
+    assert durations == sorted(durations)
+
+    Select(page.find_element(By.CSS_SELECTOR, "select.group-by")).select_by_value("method")
+    post = wait_for(
+        page, lambda d: d.find_element(By.CSS_SELECTOR, 'button.refine[data-value="POST"]'), "a POST group"
+    )
+    post.click()
+    wait_for(
+        page,
+        lambda d: d.find_element(By.ID, "filter").get_attribute("value") == 'http.method = "POST"',
+        "the filter set",
+    )
+    wait_for(
+        page, lambda d: ids[0] not in trace_rows(d) and ids[1] in trace_rows(d), "only POST traces listed"
+    )
+    screenshot(page, "traces-grouped")
+
+
+def milliseconds(text: str) -> float:
+    value, unit = text.split()
+    return float(value) * (1000 if unit == "s" else 1)
+
+
+def timeline_rows(driver: WebDriver) -> list[dict[str, str]]:
+    return [
+        {
+            key: row.get_attribute(f"data-{key}") or ""
+            for key in ("span-id", "name", "parent-id", "depth", "status")
+        }
+        for row in css(driver, ".span-row")
+    ]
+
+
+def ancestors(rows: list[dict[str, str]], row: dict[str, str]) -> list[str]:
+    by_id = {r["span-id"]: r for r in rows}
+    names = []
+    parent = by_id.get(row["parent-id"])
+    while parent is not None:
+        names.append(parent["name"])
+        parent = by_id.get(parent["parent-id"])
+    return names
+
+
+def test_the_timeline_of_a_cold_ddb_request(page: WebDriver, console, xray_server):
+    trace_id = send(xray_server, "tutorial_ddb_trace.json")
+    page.get(console.url + f"#/traces/{trace_id}")
+    wait_for(page, lambda d: len(css(d, ".span-row")) >= 9, "the timeline drawn")
+    rows = timeline_rows(page)
+    names = [row["name"] for row in rows]
+    assert names.index("Initialization") < names.index("Invocation") < names.index("put_item ddb")
+    dynamodb = [row for row in rows if row["name"] == "DynamoDB"]
+    assert dynamodb and all("put_item ddb" in ancestors(rows, row) for row in dynamodb)
+    assert "Invocation" in ancestors(rows, dynamodb[0])
+    assert page.find_element(By.CSS_SELECTOR, ".span-row.cold-start .badge.cold").text == "cold start"
+    assert "cold start" in page.find_element(By.CSS_SELECTOR, ".trace-header").text
+
+    page.find_element(By.CSS_SELECTOR, '.span-row[data-name="DynamoDB"]').click()
+    page.find_element(By.CSS_SELECTOR, '.tab[data-tab="resources"]').click()
+    resources = page.find_element(By.CSS_SELECTOR, '.tab-panel[data-tab="resources"]').text
+    assert "table_name" in resources and '"Demo"' in resources and '"PutItem"' in resources
+    page.find_element(By.CSS_SELECTOR, '.tab[data-tab="raw"]').click()
+    raw = json.loads(page.find_element(By.CSS_SELECTOR, ".raw-json").text)
+    assert raw["name"] == "DynamoDB"
+    screenshot(page, "trace-timeline-recorded")
+
+
+def test_folding_a_row_hides_its_children(page: WebDriver, console, xray_server):
+    trace_id = send(xray_server, "tutorial_ddb_trace.json")
+    page.get(console.url + f"#/traces/{trace_id}")
+    toggle = wait_for(
+        page,
+        lambda d: d.find_element(By.CSS_SELECTOR, '.span-row[data-name="put_item ddb"] .tl-toggle'),
+        "the toggle",
+    )
+    toggle.click()
+    assert not [r for r in css(page, '.span-row[data-name="DynamoDB"]') if r.is_displayed()]
+    toggle.click()
+    assert [r for r in css(page, '.span-row[data-name="DynamoDB"]') if r.is_displayed()]
+
+
+def test_copy_as_curl_gives_the_request(page: WebDriver, console, xray_server):
+    trace_id = send(xray_server, "tutorial_hello_trace.json")
+    page.get(console.url + f"#/traces/{trace_id}")
+    wait_for(page, lambda d: d.find_element(By.CSS_SELECTOR, "button.curl-button"), "the curl button").click()
+    command = wait_for(page, lambda d: d.find_element(By.CSS_SELECTOR, ".curl-command").text, "the command")
+    assert command == "curl 'https://k2x9q7w1ab.execute-api.ap-northeast-1.amazonaws.com/Prod/hello'"
+
+
+def test_two_traces_side_by_side(page: WebDriver, console, xray_server):
+    hello = send(xray_server, "tutorial_hello_trace.json")
+    ddb = send(xray_server, "tutorial_ddb_trace.json")
+    page.get(console.url + f"#/compare/{hello}/{ddb}")
+    wait_for(
+        page,
+        lambda d: all(css(column, ".span-row") for column in css(d, ".compare-column")),
+        "both timelines",
+    )
+    columns = css(page, ".compare-column")
+    assert [c.get_attribute("data-trace-id") for c in columns] == [hello, ddb]
+    assert "hello world" in columns[0].text and "put_item ddb" in columns[1].text
+    screenshot(page, "traces-compare")

@@ -1,0 +1,58 @@
+"""python -m console.web: prints the console's URL and serves the page there; finds the
+running stack's endpoints in endpoints.json."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from console.web.__main__ import local_logs_endpoint
+from emulator.xray.server import XRayServer
+from tests.conftest import ROOT
+from tests.console_web.console_support import call, post_json
+from tests.xray.xray_support import window
+
+
+def test_prints_its_url_and_serves_the_page_and_the_api_there(xray_server: XRayServer):
+    env = {**os.environ, "DISPLAY": ""}  # and no browser is opened
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.web", "--no-open", "--endpoint-url", xray_server.api_url],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("X-Ray console  http://127.0.0.1:"), line
+        url = line.split()[2]
+        page = call(url)
+        assert page.status == 200
+        assert b'<script type="module" src="app.js"></script>' in page.body
+        assert post_json(url + "xray/TraceSummaries", window()).json()["TraceSummaries"] == []
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+
+
+def test_a_busy_port_is_one_line_and_exit_status_2(xray_server: XRayServer):
+    result = subprocess.run(
+        [sys.executable, "-m", "console.web", "--no-open", "--port", str(xray_server.tcp_port)],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot serve the console on 127.0.0.1:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_logs_come_from_the_stacks_logs_entry_else_its_moto_server(tmp_path: Path):
+    endpoints = tmp_path / "endpoints.json"
+    endpoints.write_text(
+        json.dumps({"dynamodb": "http://127.0.0.1:5001", "xray_api": "http://127.0.0.1:2000"})
+    )
+    assert local_logs_endpoint(endpoints) == "http://127.0.0.1:5001"
+    endpoints.write_text(json.dumps({"logs": "http://127.0.0.1:5002", "dynamodb": "http://127.0.0.1:5001"}))
+    assert local_logs_endpoint(endpoints) == "http://127.0.0.1:5002"
+    endpoints.write_text("not json")
+    assert local_logs_endpoint(endpoints) is None
+    assert local_logs_endpoint(tmp_path / "missing.json") is None
