@@ -124,6 +124,8 @@ class TraceDetail:
     resource_arns: list[str] = field(default_factory=list)
     instance_ids: list[str] = field(default_factory=list)
     availability_zones: list[str] = field(default_factory=list)
+    # The node of the root segment (TraceSummary.EntryPoint).
+    entry_point: ServiceNode | None = None
 
 
 @dataclass

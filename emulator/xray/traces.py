@@ -9,7 +9,7 @@ import hashlib
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,7 +96,8 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
     for row in db.execute(
         "SELECT trace_id, start_time, end_time, http_url, http_method, http_status, http_useragent,"
         f" http_clientip, error, fault FROM docs WHERE kind = 'segment' AND {in_ids} AND {drawable}"
-        " ORDER BY trace_id, parent_id IS NOT NULL, start_time",
+        # seq breaks ties in start time: the same root as computed_traces picks.
+        " ORDER BY trace_id, parent_id IS NOT NULL, start_time, seq",
         {"ids": ids},
     ):
         trace_id = row[0]
@@ -109,7 +110,9 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
         (trace.http_useragent, trace.http_clientip) = row[6:8]
         trace.error, trace.fault = bool(row[8]), bool(row[9])
     for trace_id, user in db.execute(
-        f"SELECT DISTINCT trace_id, user FROM docs WHERE user IS NOT NULL AND {in_ids}", {"ids": ids}
+        f"SELECT DISTINCT trace_id, user FROM docs WHERE user IS NOT NULL AND {in_ids}"
+        " ORDER BY trace_id, user",
+        {"ids": ids},
     ):
         if trace_id in facts:
             facts[trace_id].users.append(user)
@@ -119,13 +122,15 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
         f" WHERE s.inferred_name IS NOT NULL AND s.answered = 0 AND s.{in_ids}"
         # The caller of the root segment: GetServiceGraph's client node.
         f" UNION SELECT DISTINCT trace_id, name, '{CLIENT_TYPE}' FROM docs"
-        f" WHERE kind = 'segment' AND parent_id IS NULL AND {in_ids}",
+        f" WHERE kind = 'segment' AND parent_id IS NULL AND {in_ids}"
+        " ORDER BY 1, 2, 3",
         {"ids": ids},
     ):
         if trace_id in facts:
             facts[trace_id].services.append((name, node_type))
     for trace_id, key, number, text, boolean in db.execute(
-        f"SELECT trace_id, key, num, str, bool FROM annotations WHERE {in_ids}", {"ids": ids}
+        f"SELECT trace_id, key, num, str, bool FROM annotations WHERE {in_ids} ORDER BY trace_id, rowid",
+        {"ids": ids},
     ):
         if trace_id not in facts:
             continue
@@ -134,15 +139,23 @@ def trace_facts(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, Trace
     return facts
 
 
+# Each annotation of the traces, with the node of the document that wrote it.
+_ANNOTATIONS = (
+    "SELECT a.trace_id, a.key, a.num, a.str, a.bool, d.owner_name, d.owner_type"
+    " FROM annotations a JOIN docs d ON d.seq = a.doc_seq"
+    " WHERE a.trace_id IN (SELECT value FROM json_each(:ids)) ORDER BY a.trace_id, a.rowid"
+)
+
+
 def annotation_services(db: sqlite3.Connection, trace_ids: list[str]) -> dict[str, dict[str, list[Any]]]:
     """TraceSummary.Annotations: key -> [{AnnotationValue, ServiceIds}] per trace."""
+    return _annotation_services(db.execute(_ANNOTATIONS, {"ids": json.dumps(trace_ids)}))
+
+
+def _annotation_services(rows: Iterable[tuple[Any, ...]]) -> dict[str, dict[str, list[Any]]]:
+    """annotation_services of rows of _ANNOTATIONS."""
     grouped: dict[str, dict[str, dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]]] = defaultdict(dict)
-    for trace_id, key, number, text, boolean, owner_name, owner_type in db.execute(
-        "SELECT a.trace_id, a.key, a.num, a.str, a.bool, d.owner_name, d.owner_type"
-        " FROM annotations a JOIN docs d ON d.seq = a.doc_seq"
-        " WHERE a.trace_id IN (SELECT value FROM json_each(:ids)) ORDER BY a.rowid",
-        {"ids": json.dumps(trace_ids)},
-    ):
+    for trace_id, key, number, text, boolean, owner_name, owner_type in rows:
         if boolean is not None:
             annotation_value: dict[str, Any] = {"BooleanValue": bool(boolean)}
         elif number is not None:
@@ -164,6 +177,84 @@ def annotation_services(db: sqlite3.Connection, trace_ids: list[str]) -> dict[st
     }
 
 
+def computed_traces(db: sqlite3.Connection, trace_ids: list[str]) -> list[tuple[TraceFacts, dict[str, Any]]]:
+    """Each stored trace of `trace_ids` with its TraceSummary: exactly what trace_facts,
+    annotation_services and summary answer, from one read of the traces' rows.
+
+    This is the index's path (trace_index.refresh): there a trace's facts cost seven grouped
+    queries, then a query and a read of the trace's documents of its own, then Calls and
+    edges no summary shows; the daemon could store only a few thousand traces a second.
+    trace_facts and summary stay the reference (and the fallback): tests hold the two equal.
+    """
+    ids = json.dumps(trace_ids)
+    rows_of: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in db.execute(
+        f"SELECT {_DOC_COLUMNS} FROM docs d JOIN bodies b ON b.seq = d.seq"
+        f" WHERE d.trace_id IN (SELECT value FROM json_each(?)) ORDER BY d.trace_id, {_DOC_ORDER}",
+        (ids,),
+    ):
+        rows_of[row[0]].append(row)
+    # Per trace: throttled anywhere; inferred nodes no real segment answers (a group each).
+    throttled: set[str] = set()
+    inferred_nodes: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for trace_id, throttle, name, node_type, answered in db.execute(
+        "SELECT trace_id, max(throttle), inferred_name, inferred_type, min(answered) FROM spans"
+        " WHERE trace_id IN (SELECT value FROM json_each(?)) GROUP BY trace_id, inferred_name, inferred_type",
+        (ids,),
+    ):
+        if throttle:
+            throttled.add(trace_id)
+        if name is not None and not answered:
+            inferred_nodes[trace_id].append((name, node_type))
+    notes = db.execute(_ANNOTATIONS, {"ids": ids}).fetchall()
+    values: dict[str, dict[str, list[Value]]] = defaultdict(dict)
+    for trace_id, key, number, text, boolean, _, _ in notes:
+        value: Value = bool(boolean) if boolean is not None else number if number is not None else text
+        values[trace_id].setdefault(key, []).append(value)
+    annotations = _annotation_services(notes)
+    computed = []
+    for trace_id, rows in rows_of.items():
+        drawn = [row for row in rows if _drawable(row[_START], row[_END])]
+        if not drawn:
+            continue
+        start = min(row[_START] for row in drawn)
+        ends = [row[_END] for row in drawn if row[_END] is not None]
+        # In progress, or a subsegment whose segment never arrived: X-Ray calls both partial.
+        partial = any(
+            row[_IN_PROGRESS] or (row[_KIND] == "subsegment" and row[_OWNER] is None) for row in drawn
+        )
+        services = {(row[_NAME], row[_ORIGIN]) for row in rows if row[_KIND] == "segment"}
+        services.update(
+            (row[_NAME], CLIENT_TYPE) for row in rows if row[_KIND] == "segment" and row[_PARENT] is None
+        )
+        services.update(inferred_nodes.get(trace_id, ()))
+        facts = TraceFacts(
+            trace_id=trace_id,
+            start_time=start,
+            duration=seconds(max(ends) - start) if ends else None,
+            partial=partial,
+            revision=len(drawn),
+            throttle=trace_id in throttled,
+            inferred=trace_id in inferred_nodes,
+            users=sorted({row[_USER] for row in rows if row[_USER] is not None}),
+            services=sorted(services),
+            annotations=values.get(trace_id, {}),
+            load_detail=detail_loader(db, trace_id),
+        )
+        # The root segment: no parent, else the earliest (rows are in start time, seq order).
+        segments = [row for row in drawn if row[_KIND] == "segment"]
+        root = next((row for row in segments if row[_PARENT] is None), segments[0] if segments else None)
+        if root is not None:
+            end = root[_END]
+            facts.response_time = None if end is None else seconds(end - root[_START])
+            (facts.http_url, facts.http_method, facts.http_status) = root[10:13]
+            (facts.http_useragent, facts.http_clientip) = root[13:15]
+            facts.error, facts.fault = bool(root[_ERROR]), bool(root[_FAULT])
+        detail = trace_detail(_tree(trace_id, rows), calls=False)
+        computed.append((facts, summary(facts, annotations.get(trace_id, {}), detail)))
+    return computed
+
+
 def seconds(value: float) -> float:
     """A duration as X-Ray reports it: seconds to the millisecond (the developer guide's
     GetTraceSummaries and BatchGetTraces examples: "ResponseTime": 0.084, "Duration": 3.232)."""
@@ -180,9 +271,14 @@ def service_id(name: str, node_type: str, account_id: str | None = None) -> dict
     return result
 
 
-def summary(trace: TraceFacts, annotations: dict[str, list[Any]]) -> dict[str, Any]:
-    """One TraceSummary, field for field as botocore's model has them."""
-    detail = trace.detail()
+def summary(
+    trace: TraceFacts, annotations: dict[str, list[Any]], detail: TraceDetail | None = None
+) -> dict[str, Any]:
+    """One TraceSummary, field for field as botocore's model has them.
+
+    detail: the trace's, when the caller has it (trace_detail(..., calls=False) is enough)."""
+    if detail is None:
+        detail = trace.detail()
     http = {
         name: value
         for name, value in (
@@ -220,7 +316,7 @@ def summary(trace: TraceFacts, annotations: dict[str, list[Any]]) -> dict[str, A
         result["Duration"] = trace.duration
     if trace.response_time is not None:
         result["ResponseTime"] = trace.response_time
-    entry = next((node for node in detail.services if any(call.root for call in node.segments)), None)
+    entry = detail.entry_point
     if entry is not None:
         result["EntryPoint"] = service_id(entry.name, entry.node_type, entry.account_id)
     return result
@@ -258,17 +354,35 @@ class TraceTree:
     inferred: dict[str, list[_Inferred]]  # by the id of the segment holding the subsegment
 
 
+# A stored document as load_tree and computed_traces read it: its columns, then its JSON.
+_DOC_COLUMNS = (
+    "d.trace_id, d.seq, d.id, d.kind, d.parent_id, d.start_time, d.end_time, d.in_progress, d.error,"
+    " d.fault, d.http_url, d.http_method, d.http_status, d.http_useragent, d.http_clientip, d.user,"
+    " d.owner_name, d.name, d.origin, b.document"
+)
+(_SEQ, _ID, _KIND, _PARENT, _START, _END, _IN_PROGRESS, _ERROR, _FAULT) = range(1, 10)
+(_USER, _OWNER, _NAME, _ORIGIN, _DOCUMENT) = range(15, 20)
+# Ties in start time are broken by arrival (seq): every reader puts a trace's documents, and so
+# its segments, root and root causes, in the same order.
+_DOC_ORDER = "d.start_time, d.seq"
+
+
 def load_tree(db: sqlite3.Connection, trace_id: str) -> TraceTree | None:
     """The trace's documents as one tree per segment, or None when nothing of it is stored."""
     rows = db.execute(
-        "SELECT d.id, d.kind, d.parent_id, d.start_time, d.end_time, b.document"
-        " FROM docs d JOIN bodies b ON b.seq = d.seq WHERE d.trace_id = ? ORDER BY d.start_time",
+        f"SELECT {_DOC_COLUMNS} FROM docs d JOIN bodies b ON b.seq = d.seq WHERE d.trace_id = ?"
+        f" ORDER BY {_DOC_ORDER}",
         (trace_id,),
     ).fetchall()
-    if not rows:
-        return None
-    segments = [(row[0], row[5], json.loads(row[5])) for row in rows if row[1] == "segment"]
-    loose = [json.loads(row[5]) for row in rows if row[1] == "subsegment"]
+    return _tree(trace_id, rows) if rows else None
+
+
+def _tree(trace_id: str, rows: list[tuple[Any, ...]]) -> TraceTree:
+    """The tree of a trace's rows (_DOC_COLUMNS, in _DOC_ORDER)."""
+    segments = [
+        (row[_ID], row[_DOCUMENT], json.loads(row[_DOCUMENT])) for row in rows if row[_KIND] == "segment"
+    ]
+    loose = [json.loads(row[_DOCUMENT]) for row in rows if row[_KIND] == "subsegment"]
     index: dict[str, dict[str, Any]] = {}
     depths: dict[str, int] = {}
     for _, _, document in segments:
@@ -288,7 +402,7 @@ def load_tree(db: sqlite3.Connection, trace_id: str) -> TraceTree | None:
             parent.setdefault("subsegments", []).append(child)
             _index(child, index, depths, depths[sub["parent_id"]] + 1)
             changed.add(sub["parent_id"])
-    answered = {row[2] for row in rows if row[1] == "segment" and row[2]}
+    answered = {row[_PARENT] for row in rows if row[_KIND] == "segment" and row[_PARENT]}
     inferred = {
         segment_id: _inferred_segments(trace_id, document, answered) for segment_id, _, document in segments
     }
@@ -311,9 +425,9 @@ def assemble_trace(db: sqlite3.Connection, trace_id: str) -> dict[str, Any] | No
     # A subsegment whose segment never arrived is still shown, as sent.
     out.extend({"Id": sub["id"], "Document": json.dumps(sub)} for sub in tree.loose)
     # Times intake refuses today may sit in an older store: they would make Duration infinite.
-    drawn = [row for row in tree.rows if _drawable(row[3], row[4])]
-    ends = [row[4] for row in drawn if row[4] is not None]
-    starts = [row[3] for row in drawn]
+    drawn = [row for row in tree.rows if _drawable(row[_START], row[_END])]
+    ends = [row[_END] for row in drawn if row[_END] is not None]
+    starts = [row[_START] for row in drawn]
     return {
         "Id": trace_id,
         "Duration": seconds(max(ends) - min(starts)) if ends and starts else 0.0,
@@ -398,9 +512,12 @@ class _Entity:
         return float(end) - float(start)
 
 
-def trace_detail(tree: TraceTree) -> TraceDetail:
+def trace_detail(tree: TraceTree, calls: bool = True) -> TraceDetail:
     """Services, edges, root causes and per-segment fields: every fact that needs the documents,
-    computed here and only here (filters and TraceSummary both read it)."""
+    computed here and only here (filters and TraceSummary both read it).
+
+    calls=False leaves out what only filters read (each node's segments as Calls, the edges):
+    a TraceSummary needs none of it, and building it was a third of a summary's cost."""
     nodes: dict[tuple[str, str], ServiceNode] = {}
     spans: dict[str, _Entity] = {}
     tops: list[_Entity] = []
@@ -428,15 +545,19 @@ def trace_detail(tree: TraceTree) -> TraceDetail:
     # A document's flags are read once for all its uses (its segment's Call, the edges it
     # times, both root cause walks): reading them was a third of a trace's cost at insert.
     statuses = _Statuses()
-    for top in tops:
-        top.node.segments.append(_call(top.document, top.node, statuses.of(top.document), root=top is root))
-        if top.parent is not None:
-            _add_edge(detail, top, statuses)
+    if calls:
+        for top in tops:
+            call = _call(top.document, top.node, statuses.of(top.document), root=top is root)
+            top.node.segments.append(call)
+            if top.parent is not None:
+                _add_edge(detail, top, statuses)
     if root is not None:
+        detail.entry_point = root.node
         client = ServiceNode(root.node.name, CLIENT_TYPE)
         detail.services.append(client)
-        root_call = _call(root.document, root.node, statuses.of(root.document), root=True)
-        detail.edges.append(EdgeCalls(client, root.node, [root_call]))
+        if calls:
+            root_call = _call(root.document, root.node, statuses.of(root.document), root=True)
+            detail.edges.append(EdgeCalls(client, root.node, [root_call]))
         everything = _descendants(root)
         # Both flags in one pass; most traces have neither, and then no path is built.
         faults: set[int] = set()

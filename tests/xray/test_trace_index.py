@@ -11,7 +11,7 @@ import pytest
 from emulator.xray import trace_index, traces
 from emulator.xray.backend import XRayBackend
 from emulator.xray.documents import parse_document
-from emulator.xray.filters import TraceFacts
+from emulator.xray.filters import TraceDetail, TraceFacts
 from emulator.xray.store import TraceStore
 from tests.xray.random_traces import TRACE_FILES, random_documents
 from tests.xray.xray_support import fresh_trace
@@ -106,9 +106,9 @@ def test_a_trace_written_in_several_transactions_is_computed_once(tmp_path: Path
     computed: list[str] = []
     summary = traces.summary
 
-    def counting(facts: TraceFacts, notes: dict) -> dict:
+    def counting(facts: TraceFacts, notes: dict, *detail: TraceDetail) -> dict:
         computed.append(facts.trace_id)
-        return summary(facts, notes)
+        return summary(facts, notes, *detail)
 
     monkeypatch.setattr(traces, "summary", counting)
     documents = fresh_trace("tutorial_ddb_trace.json")
@@ -145,10 +145,10 @@ def test_a_trace_whose_facts_fail_costs_only_itself(tmp_path: Path, monkeypatch,
     good, bad = fresh_trace("tutorial_hello_trace.json"), fresh_trace("tutorial_ddb_trace.json")
     summary = traces.summary
 
-    def failing(facts: TraceFacts, notes: dict) -> dict:
+    def failing(facts: TraceFacts, notes: dict, *detail: TraceDetail) -> dict:
         if facts.trace_id == bad[0]["trace_id"]:
             raise ValueError("a bug in traces.py")
-        return summary(facts, notes)
+        return summary(facts, notes, *detail)
 
     monkeypatch.setattr(traces, "summary", failing)
     try:
@@ -160,3 +160,68 @@ def test_a_trace_whose_facts_fail_costs_only_itself(tmp_path: Path, monkeypatch,
         assert dirty_in_file(store.path) == set(), "a failing trace must not be retried by every query"
     finally:
         store.close()
+
+
+# -- the index's own computation (traces.computed_traces) against the reference ----------------
+
+
+def test_documents_starting_at_the_same_time_give_the_reference_root_and_summary(tmp_path: Path):
+    # Ties in start time: which segment is the root (and the order of everything after it)
+    # must not depend on how each computation happened to read the rows.
+    rng = random.Random(11)
+    store = TraceStore(tmp_path / "traces.db")
+    documents = random_documents(rng, 8)
+    for document in documents:
+        span = document.get("end_time", document["start_time"]) - document["start_time"]
+        document["start_time"] = round(document["start_time"])
+        if "end_time" in document:
+            document["end_time"] = document["start_time"] + span
+    store.insert([parse_document(json.dumps(d)) for d in documents])
+    assert assert_stored_facts_agree(store) == 8
+    store.close()
+
+
+def test_stored_times_intake_refuses_today_are_left_out_as_the_reference_leaves_them(tmp_path: Path):
+    # A store written before intake checked times may hold them: such documents are not drawn,
+    # and a trace made only of them is not listed at all.
+    rng = random.Random(5)
+    path = tmp_path / "traces.db"
+    store = TraceStore(path)
+    store.insert([parse_document(json.dumps(d)) for d in random_documents(rng, 6)])
+    with store.reader() as db:
+        trace_ids = sorted({row[0] for row in db.execute("SELECT trace_id FROM docs")})
+    with sqlite3.connect(path) as raw:
+        # One document of one trace, and every document of another, get times out of range.
+        raw.execute(
+            "UPDATE docs SET start_time = -1e308 WHERE seq = (SELECT min(seq) FROM docs WHERE trace_id = ?)",
+            (trace_ids[0],),
+        )
+        raw.execute("UPDATE docs SET end_time = 1e308 WHERE trace_id = ?", (trace_ids[1],))
+        raw.executemany("INSERT INTO dirty_traces VALUES (?)", [(trace_ids[0],), (trace_ids[1],)])
+    store.close()
+    reopened = TraceStore(path)
+    try:
+        assert assert_stored_facts_agree(reopened) == 5
+        with reopened.reader() as db:
+            assert (
+                db.execute("SELECT 1 FROM trace_index WHERE trace_id = ?", (trace_ids[1],)).fetchone() is None
+            )
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_computed_traces_answer_what_trace_facts_and_summary_answer(tmp_path: Path, seed):
+    # Directly, not through the index: every trace of a random store, in one call.
+    rng = random.Random(100 + seed)
+    store = TraceStore(tmp_path / "traces.db")
+    store.insert([parse_document(json.dumps(d)) for d in random_documents(rng, 10)])
+    with store.reader() as db:
+        ids = sorted({row[0] for row in db.execute("SELECT trace_id FROM docs")})
+        reference = traces.trace_facts(db, ids)
+        notes = traces.annotation_services(db, ids)
+        computed = traces.computed_traces(db, ids)
+        assert {facts.trace_id: facts for facts, _ in computed} == reference
+        for facts, summary in computed:
+            assert summary == traces.summary(reference[facts.trace_id], notes.get(facts.trace_id, {}))
+    store.close()
