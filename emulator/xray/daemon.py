@@ -30,6 +30,9 @@ import uuid
 from collections import Counter
 
 from emulator.xray.documents import DocumentFacts, InvalidDocument, InvalidJson, parse_document
+from emulator.xray.otlp import datagram as otlp_datagram
+from emulator.xray.otlp.decode import InvalidOtlp
+from emulator.xray.otlp.intake import convert
 from emulator.xray.store import TraceStore
 
 logger = logging.getLogger(__name__)
@@ -63,7 +66,11 @@ INDEX_IDLE_SECONDS = 0.1
 INDEX_INTERVAL_SECONDS = 0.5
 
 # internal_error: the daemon's own code failed on a datagram (a bug; logged with its traceback).
-REJECT_KINDS = ("bad_header", "bad_json", "invalid_document", "queue_full", "store_error", "internal_error")
+# bad_otlp: an OTLP datagram (T1S...) whose base64 or protobuf is broken; its spans that cannot
+# become documents count as invalid_document, one each.
+REJECT_KINDS = (
+    "bad_header", "bad_json", "bad_otlp", "invalid_document", "queue_full", "store_error", "internal_error"
+)  # fmt: skip
 # wait_idle() sends this to the daemon's own socket: the kernel queues datagrams in order, so
 # once the writer reaches the marker, everything sent before it has been processed.
 _MARKER = b"\x00local-xray-wait-idle\x00"
@@ -123,6 +130,8 @@ class Daemon:
         self._indexed = 0
         self._last_index = time.monotonic()
         self._rejected: Counter[str] = Counter()
+        # OTLP datagrams marked unsampled (T1U): received and, as in AWS, not stored.
+        self._unsampled = 0
         # Bytes of datagrams queued and not yet written (under _lock).
         self._queued_bytes = 0
         self._receiver = threading.Thread(target=self._receive_loop, name="xray-daemon-udp", daemon=True)
@@ -152,6 +161,12 @@ class Daemon:
         """Traces whose facts the writer computed since start (queries compute the rest)."""
         with self._lock:
             return self._indexed
+
+    @property
+    def unsampled(self) -> int:
+        """OTLP datagrams marked not sampled (T1U), dropped as AWS drops them."""
+        with self._lock:
+            return self._unsampled
 
     @property
     def rejected(self) -> dict[str, int]:
@@ -291,8 +306,8 @@ class Daemon:
         return batch
 
     def _write(self, batch: list[bytes | threading.Event | None]) -> None:
-        parsed = [self._parse(item) for item in batch if isinstance(item, bytes)]
-        documents = [document for document in parsed if document is not None]
+        # One datagram holds one X-Ray SDK document, or an OTLP batch of any number of spans.
+        documents = [document for item in batch if isinstance(item, bytes) for document in self._parse(item)]
         if not documents:
             return
         with self._lock:
@@ -313,25 +328,41 @@ class Daemon:
                 item.set()
             self._queue.task_done()
 
-    def _parse(self, datagram: bytes) -> DocumentFacts | None:
-        """The datagram's document, or None after counting why it was rejected."""
+    def _parse(self, datagram: bytes) -> list[DocumentFacts]:
+        """The datagram's documents, none after counting why they were rejected."""
         try:
             body = split_datagram(datagram)
         except ValueError as error:
             self._reject("bad_header", str(error))
-            return None
+            return []
         except Exception as error:  # a bug must cost this datagram only, not the writer thread
             self._reject("internal_error", repr(error), with_traceback=True)
-            return None
+            return []
         try:
-            return parse_document(body)
+            if otlp_datagram.is_otlp(body):
+                return self._parse_otlp(body)
+            return [parse_document(body)]
         except InvalidJson as error:
             self._reject("bad_json", str(error))
         except InvalidDocument as error:
             self._reject("invalid_document", str(error))
+        except InvalidOtlp as error:
+            self._reject("bad_otlp", str(error))
         except Exception as error:  # a bug must cost this datagram only, not the writer thread
             self._reject("internal_error", repr(error), with_traceback=True)
-        return None
+        return []
+
+    def _parse_otlp(self, body: bytes) -> list[DocumentFacts]:
+        """ADOT's `T1S`/`T1U` datagram (emulator.xray.otlp): its sampled spans as documents."""
+        datagram = otlp_datagram.read(body)
+        if datagram.request is None:
+            with self._lock:
+                self._unsampled += 1
+            return []
+        converted = convert(datagram.request)
+        for reason in converted.rejected:
+            self._reject("invalid_document", reason)
+        return converted.documents
 
     def _reject(self, kind: str, reason: str, count: int = 1, *, with_traceback: bool = False) -> None:
         """Count `count` datagrams dropped for `kind`; log the first of each kind only.
