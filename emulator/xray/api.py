@@ -28,6 +28,7 @@ from emulator.xray.backend import InvalidRequest, XRayBackend
 from emulator.xray.documents import MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
 from emulator.xray.group_scope import group_services, group_trace_ids
 from emulator.xray.groups import Group, GroupStore, check_insights, check_tags
+from emulator.xray.otlp import http_endpoint as otlp_http
 from emulator.xray.telemetry import TelemetryRecords, check_records
 from emulator.xray.time_series import DEFAULT_PERIOD_SECONDS, SelectorError, parse_selector, time_series
 from emulator.xray.times import epoch_seconds
@@ -407,6 +408,9 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
         raw = self._read_body()
         if raw is None:
             return
+        if path == otlp_http.PATH:
+            self._otlp_traces(raw)
+            return
         if operation is None:
             self._error(
                 HTTPStatus.NOT_FOUND, "UnknownOperationException", f"no X-Ray operation at POST {path}"
@@ -427,6 +431,18 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
             )
             return
         self._send(HTTPStatus.OK, result)
+
+    def _otlp_traces(self, raw: bytes) -> None:
+        """OpenTelemetry's OTLP/HTTP traces, as X-Ray's OTLP endpoint takes them (emulator.xray.otlp)."""
+        try:
+            answer = otlp_http.handle(self.headers, raw, self.server.backend.store)
+        except Exception:
+            logger.exception("X-Ray API POST %s failed", otlp_http.PATH)
+            self._error(
+                HTTPStatus.INTERNAL_SERVER_ERROR, "InternalFailure", "internal error in the local X-Ray"
+            )
+            return
+        otlp_http.write(self, answer)
 
     def do_GET(self) -> None:
         self.close_connection = True  # a body it may have sent is not read: the framing is lost

@@ -151,6 +151,11 @@ class XRayServer:
         return self._running_daemon().rejected
 
     @property
+    def unsampled(self) -> int:
+        """OTLP datagrams marked not sampled (T1U), received and not stored."""
+        return self._running_daemon().unsampled
+
+    @property
     def queued_bytes(self) -> int:
         """Bytes the daemon has received and not yet written."""
         return self._running_daemon().queued_bytes
