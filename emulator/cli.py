@@ -133,6 +133,14 @@ def aws_command(region: str) -> str:
     return f"{credentials} AWS_DEFAULT_REGION={region} {aws}"
 
 
+def sam_command(region: str, logs_endpoint: str) -> str:
+    """A SAM CLI command line for the local CloudWatch Logs: `sam logs` takes no --endpoint-url,
+    so botocore's endpoint variable for the service points it there."""
+    sam = ".venv/bin/sam" if Path(".venv/bin/sam").exists() else "sam"
+    credentials = " ".join(f"{name.upper()}={value}" for name, value in FAKE_CREDENTIALS.items())
+    return f"{credentials} AWS_DEFAULT_REGION={region} AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={logs_endpoint} {sam}"
+
+
 def print_banner(stack: Stack, console: Console) -> None:
     assert stack.app is not None and stack.gateway is not None
     app, url = stack.app, stack.url
@@ -151,6 +159,18 @@ def print_banner(stack: Stack, console: Console) -> None:
         console.print(
             f"  {aws} dynamodb scan --table-name {table.table_name} --endpoint-url {endpoint}",
             highlight=False,
+        )
+    # CloudWatch Logs is moto's endpoint too: moto routes a request by the service it is signed for.
+    logs = stack.logs_endpoint
+    console.print(f"\nCloudWatch Logs (moto): {logs}", highlight=False)
+    groups = sorted({function.log_group_name for function in app.functions.values()})
+    for group in groups:
+        console.print(
+            f"  {aws} logs filter-log-events --log-group-name {group} --endpoint-url {logs}", highlight=False
+        )
+    if groups:
+        console.print(
+            f"  {sam_command(app.region, logs)} logs --cw-log-group {groups[0]} --tail", highlight=False
         )
     console.print(f"\nX-Ray daemon: {stack.daemon_address} (UDP)", highlight=False)
     api_url = stack.xray_api_url

@@ -27,6 +27,7 @@ from emulator.dir_lock import LockHeld, hold_lock
 from emulator.dynamodb.service import DynamoDBService, ServicesError
 from emulator.lambda_.service import LambdaService
 from emulator.local_credentials import FAKE_CREDENTIALS
+from emulator.logs.service import CloudWatchLogs
 from emulator.loopback import HOST, check_port_free, free_port
 from emulator.tracing.sampling import make_sampler
 from emulator.tracing.segment_sender import SegmentSender
@@ -74,6 +75,7 @@ class Stack:
         self._exit = contextlib.ExitStack()
         self.app: AppSpec | None = None
         self.dynamodb: DynamoDBService | None = None
+        self.logs: CloudWatchLogs | None = None
         self.xray: XRayProcess | None = None
         self.lambda_service: LambdaService | None = None
         self.gateway: Gateway | None = None
@@ -90,6 +92,11 @@ class Stack:
         return self._running(self.dynamodb).endpoint_url
 
     @property
+    def logs_endpoint(self) -> str:
+        """CloudWatch Logs: moto's endpoint too (it routes by the service a request is signed for)."""
+        return self._running(self.logs).endpoint_url
+
+    @property
     def xray_api_url(self) -> str | None:
         """None when segments go to a daemon the stack did not start."""
         return self.xray.api_url if self.xray is not None else None
@@ -103,6 +110,7 @@ class Stack:
         return {
             "apigateway": self.url,
             "dynamodb": self.dynamodb_endpoint,
+            "logs": self.logs_endpoint,
             "xray_daemon": self.daemon_address,
             "xray_api": self.xray_api_url,
             "console": self.console_url,
@@ -156,6 +164,10 @@ class Stack:
             data_dir=config.data_dir,
         )
         self._start_part(self.dynamodb.start, self.dynamodb.stop)
+        # The functions' log lines go to CloudWatch Logs in the same moto; stopped after Lambda
+        # (what the workers wrote last is sent) and before moto.
+        self.logs = CloudWatchLogs(app, endpoint_url=self.dynamodb_endpoint, log=config.progress)
+        self._start_part(self.logs.start, self.logs.stop)
 
         if config.xray_daemon_address is None:
             config.progress(
@@ -188,6 +200,7 @@ class Stack:
             max_workers_per_function=config.max_workers_per_function,
             log=config.log,
             segment_sender=sender,
+            cloudwatch=self.logs.put,
         )
         self._exit.callback(self.lambda_service.close)
         config.progress(f"starting API Gateway on {HOST}:{config.port}")

@@ -184,6 +184,9 @@ class Resolver:
     def function_name(self, logical_id: str) -> str:
         return self._named(logical_id, "FunctionName")
 
+    def log_group_name(self, logical_id: str) -> str:
+        return self._named(logical_id, "LogGroupName")
+
     def _named(self, logical_id: str, name_property: str | None) -> str:
         """The resource's own name property if the template sets one, else a generated name."""
         props = self.resources[logical_id].get("Properties") or {}

@@ -61,6 +61,15 @@ class TableSpec:
 
 
 @dataclass(frozen=True)
+class LogGroupSpec:
+    """One AWS::Logs::LogGroup, created in the local CloudWatch Logs at start."""
+
+    logical_id: str
+    log_group_name: str
+    retention_in_days: int | None = None  # None: never expire, as CloudWatch's default
+
+
+@dataclass(frozen=True)
 class AppSpec:
     stack_name: str
     region: str
@@ -71,3 +80,4 @@ class AppSpec:
     functions: dict[str, FunctionSpec]  # by logical id
     routes: list[Route]
     tables: list[TableSpec]
+    log_groups: list[LogGroupSpec] = field(default_factory=list)

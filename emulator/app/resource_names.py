@@ -6,6 +6,7 @@ import hashlib
 FUNCTION = "AWS::Serverless::Function"
 SIMPLE_TABLE = "AWS::Serverless::SimpleTable"
 DYNAMODB_TABLE = "AWS::DynamoDB::Table"
+LOG_GROUP = "AWS::Logs::LogGroup"
 # The REST API that SAM creates for Api events without a RestApiId, and its stage.
 IMPLICIT_API = "ServerlessRestApi"
 IMPLICIT_STAGE = "Prod"

@@ -23,6 +23,7 @@ from emulator.app.model import (
     DEFAULT_STACK_NAME,
     AppSpec,
     FunctionSpec,
+    LogGroupSpec,
     Route,
     TableSpec,
 )
@@ -30,6 +31,7 @@ from emulator.app.resource_names import (
     DYNAMODB_TABLE,
     FUNCTION,
     IMPLICIT_STAGE,
+    LOG_GROUP,
     SIMPLE_TABLE,
     api_id_for,
     physical_name,
@@ -71,6 +73,7 @@ def load_app(
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
     tables: list[TableSpec] = []
+    log_groups: list[LogGroupSpec] = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type") if isinstance(resource, dict) else None
         if kind == FUNCTION:
@@ -78,6 +81,8 @@ def load_app(
             routes.extend(_routes(logical_id, resource))
         elif kind in (DYNAMODB_TABLE, SIMPLE_TABLE):
             tables.append(_table(logical_id, resource, resolver))
+        elif kind == LOG_GROUP:
+            log_groups.append(_log_group(logical_id, resource, resolver))
     if not functions:
         raise TemplateError(f"{template}: no {FUNCTION} resources")
     _check_unique(routes)
@@ -91,6 +96,7 @@ def load_app(
         functions=functions,
         routes=routes,
         tables=tables,
+        log_groups=log_groups,
     )
 
 
@@ -234,6 +240,16 @@ def _table(logical_id: str, resource: dict[str, Any], resolver: Resolver) -> Tab
     if "BillingMode" not in args and "ProvisionedThroughput" not in args:
         raise TemplateError(f"{logical_id}: a PROVISIONED table needs ProvisionedThroughput")
     return TableSpec(logical_id, name, args)
+
+
+def _log_group(logical_id: str, resource: dict[str, Any], resolver: Resolver) -> LogGroupSpec:
+    props = resolver.resolve(resource.get("Properties") or {}, f"{logical_id}.Properties")
+    retention = props.get("RetentionInDays")
+    try:
+        days = int(retention) if retention is not None else None
+    except (TypeError, ValueError):
+        raise TemplateError(f"{logical_id}.RetentionInDays: not a number of days: {retention!r}") from None
+    return LogGroupSpec(logical_id, resolver.log_group_name(logical_id), days)
 
 
 def _simple_table_args(logical_id: str, props: dict[str, Any]) -> dict[str, Any]:

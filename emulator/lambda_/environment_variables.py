@@ -26,8 +26,14 @@ def log_stream_name(now: float | None = None) -> str:
 
 
 def lambda_environment(
-    spec: FunctionSpec, *, runtime_dir: Path, runtime_api: str, base_env: dict[str, str]
+    spec: FunctionSpec,
+    *,
+    runtime_dir: Path,
+    runtime_api: str,
+    base_env: dict[str, str],
+    log_stream: str | None = None,
 ) -> dict[str, str]:
+    """`log_stream`: the execution environment's stream (a new name if None)."""
     daemon_address = base_env.get("AWS_XRAY_DAEMON_ADDRESS", DEFAULT_XRAY_DAEMON_ADDRESS)
     daemon_host, daemon_port = parse_daemon_address(daemon_address)
     code_dir = str(spec.code_dir)
@@ -47,7 +53,7 @@ def lambda_environment(
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
         "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group_name,
-        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name(),
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream or log_stream_name(),
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from emulator import lifeline
 from emulator.app.model import FunctionSpec
-from emulator.lambda_.environment_variables import lambda_environment
+from emulator.lambda_.environment_variables import lambda_environment, log_stream_name
 from emulator.lambda_.runtime_api import RuntimeApiServer
 
+# Where a worker's CloudWatch events go: (log group, log stream, message).
+CloudWatchSink = Callable[[str, str, str], None]
 # How long a worker gets to exit after SIGTERM before it is killed.
 STOP_GRACE_SECONDS = 0.5
 # Lambda (CloudWatch Logs) splits a log event at 256 KB; output without a newline is emitted
@@ -45,11 +47,18 @@ class OutputStream:
 
     A thread reads whatever arrives; `drain()` lets the invoking thread take what is already
     in the pipe before it logs END, so a handler's own output is never logged after it.
+
+    `emit` gets terminal lines; `record`, if given, gets each CloudWatch event: the same text,
+    except that a report awslambdaric joined with \r (an error and its stack trace) stays one
+    event, with its lines joined by \n, as Lambda's log capture keeps it.
     """
 
-    def __init__(self, fd: int, emit: Callable[[str], None]) -> None:
+    def __init__(
+        self, fd: int, emit: Callable[[str], None], record: Callable[[str], None] | None = None
+    ) -> None:
         self._fd = fd
         self._emit = emit
+        self._record = record
         self._lock = threading.Lock()
         # The current line's pieces, joined once when it ends: appending to one bytes object
         # per read would copy the whole line each time (quadratic in its length).
@@ -126,8 +135,11 @@ class OutputStream:
     def _emit_text(self, line: bytes) -> None:
         # awslambdaric joins the lines of one error report with \r (one CloudWatch event);
         # a terminal wants them as lines.
-        for part in line.decode("utf-8", "replace").rstrip("\r").split("\r"):
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        for part in text.split("\r"):
             self._emit(part)
+        if self._record is not None:
+            self._record(text.replace("\r", "\n"))
 
 
 def _utf8_boundary(data: bytes, limit: int) -> int:
@@ -152,15 +164,23 @@ class Worker:
         runtime_dir: Path,
         base_env: dict[str, str],
         log: Callable[[str], None],
+        cloudwatch: CloudWatchSink | None = None,
     ) -> None:
         self.spec = spec
         self.invocations_started = 0
         self._log = log
+        # One log stream per execution environment, named as Lambda names it, and the one the
+        # function sees in AWS_LAMBDA_LOG_STREAM_NAME (and context.log_stream_name).
+        self.log_stream_name = log_stream_name()
         # Set before we signal it: an exit that we did not cause is logged as unexpected.
         self._signalled = False
         self.server = RuntimeApiServer()
         lambda_env = lambda_environment(
-            spec, runtime_dir=runtime_dir, runtime_api=self.server.address, base_env=base_env
+            spec,
+            runtime_dir=runtime_dir,
+            runtime_api=self.server.address,
+            base_env=base_env,
+            log_stream=self.log_stream_name,
         )
         env, lifeline_fds = lifeline.child_options(lambda_env)
         self.started_at = time.time()
@@ -181,7 +201,14 @@ class Worker:
             raise
         assert self.process.stdout is not None
         # The stream takes over the pipe's descriptor and closes it at EOF.
-        self.output = OutputStream(os.dup(self.process.stdout.fileno()), log)
+        record = None
+        if cloudwatch is not None:
+            group, stream = spec.log_group_name, self.log_stream_name
+
+            def record(message: str) -> None:
+                cloudwatch(group, stream, message)
+
+        self.output = OutputStream(os.dup(self.process.stdout.fileno()), log, record)
         self.process.stdout.close()
         self._max_memory_mb = 0
         self._exited = threading.Event()

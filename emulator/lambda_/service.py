@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.app.model import FunctionSpec
-from emulator.lambda_.execution_environment import Worker
+from emulator.lambda_.execution_environment import CloudWatchSink, Worker
 from emulator.lambda_.log_lines import end_line, report_line, start_line, timeout_line, timeout_message
 from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES, Invocation, error_payload
 from emulator.lambda_.segments import (
@@ -77,11 +77,16 @@ class LambdaService:
         max_workers_per_function: int = 4,
         log: Callable[[str, str], None] | None = None,
         segment_sender: SegmentSender | None = None,
+        cloudwatch: CloudWatchSink | None = None,
     ) -> None:
+        """`log` gets every line for the terminal, by logical id; `cloudwatch`, if given, gets
+        the same lines as CloudWatch events (log group, the worker's log stream, message): it
+        must not block (emulator/logs/shipper.py buffers them)."""
         self._functions = dict(functions)
         self._runtime_dir = Path(runtime_dir)
         self._base_env = dict(base_env)
         self._log = log or print_to_stderr
+        self._cloudwatch = cloudwatch
         self._segment_sender = segment_sender
         self._pools = {
             logical_id: WorkerPool(self._worker_starter(spec), max_workers_per_function)
@@ -148,6 +153,7 @@ class LambdaService:
                 runtime_dir=self._runtime_dir,
                 base_env=self._base_env,
                 log=lambda line: self._log(spec.logical_id, line),
+                cloudwatch=self._cloudwatch,
             )
 
         return start_worker
@@ -164,7 +170,7 @@ class LambdaService:
         cold_start = worker.invocations_started == 0
         worker.invocations_started += 1
         invocation = Invocation(request_id, event, spec.arn, lambda_trace.runtime_header, spec.timeout)
-        self._log(spec.logical_id, start_line(request_id))
+        self._write(spec, worker, start_line(request_id))
         worker.server.dispatch(invocation)
 
         def over_memory() -> bool:
@@ -178,7 +184,7 @@ class LambdaService:
             message = f"RequestId: {request_id} Error: Runtime exited with error: {OUT_OF_MEMORY_EXIT}"
             invocation.complete("crash", error_payload("Runtime.ExitError", message), "Runtime.ExitError")
             worker.kill()
-            self._log(spec.logical_id, message)
+            self._write(spec, worker, message)
         elif ending == "timeout":
             timeout_payload = error_payload(
                 "Sandbox.Timedout", f"RequestId: {request_id} Error: {timeout_message(spec.timeout)}"
@@ -186,7 +192,7 @@ class LambdaService:
             if invocation.complete("timeout", timeout_payload, "Sandbox.Timedout"):
                 worker.max_memory_mb()  # read the high-water mark while the process still exists
                 worker.kill()
-                self._log(spec.logical_id, timeout_line(request_id, spec.timeout))
+                self._write(spec, worker, timeout_line(request_id, spec.timeout))
         # Whatever the handler printed before answering is in the pipe now: log it before END.
         worker.output.drain()
 
@@ -203,13 +209,14 @@ class LambdaService:
         init_duration_ms = (initialization.end - initialization.start) * 1000 if initialization else None
         error = None if outcome == "success" else _function_error(payload, invocation.error_type, spec)
 
-        self._log(spec.logical_id, end_line(request_id))
+        self._write(spec, worker, end_line(request_id))
         status = {"timeout": "timeout", "crash": "error"}.get(outcome)
         report_error = error.error_type if status == "error" and error else None
         if out_of_memory:
             report_error = OUT_OF_MEMORY_REPORT_ERROR
-        self._log(
-            spec.logical_id,
+        self._write(
+            spec,
+            worker,
             report_line(
                 request_id,
                 duration_ms=duration_ms,
@@ -235,6 +242,12 @@ class LambdaService:
         if lambda_trace.sampled and self._segment_sender is not None:
             self._trace(spec, lambda_trace, invocation, result, Span(started_at, completed_at))
         return result
+
+    def _write(self, spec: FunctionSpec, worker: Worker, line: str) -> None:
+        """One of Lambda's own lines: to the terminal, and to the worker's log stream."""
+        self._log(spec.logical_id, line)
+        if self._cloudwatch is not None:
+            self._cloudwatch(spec.log_group_name, worker.log_stream_name, line)
 
     def _trace(
         self,

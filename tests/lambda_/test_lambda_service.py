@@ -451,6 +451,84 @@ def test_report_lines_show_init_duration_only_on_cold_starts(make_service, handm
     assert [result.cold_start for result in results] == [True, False, False]
 
 
+class CloudWatchRecorder:
+    """Stands in for the log shipper: every (log group, log stream, message) the service gives."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+
+    def __call__(self, group: str, stream: str, message: str) -> None:
+        self.events.append((group, stream, message))
+
+    def streams(self) -> set[str]:
+        return {stream for _, stream, _ in self.events}
+
+    def streams_of(self, group: str) -> set[str]:
+        return {stream for name, stream, _ in self.events if name == group}
+
+    def of(self, stream: str) -> list[str]:
+        return [message for _, name, message in self.events if name == stream]
+
+
+LOG_STREAM = re.compile(r"^\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}$")
+
+
+def test_an_environment_writes_its_lines_to_its_own_log_stream_as_cloudwatch_events(
+    make_service, fixture_app_template, handmade_functions, logs
+):
+    cloudwatch = CloudWatchRecorder()
+    echo = fixture_spec(fixture_app_template, "EchoFunction")
+    chatty = function_spec(handmade_functions / "crash_on_demand", "CrashOnDemandFunction")
+    raises = fixture_spec(fixture_app_template, "RaisesFunction")
+    service = make_service([echo, chatty, raises], cloudwatch=cloudwatch)
+
+    first = service.invoke("EchoFunction", proxy_event())
+    second = service.invoke("EchoFunction", proxy_event())
+    printed = service.invoke("CrashOnDemandFunction", b"{}")
+    failed = service.invoke("RaisesFunction", proxy_event())
+
+    # One stream per execution environment, named as Lambda names it, in the function's group,
+    # and the one the function is told (AWS_LAMBDA_LOG_STREAM_NAME).
+    [echo_stream] = cloudwatch.streams_of(echo.log_group_name)
+    assert LOG_STREAM.match(echo_stream), echo_stream
+    # The day the environment started (UTC), whichever side of midnight the test ran.
+    assert echo_stream[:10] in {time.strftime("%Y/%m/%d", time.gmtime(time.time() - ago)) for ago in (0, 60)}
+    assert echo_body(first)["environ"]["AWS_LAMBDA_LOG_STREAM_NAME"] == echo_stream
+    assert echo_body(second)["environ"]["AWS_LAMBDA_LOG_STREAM_NAME"] == echo_stream  # warm: the same
+    assert len(cloudwatch.streams()) == 3
+    # Lambda's lines and the function's own output, in order.
+    [chatty_stream] = cloudwatch.streams_of(chatty.log_group_name)
+    chatty_lines = cloudwatch.of(chatty_stream)
+    assert chatty_lines[0] == f"START RequestId: {printed.request_id} Version: $LATEST"
+    assert f"answering from {json.loads(printed.payload)['pid']}" in chatty_lines
+    assert chatty_lines[-2] == f"END RequestId: {printed.request_id}"
+    assert chatty_lines[-1].startswith(f"REPORT RequestId: {printed.request_id}\t")
+    # The runtime's error report is one event, its lines joined by newlines, as in CloudWatch;
+    # the terminal still shows it line by line.
+    assert failed.outcome == "error"
+    [raises_stream] = cloudwatch.streams_of(raises.log_group_name)
+    [report] = [line for line in cloudwatch.of(raises_stream) if line.startswith("[ERROR] DemoError")]
+    assert "\nTraceback (most recent call last):" in report
+    assert "[ERROR] DemoError: something went wrong on purpose" in logs.of("RaisesFunction")
+    assert "Traceback (most recent call last):" in logs.of("RaisesFunction")
+    assert all("\n" not in line for _, line in logs.lines)
+
+
+def test_parallel_invocations_write_to_one_stream_each(make_service, fixture_app_template):
+    cloudwatch = CloudWatchRecorder()
+    service = make_service([fixture_spec(fixture_app_template, "EchoFunction")], cloudwatch=cloudwatch)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: service.invoke("EchoFunction", proxy_event(sleep="1.5")), range(2)))
+
+    streams = {echo_body(result)["environ"]["AWS_LAMBDA_LOG_STREAM_NAME"] for result in results}
+    assert cloudwatch.streams() == streams and len(streams) == 2
+    for result in results:
+        lines = cloudwatch.of(echo_body(result)["environ"]["AWS_LAMBDA_LOG_STREAM_NAME"])
+        assert lines[0] == f"START RequestId: {result.request_id} Version: $LATEST"
+        assert lines[-1].startswith(f"REPORT RequestId: {result.request_id}\t")
+
+
 def test_timeouts_and_crashes_report_their_status(make_service, fixture_app_template, logs):
     service = make_service(
         [

@@ -1,0 +1,121 @@
+"""The local CloudWatch Logs works with the clients users point at it: the AWS CLI (v1, the
+venv's), `sam logs --cw-log-group`, and boto3 making the calls `aws logs tail` (a CLI v2
+command) makes, --follow included."""
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.dynamodb.moto_process import MotoProcess
+from emulator.logs.shipper import logs_client
+from tests.logs.logs_support import (
+    GROUP,
+    REGION,
+    cli_env,
+    event_messages,
+    invocation,
+    new_request_id,
+    now_ms,
+    stream_name,
+    venv_tool,
+    write_stream,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoProcess]:
+    process = MotoProcess()
+    process.start()
+    yield process
+    process.stop()
+
+
+def run(command: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{command[0]} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def test_aws_cli_filter_log_events_and_describe_log_groups(moto):
+    group = f"{GROUP}/cli"
+    request_id = new_request_id()
+    write_stream(
+        moto.endpoint_url, group, stream_name("a"), invocation(request_id, "hello from print"), now_ms()
+    )
+    env = cli_env(moto.endpoint_url)
+    aws = str(venv_tool("aws"))
+
+    local = ["--endpoint-url", moto.endpoint_url, "--output", "json"]
+    printed = run([aws, "logs", "filter-log-events", "--log-group-name", group, *local], env)
+    events = json.loads(printed)["events"]
+    assert event_messages(events) == invocation(request_id, "hello from print")
+    assert {event["logStreamName"] for event in events} == {stream_name("a")}
+
+    # The filter the console's lookup uses, from the CLI: START, END and REPORT of that id.
+    pattern = f'"RequestId: {request_id}"'
+    printed = run(
+        [aws, "logs", "filter-log-events", "--log-group-name", group, "--filter-pattern", pattern, *local],
+        env,
+    )
+    assert [message.split(" ")[0] for message in event_messages(json.loads(printed)["events"])] == [
+        "START",
+        "END",
+        "REPORT",
+    ]
+
+    printed = run(
+        [aws, "logs", "describe-log-groups", "--endpoint-url", moto.endpoint_url, "--output", "json"], env
+    )
+    assert group in [entry["logGroupName"] for entry in json.loads(printed)["logGroups"]]
+
+
+def test_sam_logs_cw_log_group(moto, tmp_path: Path):
+    group = f"{GROUP}/sam"
+    request_id = new_request_id()
+    write_stream(
+        moto.endpoint_url, group, stream_name("b"), invocation(request_id, "printed by the handler"), now_ms()
+    )
+    env = cli_env(moto.endpoint_url, tmp_path / "sam-cli")
+    (tmp_path / "sam-cli").mkdir()
+    (tmp_path / "sam-cli" / "metadata.json").write_text(json.dumps({"telemetryEnabled": False}))
+
+    printed = run(
+        [str(venv_tool("sam")), "logs", "--cw-log-group", group, "--region", REGION, "-s", "10min ago"], env
+    )
+
+    lines = printed.splitlines()
+    assert any(f"START RequestId: {request_id}" in line for line in lines), printed
+    assert any(line.endswith("printed by the handler") for line in lines), printed
+    assert any(f"REPORT RequestId: {request_id}" in line for line in lines), printed
+    assert all(line.startswith(stream_name("b")) for line in lines if line.strip()), printed
+
+
+def test_the_calls_of_aws_logs_tail_and_its_follow_mode(moto):
+    """`aws logs tail GROUP --since 10m [--follow]` (CLI v2) pages FilterLogEvents with
+    interleaved=True from --since; --follow polls again from the newest timestamp seen and
+    leaves out the events whose eventId it has printed: ids must be unique and stable."""
+    group = f"{GROUP}/tail"
+    first, second = new_request_id(), new_request_id()
+    at = now_ms()
+    write_stream(moto.endpoint_url, group, stream_name("c"), invocation(first, "one"), at)
+    write_stream(moto.endpoint_url, group, stream_name("d"), invocation(second, "two"), at + 3)
+    client = logs_client(moto.endpoint_url, REGION)
+    arguments = {"logGroupName": group, "interleaved": True, "startTime": at - 600_000}
+
+    pages = client.get_paginator("filter_log_events").paginate(**arguments)
+    seen = [event for page in pages for event in page["events"]]
+    assert event_messages(seen) == invocation(first, "one") + invocation(second, "two")
+
+    # --follow: a new invocation arrives at the newest timestamp seen so far, and later.
+    third = new_request_id()
+    write_stream(moto.endpoint_url, group, stream_name("c"), invocation(third, "three"), at + 3)
+    newest = max(event["timestamp"] for event in seen)
+    printed = {event["eventId"] for event in seen if event["timestamp"] == newest}
+    again = client.filter_log_events(**{**arguments, "startTime": newest})["events"]
+    fresh = [event for event in again if event["eventId"] not in printed]
+    assert event_messages(fresh) == invocation(third, "three")
