@@ -31,6 +31,12 @@ export function append(node, children) {
   return node;
 }
 
+/** node's children become `children` (as el() takes them: null and false are left out). */
+export function replace(node, ...children) {
+  node.replaceChildren();
+  return append(node, children);
+}
+
 export function clear(node) {
   node.replaceChildren();
   return node;

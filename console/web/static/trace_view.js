@@ -2,7 +2,7 @@
 // the row clicked, the invocation's log lines beside it, and "copy as curl".
 
 import {xray} from './api.js';
-import {copyButton, el} from './dom.js';
+import {copyButton, el, replace} from './dom.js';
 import {clock, ms} from './format.js';
 import {findInvocationLines} from './invocation_logs.js';
 import {curlCommand} from './curl.js';
@@ -89,7 +89,7 @@ function renderHeader(trace, tree, ctx) {
   curlButton?.addEventListener('click', async () => {
     const command = curlCommand(request);
     curlBox.hidden = false;
-    curlBox.replaceChildren(el('code', {class: 'curl-command'}, command),
+    replace(curlBox, el('code', {class: 'curl-command'}, command),
       request.method !== 'GET' ? el('p', {class: 'muted'}, 'Traces do not record request bodies: add -d \'...\' with the body to send.') : null);
     try {
       await navigator.clipboard.writeText(command);
@@ -168,7 +168,7 @@ function renderLines(section, call, found) {
       el('time', {class: 'log-time', datetime: new Date(event.timestamp).toISOString()}, clock(event.timestamp / 1000)),
       el('span', {class: 'log-message'}, event.message.replace(/\n$/, '')));
   }));
-  section.replaceChildren(
+  replace(section,
     el('h4', {}, call.functionName, el('span', {class: 'muted'}, ` · RequestId ${call.requestId}`)),
     el('p', {class: 'muted log-source'}, `${found.logGroupName} · ${found.logStreamName}`),
     lines,

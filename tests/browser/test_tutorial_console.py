@@ -1,0 +1,151 @@
+"""The tutorial through the whole local stack, read in the console in Chromium: `GET /hello`
+and `POST /ddb` with curl's requests, then the map, the traces, a cold `POST /ddb`'s timeline
+and its log lines, as a user sees them. One stack for the module (a cold start happens once
+per function); each test reads only the traces of its own requests."""
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from console.web.server import ConsoleServer
+from emulator.xray.server import XRayServer
+from tests.browser.page_support import css, page_errors, screenshot, trace_rows, wait_for
+from tests.stack_helpers import Response, RunningStack, request, running_stack
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def xray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRayServer]:
+    with XRayServer(port=0, db_path=tmp_path_factory.mktemp("xray") / "traces.db") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tutorial(tutorial_app_template, lambda_runtime_dir, xray_server) -> Iterator[RunningStack]:
+    with running_stack(tutorial_app_template, lambda_runtime_dir, xray_server.daemon_address) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def cold_ddb(tutorial: RunningStack) -> str:
+    """The module's first POST /ddb: its function's cold start. Its trace id."""
+    return trace_id_of(post_ddb(tutorial))
+
+
+@pytest.fixture(scope="module")
+def console(xray_server: XRayServer, tutorial: RunningStack) -> Iterator[ConsoleServer]:
+    # Function logs are in moto's CloudWatch Logs, on the DynamoDB endpoint (emulator/logs).
+    with ConsoleServer(xray_server.api_url, tutorial.dynamodb_endpoint) as server:
+        yield server
+
+
+@pytest.fixture
+def page(driver: WebDriver, console: ConsoleServer) -> Iterator[WebDriver]:
+    driver.get("about:blank")
+    page_errors(driver)
+    yield driver
+    assert page_errors(driver) == []
+
+
+def trace_id_of(response: Response) -> str:
+    return response.required_header("X-Amzn-Trace-Id").split(";")[0].removeprefix("Root=")
+
+
+def post_ddb(stack: RunningStack) -> Response:
+    body = json.dumps({"key": f"console-{uuid.uuid4().hex[:8]}"}).encode()
+    response = request("POST", stack.url + "/ddb", body, {"Content-Type": "application/json"})
+    assert response.status == 200, response.body
+    return response
+
+
+def get_hello(stack: RunningStack) -> Response:
+    response = request("GET", stack.url + "/hello")
+    assert response.status == 200, response.body
+    return response
+
+
+def timeline_rows(driver: WebDriver) -> list[dict[str, str]]:
+    keys = ("span-id", "name", "parent-id")
+    return [{key: row.get_attribute(f"data-{key}") or "" for key in keys} for row in css(driver, ".span-row")]
+
+
+def ancestors(rows: list[dict[str, str]], row: dict[str, str]) -> list[str]:
+    by_id = {r["span-id"]: r for r in rows}
+    names = []
+    parent = by_id.get(row["parent-id"])
+    while parent is not None:
+        names.append(parent["name"])
+        parent = by_id.get(parent["parent-id"])
+    return names
+
+
+def test_a_cold_post_ddb_timeline_and_its_log_lines(page: WebDriver, console: ConsoleServer, cold_ddb: str):
+    page.get(console.url + f"#/traces/{cold_ddb}")
+    # Segments arrive over UDP as each hop ends: wait for the whole request, then reload it.
+    wait_for(page, lambda d: _whole_ddb_trace(d, console, cold_ddb), "the whole cold POST /ddb trace")
+    rows = timeline_rows(page)
+    names = [row["name"] for row in rows]
+    assert names.index("Initialization") < names.index("Invocation")
+    dynamodb = [row for row in rows if row["name"] == "DynamoDB"]
+    assert dynamodb and all("put_item ddb" in ancestors(rows, row) for row in dynamodb)
+    assert css(page, ".span-row.cold-start")
+
+    section = page.find_element(By.CSS_SELECTOR, ".invocation-logs")
+    wait_for(page, lambda d: css(section, ".log-report"), "the invocation's REPORT line")
+    request_id = section.get_attribute("data-request-id")
+    lines = [line.text for line in css(section, ".log-message")]
+    assert lines[0].startswith(f"START RequestId: {request_id}")
+    assert lines[-1].startswith(f"REPORT RequestId: {request_id}")
+    assert any(line.startswith(f"END RequestId: {request_id}") for line in lines)
+    assert "Init Duration" in lines[-1]  # the cold start, as Lambda reports it
+    assert "null" not in section.text.splitlines()  # nothing missing drawn as a word
+    screenshot(page, "tutorial-trace-cold-ddb")
+
+
+def _whole_ddb_trace(driver: WebDriver, console: ConsoleServer, trace_id: str) -> bool:
+    names = {row.get_attribute("data-name") for row in css(driver, ".span-row")}
+    if {"Initialization", "Invocation", "put_item ddb", "DynamoDB", "sam-app/Prod"} <= names:
+        return True
+    driver.get(console.url + f"#/traces/{trace_id}")
+    driver.refresh()
+    return False
+
+
+def test_a_filter_narrows_the_tutorials_traces(page: WebDriver, console: ConsoleServer, tutorial, cold_ddb):
+    hello = trace_id_of(get_hello(tutorial))
+    page.get(console.url + "#/traces")
+    wait_for(page, lambda d: {hello, cold_ddb} <= set(trace_rows(d)), "both requests listed")
+    box = page.find_element(By.ID, "filter")
+    box.send_keys('http.url CONTAINS "/ddb"', Keys.ENTER)
+    wait_for(page, lambda d: cold_ddb in trace_rows(d) and hello not in trace_rows(d), "only /ddb listed")
+    screenshot(page, "tutorial-traces-filtered")
+
+
+def test_a_new_request_appears_live(page: WebDriver, console: ConsoleServer, tutorial, cold_ddb):
+    page.get(console.url + "#/traces")
+    wait_for(page, lambda d: cold_ddb in trace_rows(d), "the list")
+    page.execute_script("window.__sameDocument = true")
+    later = trace_id_of(get_hello(tutorial))
+    wait_for(page, lambda d: later in trace_rows(d), "the new request listed without a reload")
+    assert page.execute_script("return window.__sameDocument === true")
+    row = page.find_element(By.CSS_SELECTOR, f'tr.trace-row[data-trace-id="{later}"]')
+    assert "/hello" in row.text and "GET" in row.text
+    screenshot(page, "tutorial-traces-live")
+
+
+def test_the_map_of_the_tutorial(page: WebDriver, console: ConsoleServer, tutorial, cold_ddb):
+    get_hello(tutorial)
+    page.get(console.url + "#/map")
+    # map.js (the lead's) draws nodes; here only that the tutorial's services are on it.
+    wait_for(
+        page,
+        lambda d: {"sam-app/Prod", "Demo"} <= {n.get_attribute("data-name") for n in css(d, ".map-node")},
+        "the map's nodes",
+    )
+    screenshot(page, "tutorial-map")
