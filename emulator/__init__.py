@@ -21,6 +21,13 @@ A request's path, hop by hop, as module:function (read it top to bottom):
       lambda_/runtime_api.py:RuntimeApiServer           POST /invocation/{id}/response
       apigateway/proxy_integration.py:parse_result      the function's answer -> the HTTP response
 
+    and its log lines:
+      lambda_/service.py:LambdaService._write           START/END/REPORT, to the terminal and the
+      lambda_/execution_environment.py:OutputStream       worker's log stream; the function's output
+      logs/shipper.py:LogShipper                        buffered, sent in batches from a thread
+        -> PutLogEvents to moto (the same durable_app.py and journal as DynamoDB)
+      logs/invocation_lines.py:invocation_events        one invocation's lines by its request id
+
     and the trace of it:
       tracing/trace_header.py                           X-Amzn-Trace-Id: Root, Parent, Sampled
       tracing/sampling.py                               traced or not: every request, or AWS's Default rule

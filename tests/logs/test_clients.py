@@ -1,11 +1,13 @@
 """The local CloudWatch Logs works with the clients users point at it: the AWS CLI (v1, the
 venv's), `sam logs --cw-log-group`, and boto3 making the calls `aws logs tail` (a CLI v2
-command) makes, --follow included."""
+command) makes, --follow included; and, like DynamoDB on the same port, not a web page."""
 
+import http.client
 import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -119,3 +121,41 @@ def test_the_calls_of_aws_logs_tail_and_its_follow_mode(moto):
     again = client.filter_log_events(**{**arguments, "startTime": newest})["events"]
     fresh = [event for event in again if event["eventId"] not in printed]
     assert event_messages(fresh) == invocation(third, "three")
+
+
+def logs_call(endpoint_url: str, group: str, **headers: str) -> tuple[int, bytes, dict[str, str]]:
+    """FilterLogEvents as a browser would send it: http.client, exactly these headers."""
+    parts = urlsplit(endpoint_url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
+    try:
+        signed = {
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20261130/{REGION}/logs/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "Logs_20140328.FilterLogEvents",
+        }
+        connection.request(
+            "POST", "/", body=json.dumps({"logGroupName": group}), headers={**signed, **headers}
+        )
+        response = connection.getresponse()
+        return response.status, response.read(), {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        connection.close()
+
+
+def test_a_web_page_cannot_read_the_logs(moto):
+    group = f"{GROUP}/guarded"
+    write_stream(moto.endpoint_url, group, stream_name("e"), invocation(new_request_id(), "secret"), now_ms())
+
+    status, body, _ = logs_call(moto.endpoint_url, group)
+    assert status == 200 and b"secret" in body  # the SDK's way in
+
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Host": "evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
+        status, body, answer_headers = logs_call(moto.endpoint_url, group, **headers)
+        assert status == 403, headers
+        assert b"secret" not in body
+        assert not [name for name in answer_headers if name.startswith("access-control-")]
