@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select
 from console.web.server import ConsoleServer
 from emulator.xray.server import XRayServer
 from tests.browser.page_support import css, page_errors, screenshot, trace_rows, wait_for
-from tests.xray.xray_support import fresh_trace, send_documents
+from tests.xray.xray_support import find, fresh_trace, send_documents
 
 HOSTILE = '<img src=x onerror="window.__pwned = 1">'
 
@@ -232,3 +232,60 @@ def test_two_traces_side_by_side(page: WebDriver, console, xray_server):
     assert [c.get_attribute("data-trace-id") for c in columns] == [hello, ddb]
     assert "hello world" in columns[0].text and "put_item ddb" in columns[1].text
     screenshot(page, "traces-compare")
+
+
+def test_a_fault_opens_on_its_exception_with_the_stack_frames(page: WebDriver, console, xray_server):
+    documents = fresh_trace("tutorial_hello_trace.json")
+    failing = find(documents, "hello world")
+    failing["fault"] = True
+    failing["cause"] = {
+        "working_directory": "/var/task",
+        "exceptions": [
+            {
+                "id": "0a1b2c3d4e5f6a7b",
+                "type": "KeyError",
+                "message": f"'message' {HOSTILE}",
+                "stack": [
+                    {"path": "/var/task/app.py", "line": 12, "label": "lambda_handler"},
+                    {"path": "/var/task/app.py", "line": 30, "label": "greet"},
+                ],
+            }
+        ],
+    }
+    send_documents(xray_server, documents)
+    page.get(console.url + f"#/traces/{documents[0]['trace_id']}")
+    selected = wait_for(
+        page, lambda d: d.find_element(By.CSS_SELECTOR, ".span-row.selected"), "a row selected"
+    )
+    # The first thing shown is what failed.
+    assert selected.get_attribute("data-name") == "hello world"
+    assert selected.get_attribute("data-status") == "fault"
+    assert page.find_element(By.CSS_SELECTOR, ".trace-facts .badge.fault").text == "fault"
+    page.find_element(By.CSS_SELECTOR, '.tab[data-tab="exceptions"]').click()
+    panel = page.find_element(By.CSS_SELECTOR, '.tab-panel[data-tab="exceptions"]')
+    assert panel.find_element(By.CSS_SELECTOR, "h4").text == "KeyError"
+    assert panel.find_element(By.CSS_SELECTOR, ".exception-message").text == f"'message' {HOSTILE}"
+    frames = [frame.text for frame in panel.find_elements(By.CSS_SELECTOR, ".stack li")]
+    assert frames == ["lambda_handler /var/task/app.py:12", "greet /var/task/app.py:30"]
+    assert page.execute_script("return window.__pwned === undefined")
+    screenshot(page, "trace-fault-exception")
+
+
+def test_a_custom_time_range_reads_only_that_window(page: WebDriver, console, xray_server):
+    recent = send(xray_server, "tutorial_hello_trace.json")
+    open_traces(page, console, recent)
+    Select(page.find_element(By.ID, "range")).select_by_value("custom")
+    start, end = page.find_element(By.ID, "custom-start"), page.find_element(By.ID, "custom-end")
+    assert start.is_displayed() and end.is_displayed()
+    # A window that ended an hour before the trace: set as a person types it, then applied.
+    page.execute_script(
+        """const hour = 3600e3, pad = (n) => String(n).padStart(2, '0');
+        const local = (t) => { const d = new Date(t); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-` +
+          `${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`; };
+        arguments[0].value = local(Date.now() - 3 * hour); arguments[1].value = local(Date.now() - hour);""",
+        start,
+        end,
+    )
+    page.find_element(By.CSS_SELECTOR, '#query button[type="submit"]').click()
+    wait_for(page, lambda d: css(d, "tr.empty") and recent not in trace_rows(d), "an empty list")
+    assert "live" not in page.find_element(By.CSS_SELECTOR, ".status-line").text

@@ -8,7 +8,7 @@ import {findInvocationLines} from './invocation_logs.js';
 import {curlCommand} from './curl.js';
 import {poll} from './live.js';
 import {renderSpanDetails} from './span_details.js';
-import {entryRequest, exceptionsById, invocations, linkTrace, spanStatus} from './spans.js';
+import {STATUSES, entryRequest, exceptionsById, invocations, linkTrace, spanStatus} from './spans.js';
 import {renderTimeline} from './timeline.js';
 
 // The log agent ships lines in batches after the response: keep looking this long.
@@ -84,6 +84,9 @@ function renderHeader(trace, tree, ctx) {
   const root = tree.roots[0];
   const status = root?.doc.http?.response?.status;
   const cold = tree.spans.find((s) => !s.segment && s.doc.name === 'Initialization');
+  // As the trace list's flags: a fault anywhere in the trace is the trace's fault.
+  const found = new Set(tree.spans.map((s) => spanStatus(s.doc)));
+  const worst = STATUSES.find((status) => found.has(status)) ?? 'ok';
   const curlBox = el('div', {class: 'curl-box', hidden: true});
   const curlButton = request ? el('button', {type: 'button', class: 'curl-button'}, 'Copy as curl') : null;
   curlButton?.addEventListener('click', async () => {
@@ -114,7 +117,7 @@ function renderHeader(trace, tree, ctx) {
       el('span', {class: 'fact'}, `started ${clock(tree.start)}`),
       el('span', {class: 'fact'}, `duration ${ms(trace.Duration ?? tree.end - tree.start)}`),
       el('span', {class: 'fact'}, `${tree.spans.length} segments and subsegments`),
-      root ? el('span', {class: `badge ${spanStatus(root.doc)}`}, spanStatus(root.doc)) : null,
+      el('span', {class: `badge ${worst}`, title: 'the worst status of any segment or subsegment'}, worst),
       cold ? el('span', {class: 'badge cold'}, `cold start: Initialization ${ms((cold.end ?? cold.start) - cold.start)}`) : null,
       trace.LimitExceeded ? el('span', {class: 'badge error'}, 'LimitExceeded: X-Ray left out segments') : null),
     el('div', {class: 'trace-actions'}, curlButton, compareForm),
