@@ -12,7 +12,7 @@ import pytest
 
 from emulator.xray import minute_stats
 from emulator.xray.documents import parse_document
-from emulator.xray.graph import Scope, build_services
+from emulator.xray.graph import Scope, build_services, edge_rows, inferred_rows, node_rows
 from emulator.xray.store import TraceStore
 from tests.xray.random_traces import split, vary
 from tests.xray.xray_support import fresh_trace
@@ -96,3 +96,31 @@ def test_documents_dropped_at_the_cap_leave_the_summed_minutes(tmp_path: Path, m
         summed, exact, _ = graphs(store, monkeypatch, start, end)
         assert summed == exact
     store.close()
+
+
+def test_the_parts_of_a_window_read_from_documents_are_found_by_start_time(tmp_path: Path):
+    # The parts read exactly (a window's edges, unsettled minutes) are start time ranges: read
+    # by the end time indexes they were every document from the window's start on, the whole
+    # store when the window covers it.
+    store = TraceStore(tmp_path / "traces.db")
+    insert(store, old_traces(random.Random(3), 4))
+    plans: list[str] = []
+
+    class Explaining:
+        def __init__(self, db: Any) -> None:
+            self.db = db
+
+        def execute(self, sql: str, params: Any = ()) -> Any:
+            plans.append(" / ".join(row[3] for row in self.db.execute(f"EXPLAIN QUERY PLAN {sql}", params)))
+            return self.db.execute(sql, params)
+
+    now = time.time()
+    with store.reader() as db:
+        scope = Scope(now - 3600, now, starts=(now - 300, now))
+        for rows in (node_rows, edge_rows, inferred_rows):
+            list(rows(Explaining(db), scope))
+    store.close()
+    assert len(plans) == 3
+    for plan in plans:
+        assert "docs_graph" not in plan and "spans_inferred" not in plan, plan
+        assert "docs_starts" in plan or "spans_starts" in plan, plan
