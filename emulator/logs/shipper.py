@@ -234,7 +234,8 @@ class LogShipper:
                         raise
                     # CloudWatch will never take this batch: sending it again would hold up
                     # every line behind it.
-                    self._dropped += len(batch)
+                    with self._condition:
+                        self._dropped += len(batch)
                     if self._log is not None:
                         self._log(f"CloudWatch Logs refused {len(batch)} lines for {group} {stream}: {error}")
                 self._acknowledged(batch)

@@ -144,6 +144,19 @@ def test_lines_put_while_moto_is_down_are_sent_when_it_is_back(moto, make_shippe
     assert shipper.dropped == 0
 
 
+def test_lines_cloudwatch_will_never_take_are_dropped_and_do_not_hold_up_the_rest(moto, make_shipper):
+    said: list[str] = []
+    shipper = make_shipper(log=said.append)
+    refused_group = "/aws/lambda/" + "x" * 600  # over CloudWatch's 512 characters: never created
+    shipper.put(refused_group, STREAM_A, "cannot go anywhere")
+    shipper.put(GROUP, STREAM_A, "goes through")
+    assert shipper.flush()
+
+    assert [message for _, message in stream_events(moto, GROUP, STREAM_A)] == ["goes through"]
+    assert shipper.dropped == 1
+    assert len(said) == 1 and said[0].startswith("CloudWatch Logs refused 1 lines")
+
+
 def test_close_sends_what_is_buffered(moto):
     shipper = LogShipper(lambda: logs_client(moto.endpoint_url, REGION), flush_interval=60)
     for i in range(100):
