@@ -4,9 +4,10 @@ documents arrived (late, out of order, dropped at the cap)."""
 
 import json
 import random
+import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -118,7 +119,7 @@ def test_the_parts_of_a_window_read_from_documents_are_found_by_start_time(tmp_p
     with store.reader() as db:
         scope = Scope(now - 3600, now, starts=(now - 300, now))
         for rows in (node_rows, edge_rows, inferred_rows):
-            list(rows(Explaining(db), scope))
+            list(rows(cast(sqlite3.Connection, Explaining(db)), scope))
     store.close()
     assert len(plans) == 3
     for plan in plans:
