@@ -3,6 +3,9 @@ real local X-Ray (no Lambda here: quick). Each test sends traces of its own and 
 those, so the tests share one X-Ray and one console and depend on no order."""
 
 import json
+import os
+import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +18,7 @@ from selenium.webdriver.support.ui import Select
 from console.web.server import ConsoleServer
 from emulator.xray.server import XRayServer
 from tests.browser.page_support import css, page_errors, screenshot, trace_rows, wait_for
-from tests.xray.xray_support import find, fresh_trace, send_documents
+from tests.xray.xray_support import find, fresh_trace, make_client, send_documents
 
 HOSTILE = '<img src=x onerror="window.__pwned = 1">'
 
@@ -289,3 +292,42 @@ def test_a_custom_time_range_reads_only_that_window(page: WebDriver, console, xr
     page.find_element(By.CSS_SELECTOR, '#query button[type="submit"]').click()
     wait_for(page, lambda d: css(d, "tr.empty") and recent not in trace_rows(d), "an empty list")
     assert "live" not in page.find_element(By.CSS_SELECTOR, ".status-line").text
+
+
+def test_more_than_a_page_of_traces_loads_by_next_token(page: WebDriver, console, xray_server):
+    batch = uuid.uuid4().hex[:12]
+    now = time.time()
+    documents = []
+    for index in range(130):  # the API answers 100 a page
+        segment = fresh_trace("tutorial_hello_trace.json")[0]
+        segment["start_time"] = now - 200 + index
+        segment["end_time"] = segment["start_time"] + 0.01
+        segment["annotations"] = {"batch": batch}
+        documents.append(json.dumps(segment))
+    xray = make_client(xray_server)
+    for first in range(0, len(documents), 50):
+        xray.put_trace_segments(TraceSegmentDocuments=documents[first : first + 50])
+    expected = {json.loads(document)["trace_id"] for document in documents}
+    page.get(console.url + "#/traces")
+    apply_filter(page, f'annotation.batch = "{batch}"')
+    wait_for(page, lambda d: len(trace_rows(d)) == 100, "the first page")
+    page.find_element(By.CSS_SELECTOR, "button.more").click()
+    wait_for(page, lambda d: len(trace_rows(d)) == 130, "the second page added")
+    rows = trace_rows(page)
+    assert set(rows) == expected
+    assert not page.find_element(By.CSS_SELECTOR, "button.more").is_displayed()
+
+
+def test_with_aws_the_page_reads_through_signed_calls(page: WebDriver, xray_server, monkeypatch):
+    """--aws: the same page, its calls signed with the default chain's credentials and sent to
+    "AWS", here the local X-Ray standing in for it."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDBROWSERTEST00001")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "browser-test-secret")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    trace_id = send(xray_server, "tutorial_ddb_trace.json")
+    with ConsoleServer(None, None, aws_endpoint_urls={"xray": xray_server.api_url}) as aws_console:
+        open_traces(page, aws_console, trace_id)
+        page.get(aws_console.url + f"#/traces/{trace_id}")
+        wait_for(page, lambda d: css(d, '.span-row[data-name="put_item ddb"]'), "the trace's timeline")

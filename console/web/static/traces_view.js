@@ -65,8 +65,11 @@ export function mountTraces(element, ctx) {
     if (a && b) ctx.compare(a, b);
   });
 
-  function request(extra = {}) {
-    const {start, end} = ctx.range();
+  // The window of the first page: a NextToken continues that query, so later pages ask it again.
+  let pagedWindow = null;
+
+  function request(extra = {}, window = ctx.range()) {
+    const {start, end} = window;
     const body = {StartTime: start, EndTime: end, Sampling: false, ...extra};
     const filter = ctx.filter().trim();
     if (filter) body.FilterExpression = filter;
@@ -77,8 +80,9 @@ export function mountTraces(element, ctx) {
   async function reload() {
     const mine = ++generation;
     status.textContent = 'Loading…';
+    pagedWindow = ctx.range();
     try {
-      const answer = await xray('/TraceSummaries', request());
+      const answer = await xray('/TraceSummaries', request({}, pagedWindow));
       if (mine !== generation) return;
       ctx.showError(null);
       byId.clear();
@@ -103,7 +107,7 @@ export function mountTraces(element, ctx) {
     const mine = generation;
     moreButton.disabled = true;
     try {
-      const answer = await xray('/TraceSummaries', request({NextToken: nextToken}));
+      const answer = await xray('/TraceSummaries', request({NextToken: nextToken}, pagedWindow));
       if (mine !== generation) return;
       for (const summary of answer.TraceSummaries ?? []) if (!byId.has(summary.Id)) byId.set(summary.Id, summary);
       nextToken = answer.NextToken ?? null;
