@@ -18,6 +18,7 @@ from bench.baseline_server import BaselineServer
 from bench.durability_figures import measure as measure_durability
 from bench.http_load import Request, measure_latency, measure_throughput
 from bench.local_stack import LocalStack
+from bench.otlp_figures import measure as measure_otlp
 from bench.query_figures import measure as measure_queries
 from bench.xray_figures import measure_graph_query, measure_ingest
 
@@ -71,6 +72,7 @@ def main() -> None:
         console.print(latency, throughput)
     console.print("  measuring X-Ray daemon ingest …")
     console.print(measure_ingest(segments=args.segments).table())
+    console.print(measure_otlp(segments=args.segments).table())
     console.print(f"  measuring GetServiceGraph over {args.stored:,} stored segments …")
     console.print(measure_graph_query(stored=args.stored).table())
     for documents in args.query_documents:
