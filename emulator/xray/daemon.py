@@ -1,5 +1,9 @@
 """The X-Ray daemon's UDP intake: header line + one segment document per datagram.
 
+A datagram whose body starts with `T1S` / `T1U` is ADOT's OpenTelemetry exporter's instead: an
+OTLP batch of spans, converted to segment documents by emulator.xray.otlp on the writer thread
+and stored like the rest (`T1U`, not sampled, is only counted).
+
 The receive loop only copies datagrams into a queue, so a burst from many functions is
 absorbed by the socket buffer and the queue rather than dropped; a writer thread parses,
 validates and batch-inserts. Bad datagrams are counted per kind and logged once per kind.
