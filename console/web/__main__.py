@@ -1,13 +1,19 @@
 """python -m console.web [--aws] [--port N] [--region R] [--no-open]: serve the console, print
-its URL and open it in a browser where there is one. Ctrl-C stops it."""
+its URL and open it in a browser where there is one. Ctrl-C stops it.
+
+A running local stack serves the console itself (its X-Ray process, URL in endpoints.json);
+with no option that says otherwise, this prints and opens that one instead of serving another.
+"""
 
 import argparse
+import http.client
 import json
 import os
 import sys
 import threading
 import webbrowser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from console.web.server import ConsoleServer
 from console.xray_client import DEFAULT_REGION, ENDPOINTS_FILE, local_endpoint
@@ -32,6 +38,34 @@ def local_logs_endpoint(endpoints_file: Path = ENDPOINTS_FILE) -> str | None:
     return None
 
 
+def running_stack_console(endpoints_file: Path = ENDPOINTS_FILE) -> str | None:
+    """The running stack's console URL if endpoints.json names one and it answers, else None
+    (no stack, a stack started without it, or a stale file from a stack that has stopped)."""
+    try:
+        url = json.loads(endpoints_file.read_text()).get("console")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(url, str) or not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return None
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
+    try:
+        connection.request("HEAD", "/")
+        answered = connection.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        connection.close()
+    return url if answered else None
+
+
+def open_in_browser(url: str, no_open: bool) -> None:
+    if not no_open and has_display():
+        webbrowser.open(url)
+
+
 def has_display() -> bool:
     """Whether webbrowser can show something: a desktop session, or macOS / Windows."""
     if sys.platform in ("darwin", "win32"):
@@ -54,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0 to 65535")
 
+    own_choice = args.aws or args.port or args.endpoint_url or args.logs_endpoint_url
+    stack_console = None if own_choice else running_stack_console()
+    if stack_console is not None:
+        print(f"X-Ray console  {stack_console}   (served by the running local stack)", flush=True)
+        open_in_browser(stack_console, args.no_open)
+        return 0
+
     if args.aws:
         xray_url = logs_url = None
         source = f"X-Ray and CloudWatch Logs in {args.region}, with your AWS credentials (read-only calls)"
@@ -71,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     print(f"X-Ray console  {server.url}   ({source}; Ctrl-C stops it)", flush=True)
-    if not args.no_open and has_display():
-        webbrowser.open(server.url)
+    open_in_browser(server.url, args.no_open)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

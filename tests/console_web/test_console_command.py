@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from console.web.__main__ import local_logs_endpoint
+from console.web.__main__ import local_logs_endpoint, running_stack_console
+from console.web.server import ConsoleServer
+from emulator.loopback import free_port
 from emulator.xray.server import XRayServer
 from tests.conftest import ROOT
 from tests.console_web.console_support import call, post_json
@@ -56,3 +58,18 @@ def test_logs_come_from_the_stacks_logs_entry_else_its_moto_server(tmp_path: Pat
     endpoints.write_text("not json")
     assert local_logs_endpoint(endpoints) is None
     assert local_logs_endpoint(tmp_path / "missing.json") is None
+
+
+def test_the_running_stacks_own_console_is_found_only_when_it_answers(
+    xray_server: XRayServer, tmp_path: Path
+):
+    endpoints = tmp_path / "endpoints.json"
+    with ConsoleServer(xray_server.api_url, None) as console:
+        endpoints.write_text(json.dumps({"console": console.url, "xray_api": xray_server.api_url}))
+        assert running_stack_console(endpoints) == console.url
+    # The stack stopped and left its file behind.
+    assert running_stack_console(endpoints) is None
+    endpoints.write_text(json.dumps({"console": f"http://127.0.0.1:{free_port()}/"}))
+    assert running_stack_console(endpoints) is None
+    endpoints.write_text(json.dumps({"console": None}))
+    assert running_stack_console(endpoints) is None
