@@ -149,3 +149,20 @@ def test_the_map_of_the_tutorial(page: WebDriver, console: ConsoleServer, tutori
         "the map's nodes",
     )
     screenshot(page, "tutorial-map")
+
+
+def test_view_traces_on_a_map_node_lists_that_nodes_traces(
+    page: WebDriver, console: ConsoleServer, tutorial, cold_ddb
+):
+    hello = trace_id_of(get_hello(tutorial))
+    page.get(console.url + "#/map")
+    node = wait_for(
+        page, lambda d: d.find_element(By.CSS_SELECTOR, '.map-node[data-name="Demo"]'), "the Demo node"
+    )
+    node.click()
+    wait_for(page, lambda d: d.find_element(By.CSS_SELECTOR, "button.view-traces"), "View traces").click()
+    wait_for(page, lambda d: d.current_url.endswith("#/traces"), "the Traces page")
+    expression = page.find_element(By.ID, "filter").get_attribute("value") or ""
+    assert "Demo" in expression
+    wait_for(page, lambda d: cold_ddb in trace_rows(d), "the POST /ddb trace listed")
+    assert hello not in trace_rows(page)
