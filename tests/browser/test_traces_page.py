@@ -234,6 +234,9 @@ def test_two_traces_side_by_side(page: WebDriver, console, xray_server):
     columns = css(page, ".compare-column")
     assert [c.get_attribute("data-trace-id") for c in columns] == [hello, ddb]
     assert "hello world" in columns[0].text and "put_item ddb" in columns[1].text
+    # One scale for both: the axes end at the same time, the longer trace's.
+    ends = [css(column, ".tl-tick")[-1].text for column in columns]
+    assert ends[0] == ends[1] == "312.0 ms"
     screenshot(page, "traces-compare")
 
 

@@ -3,7 +3,7 @@
 export function ms(seconds) {
   if (seconds === null || seconds === undefined || !Number.isFinite(Number(seconds))) return '–';
   const value = Number(seconds) * 1000;
-  if (value >= 10000) return `${(value / 1000).toFixed(2)} s`;
+  if (value >= 1000) return `${(value / 1000).toFixed(2)} s`;
   return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
 }
 

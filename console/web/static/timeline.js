@@ -9,10 +9,11 @@ const TICKS = 4;
 
 /**
  * Draws `tree` (spans.linkTrace) into `container`; `onSelect(span)` when a row is clicked.
+ * `axisSeconds` stretches the axis beyond the trace (compare: two traces on one scale).
  * Returns {select(spanId)}.
  */
-export function renderTimeline(container, tree, {onSelect = () => {}} = {}) {
-  const total = Math.max(tree.end - tree.start, 1e-6);
+export function renderTimeline(container, tree, {onSelect = () => {}, axisSeconds = 0} = {}) {
+  const total = Math.max(tree.end - tree.start, axisSeconds, 1e-6);
   const collapsed = new Set();
   const rows = new Map();
 
