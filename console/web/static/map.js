@@ -219,7 +219,10 @@ export function drawGraph(container, services, { onViewTraces = () => {}, minute
     close.addEventListener("click", () => {
       details.hidden = true;
       what.classList.remove("selected");
+      container.classList.remove("has-details");
     });
+    // A short map (one trace's) grows while its details are open, so the panel is not cut.
+    container.classList.add("has-details");
     details.replaceChildren(close);
     draw(details);
   };
@@ -299,7 +302,9 @@ function drawEdge(source, target, edge, laid, minutes, select, onViewTraces) {
     class: `map-edge status-${worst(counts)}`,
     tabindex: 0,
     "data-source": source.Name || "",
+    "data-source-type": source.Type || "",
     "data-target": target.Name || "",
+    "data-target-type": target.Type || "",
     "data-total": counts.total,
   });
   const points = laid.points;
@@ -548,5 +553,9 @@ function selectionKey(selected) {
   if (selected.classList.contains("map-node")) {
     return `.map-node[data-name="${escape(selected.dataset.name)}"][data-type="${escape(selected.dataset.type)}"]`;
   }
-  return `.map-edge[data-source="${escape(selected.dataset.source)}"][data-target="${escape(selected.dataset.target)}"]`;
+  const { source, sourceType, target, targetType } = selected.dataset;
+  return (
+    `.map-edge[data-source="${escape(source)}"][data-source-type="${escape(sourceType)}"]` +
+    `[data-target="${escape(target)}"][data-target-type="${escape(targetType)}"]`
+  );
 }
