@@ -101,7 +101,14 @@ def drawn_nodes(driver: WebDriver) -> dict[tuple[str, str], WebElement]:
 
 def open_map(driver: WebDriver, console: ConsoleServer, count: int) -> dict[tuple[str, str], WebElement]:
     driver.get(console.url + "#/map")
-    return wait_for(driver, lambda d: (found := drawn_nodes(d)) and len(found) == count and found, "the map")
+
+    def drawn(d: WebDriver) -> dict[tuple[str, str], WebElement] | None:
+        found = drawn_nodes(d)
+        return found if len(found) == count else None
+
+    nodes = wait_for(driver, drawn, "the map")
+    assert nodes is not None
+    return nodes
 
 
 def test_nodes_edges_and_numbers_are_the_service_graphs(page: WebDriver, console, xray_server, sent):
@@ -117,11 +124,13 @@ def test_nodes_edges_and_numbers_are_the_service_graphs(page: WebDriver, console
         if service.get("Type") == "client":
             assert not css(node, ".node-latency"), "the client node has no statistics"
             continue
-        average_ms = counts and service["SummaryStatistics"]["TotalResponseTime"] / counts["total"] * 1000
+        average_ms = service["SummaryStatistics"]["TotalResponseTime"] / counts["total"] * 1000
         shown = node.find_element(By.CSS_SELECTOR, ".node-latency").get_attribute("data-average-ms")
         assert math.isclose(float(shown or "nan"), average_ms, rel_tol=1e-9)
         # The health ring: one arc per non-zero part, as long as its share of the circle.
-        arcs = {arc.get_attribute("data-part"): arc for arc in css(node, ".health-ring circle[data-part]")}
+        arcs = {
+            arc.get_attribute("data-part") or "": arc for arc in css(node, ".health-ring circle[data-part]")
+        }
         assert set(arcs) == {part for part in RING_PARTS if counts[part]}
         for part, arc in arcs.items():
             radius = float(arc.get_attribute("r") or "0")
@@ -184,9 +193,7 @@ def test_view_traces_on_an_edge_lists_exactly_its_traces(page: WebDriver, consol
     button = wait_for(
         page, lambda d: d.find_element(By.CSS_SELECTOR, ".map-details .view-traces"), "View traces"
     )
-    assert button.get_attribute(
-        "data-filter",
-    ).startswith('edge(id(name: "sam-app/Prod"')
+    assert (button.get_attribute("data-filter") or "").startswith('edge(id(name: "sam-app/Prod"')
     button.click()
     wait_for(page, lambda d: set(trace_rows(d)) == set(sent["ddb"]), "the edge's traces, and only them")
 
@@ -204,6 +211,7 @@ def test_a_filter_redraws_the_map_from_the_matching_traces(page: WebDriver, cons
         return found if stage is not None and stage.get_attribute("data-total") == "1" else None
 
     nodes = wait_for(page, only_the_fault, "the map of the one faulted trace")
+    assert nodes is not None
     # One POST /ddb: no hello world function on it, and the stage's one request is its fault.
     assert not any("HelloWorld" in name for name, _ in nodes)
     assert nodes[("sam-app/Prod", "AWS::ApiGateway::Stage")].get_attribute("data-fault") == "1"
