@@ -53,13 +53,13 @@ def _varied_trace(index: int, when: float) -> list[dict[str, Any]]:
     return documents
 
 
-def _fill(path: str, documents: int, now: float) -> None:
+def _fill(path: str, documents: int, now: float, spread_seconds: float) -> None:
     store = TraceStore(path, max_documents=max(documents, 1))
     traces = documents // DOCUMENTS_PER_TRACE
     batch: list[DocumentFacts] = []
     try:
         for index in range(traces):
-            when = now - SPREAD_SECONDS * (1 - index / traces)
+            when = now - spread_seconds * (1 - index / traces)
             batch.extend(parse_document(json.dumps(d)) for d in _varied_trace(index, when))
             if len(batch) >= FILL_BATCH:
                 store.insert(batch)
@@ -74,10 +74,12 @@ def _fill(path: str, documents: int, now: float) -> None:
         store.close()
 
 
-def fill(path: Path, documents: int, now: float) -> float:
-    """Fill a store in a child process; return the seconds it took."""
+def fill(path: Path, documents: int, now: float, spread_seconds: float = SPREAD_SECONDS) -> float:
+    """Fill a store in a child process with traces spread over `spread_seconds` before `now`;
+    return the seconds it took."""
     began = time.perf_counter()
-    child = multiprocessing.get_context("spawn").Process(target=_fill, args=(str(path), documents, now))
+    arguments = (str(path), documents, now, spread_seconds)
+    child = multiprocessing.get_context("spawn").Process(target=_fill, args=arguments)
     child.start()
     child.join()
     if child.exitcode != 0:
