@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -217,3 +218,18 @@ def test_a_filter_redraws_the_map_from_the_matching_traces(page: WebDriver, cons
     assert nodes[("sam-app/Prod", "AWS::ApiGateway::Stage")].get_attribute("data-fault") == "1"
     assert ("Demo", "AWS::DynamoDB::Table") in nodes
     screenshot(page, "map-filtered")
+
+
+def test_the_address_carries_the_range_and_the_filter(page: WebDriver, console, xray_server, sent):
+    # Every trace of the module is in this window; the filter keeps the one fault.
+    now = time.time()
+    query = urlencode({"start": f"{now - 600:.0f}", "end": f"{now + 60:.0f}", "filter": "http.status = 502"})
+    page.get(console.url + f"#/map?{query}")
+
+    def stage_total(driver: WebDriver) -> str | None:
+        stage = drawn_nodes(driver).get(("sam-app/Prod", "AWS::ApiGateway::Stage"))
+        return stage.get_attribute("data-total") if stage is not None else None
+
+    assert wait_for(page, stage_total, "the map of the address's filter") == "1"
+    assert page.find_element(By.ID, "filter").get_attribute("value") == "http.status = 502"
+    assert page.find_element(By.ID, "range").get_attribute("value") == "custom"

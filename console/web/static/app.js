@@ -97,11 +97,35 @@ function mountMapRoute(element) {
   };
 }
 
+/**
+ * A range in the address, so a view can be linked and bookmarked: `?minutes=60`, or
+ * `?start=<epoch s>&end=<epoch s>` for a fixed window (as the console's own links carry theirs).
+ */
+function takeRangeFromAddress(query) {
+  const params = new URLSearchParams(query);
+  const minutes = Number(params.get('minutes'));
+  const start = Number(params.get('start'));
+  const end = Number(params.get('end'));
+  if (params.has('start') && params.has('end') && Number.isFinite(start) && Number.isFinite(end) && end > start) {
+    state.custom = {start, end};
+    rangeSelect.value = 'custom';
+    customStart.value = localInput(start);
+    customEnd.value = localInput(end);
+    customBox.hidden = false;
+  } else if (params.has('minutes') && minutes > 0) {
+    state.minutes = minutes;
+    state.custom = null;
+    if ([...rangeSelect.options].some((option) => option.value === String(minutes))) rangeSelect.value = String(minutes);
+  }
+  if (params.has('filter')) filterInput.value = state.filter = params.get('filter');
+}
+
 function route() {
   current?.dispose?.();
   current = null;
   showFilterError(null);
-  const hash = location.hash || '#/map';
+  const [hash, query = ''] = (location.hash || '#/map').split('?');
+  if (query) takeRangeFromAddress(query);
   const [, name = 'map', ...rest] = hash.split('/');
   const args = rest.map((part) => decodeURIComponent(part));
   const listView = name === 'map' || (name === 'traces' && !args.length);
