@@ -16,6 +16,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from console.web.server import ConsoleServer
+from emulator.loopback import free_port
 from emulator.xray.server import XRayServer
 from tests.browser.page_support import css, page_errors, screenshot, trace_rows, wait_for
 from tests.xray.xray_support import find, fresh_trace, make_client, send_documents
@@ -334,3 +335,23 @@ def test_with_aws_the_page_reads_through_signed_calls(page: WebDriver, xray_serv
         open_traces(page, aws_console, trace_id)
         page.get(aws_console.url + f"#/traces/{trace_id}")
         wait_for(page, lambda d: css(d, '.span-row[data-name="put_item ddb"]'), "the trace's timeline")
+
+
+def test_a_trace_id_from_a_response_header_opens_that_trace(page: WebDriver, console, xray_server):
+    trace_id = send(xray_server, "tutorial_hello_trace.json")
+    page.get(console.url + "#/traces")
+    box = page.find_element(By.CSS_SELECTOR, "input.open-id")
+    box.send_keys(f"Root={trace_id};Parent=53995c3f42cd8ad8;Sampled=1", Keys.ENTER)
+    wait_for(
+        page, lambda d: d.find_element(By.CSS_SELECTOR, ".trace-id-full").text == trace_id, "the trace opened"
+    )
+    assert page.current_url.endswith(f"#/traces/{trace_id}")
+
+
+def test_an_xray_api_that_is_down_is_said_on_the_page(page: WebDriver, xray_server):
+    with ConsoleServer(f"http://127.0.0.1:{free_port()}", None) as down:
+        page.get(down.url + "#/traces")
+        error = page.find_element(By.ID, "filter-error")
+        wait_for(page, lambda d: error.is_displayed(), "the error")
+        assert "cannot reach the local X-Ray at http://127.0.0.1:" in error.text
+        assert css(page, "tr.empty")

@@ -44,13 +44,22 @@ export function mountTraces(element, ctx) {
   const groupSelect = el('select', {'aria-label': 'Group by', class: 'group-by'});
   const compareButton = el('button', {type: 'button', class: 'compare-button', disabled: true}, 'Compare selected');
   const moreButton = el('button', {type: 'button', class: 'more', hidden: true}, 'Load more');
+  // A trace id from a log line, a response's X-Amzn-Trace-Id or a colleague: straight to it.
+  const idInput = el('input', {type: 'text', class: 'open-id', placeholder: '1-xxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxx', 'aria-label': 'trace id', spellcheck: 'false'});
+  const openForm = el('form', {class: 'open-form'}, idInput, el('button', {type: 'submit'}, 'Open trace'));
+  openForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    // "Root=1-...;Parent=...;Sampled=1" (the header) works too.
+    const id = idInput.value.trim().replace(/^Root=/, '').split(';')[0];
+    if (id) ctx.openTrace(id);
+  });
   const groups = el('div', {class: 'groups', hidden: true});
   const head = el('thead');
   const body = el('tbody');
   const table = el('table', {class: 'traces'}, head, body);
   element.replaceChildren(el('section', {class: 'traces-view'},
     el('div', {class: 'list-tools'},
-      el('label', {}, 'Group by ', groupSelect), compareButton, status),
+      el('label', {}, 'Group by ', groupSelect), compareButton, status, openForm),
     groups,
     el('div', {class: 'table-wrap'}, table),
     moreButton));
