@@ -88,9 +88,9 @@ class XRayBackend:
         except FilterError as error:
             raise InvalidRequest(f"FilterExpression is not valid: {error}") from None
         fingerprint = hashlib.sha256(json.dumps([start, end, time_range_type, filter_expression]).encode())
-        after = _read_token(next_token, fingerprint.hexdigest()[:16]) if next_token else None
+        after, counted = _read_token(next_token, fingerprint.hexdigest()[:16]) if next_token else (None, None)
         with self.store.reader() as db:
-            page = summary_pages.Page(db, start, end, time_range_type, after)
+            page = summary_pages.Page(db, start, end, time_range_type, after, counted)
             summaries = page.read(SUMMARIES_PAGE_SIZE, filter_sql.split(predicate))
             processed = page.processed_count()
         result: dict[str, Any] = {
@@ -99,7 +99,7 @@ class XRayBackend:
             "TracesProcessedCount": processed,
         }
         if page.next_after is not None:
-            result["NextToken"] = _make_token(page.next_after, fingerprint.hexdigest()[:16])
+            result["NextToken"] = _make_token(page.next_after, fingerprint.hexdigest()[:16], processed)
         return result
 
     def get_service_graph(self, start: float, end: float) -> dict[str, Any]:
@@ -166,28 +166,34 @@ def _id_of(text: str) -> str:
     return value.get("id", "") if isinstance(value, dict) and isinstance(value.get("id"), str) else ""
 
 
-def _make_token(after: summary_pages.Keyset, fingerprint: str) -> str:
+def _make_token(after: summary_pages.Keyset, fingerprint: str, processed: int) -> str:
     """The key of the last trace returned (keyset paging: each page costs the same, wherever
-    it starts), and which query it belongs to."""
-    data = {"after": [after.start_time, after.trace_id], "query": fingerprint}
+    it starts), which query it belongs to, and the window's TracesProcessedCount as the first
+    page counted it (every page reports the window's; counting it again on each page would
+    cost each page what counting cost the first)."""
+    data = {"after": [after.start_time, after.trace_id], "query": fingerprint, "processed": processed}
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
 
 
-def _read_token(token: str, fingerprint: str) -> summary_pages.Keyset:
-    """The key a NextToken stands for; it must come from the same query."""
+def _read_token(token: str, fingerprint: str) -> tuple[summary_pages.Keyset, int | None]:
+    """The key a NextToken stands for, and the count it carries (None in a token without one);
+    it must come from the same query."""
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()))
         start_time, trace_id = data["after"]
         query = data["query"]
-    except (ValueError, KeyError, TypeError, RecursionError):
+        processed = data.get("processed")
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise InvalidRequest("NextToken is not valid") from None
     if (
         not isinstance(start_time, int | float)
         or isinstance(start_time, bool)
         or not math.isfinite(start_time)
         or not isinstance(trace_id, str)
+        or not (processed is None or (isinstance(processed, int) and not isinstance(processed, bool)))
+        or (processed is not None and processed < 0)
     ):
         raise InvalidRequest("NextToken is not valid")
     if query != fingerprint:
         raise InvalidRequest("NextToken belongs to a different query (StartTime, EndTime or filter changed)")
-    return summary_pages.Keyset(float(start_time), trace_id)
+    return summary_pages.Keyset(float(start_time), trace_id), processed

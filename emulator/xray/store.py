@@ -166,7 +166,7 @@ class TraceStore:
         if version not in (0, SCHEMA_VERSION):
             carried_over = self._set_aside_older_file(version)
         self._db.executescript(SCHEMA)
-        self._db.executescript(trace_index.SCHEMA)
+        trace_index.create(self._db)
         self._db.executescript(minute_stats.SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._count = self._db.execute("SELECT count(*) FROM docs").fetchone()[0]

@@ -8,6 +8,7 @@ SQL can say is a WHERE clause over trace_index; the rest is evaluated in Python 
 """
 
 import json
+import math
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -41,27 +42,40 @@ class Page:
     """One page of a GetTraceSummaries query: a window by TimeRangeType, a filter, a start."""
 
     def __init__(
-        self, db: sqlite3.Connection, start: float, end: float, time_range_type: str, after: Keyset | None
+        self,
+        db: sqlite3.Connection,
+        start: float,
+        end: float,
+        time_range_type: str,
+        after: Keyset | None,
+        processed: int | None = None,
     ) -> None:
+        """processed: the window's TracesProcessedCount when an earlier page counted it (the
+        NextToken carries it, so only a first page counts)."""
         self.db = db
         self.time_range_type = time_range_type
         self.after = after
         self.window_params = {"start": start, "end": end, "start_floor": int(start)}
         self.next_after: Keyset | None = None
-        self._processed: int | None = None
+        self._processed = processed
 
     def processed_count(self) -> int:
-        """How many traces the window holds (TracesProcessedCount)."""
+        """How many traces the window holds (TracesProcessedCount: "including traces that did
+        not match the specified filter expression", botocore's model), on every page."""
         if self._processed is None:
-            window = {
-                "TraceId": "SELECT count(*) FROM trace_index t INDEXED BY trace_index_epoch"
-                " WHERE t.trace_epoch >= :start_floor AND t.trace_epoch <= :end",
-                "Event": "SELECT count(*) FROM trace_index t WHERE t.trace_id IN"
-                " (SELECT trace_id FROM docs WHERE received >= :start AND received <= :end)",
-                "Service": "SELECT count(*) FROM trace_index t WHERE t.trace_id IN"
-                " (SELECT trace_id FROM docs WHERE end_time >= :start AND end_time <= :end)",
-            }[self.time_range_type]
-            self._processed = self.db.execute(window, self.window_params).fetchone()[0]
+            p = self.window_params
+            if self.time_range_type == "TraceId":
+                self._processed = trace_index.count_by_epoch(
+                    self.db, int(p["start_floor"]), math.floor(p["end"])
+                )
+            else:
+                window = {
+                    "Event": "SELECT count(*) FROM trace_index t WHERE t.trace_id IN"
+                    " (SELECT trace_id FROM docs WHERE received >= :start AND received <= :end)",
+                    "Service": "SELECT count(*) FROM trace_index t WHERE t.trace_id IN"
+                    " (SELECT trace_id FROM docs WHERE end_time >= :start AND end_time <= :end)",
+                }[self.time_range_type]
+                self._processed = int(self.db.execute(window, p).fetchone()[0])
         return self._processed
 
     def read(self, size: int, sql_filter: SqlFilter | None = None) -> list[dict[str, Any]]:

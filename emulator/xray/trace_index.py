@@ -12,11 +12,13 @@ Tables:
   trace_index     one row per trace: the TraceFacts the filters read, as columns, and the
                   TraceSummary as GetTraceSummaries returns it (JSON).
   trace_services  the (name, type) of every node of the trace, for `service("x")` in SQL.
+  trace_minutes   how many traces start in each minute (by trace id), for TracesProcessedCount.
 Annotations are already kept per trace in the store's `annotations` table.
 """
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,7 +57,24 @@ CREATE TABLE IF NOT EXISTS trace_services (
     type TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS trace_services_trace ON trace_services (trace_id, name, type);
+-- How many traces of trace_index start (trace id epoch) in each minute: TracesProcessedCount
+-- of a TraceId window sums these, and counts only its partial first and last minutes' rows.
+CREATE TABLE IF NOT EXISTS trace_minutes (minute INTEGER PRIMARY KEY, traces INTEGER NOT NULL);
 """
+
+SECONDS_PER_MINUTE = 60
+
+
+def create(db: sqlite3.Connection) -> None:
+    """The tables; trace_minutes counted from trace_index when a file is older than it."""
+    had_counts = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'trace_minutes'").fetchone()
+    db.executescript(SCHEMA)
+    if had_counts is None:
+        db.execute(
+            "INSERT INTO trace_minutes (minute, traces)"
+            f" SELECT trace_epoch / {SECONDS_PER_MINUTE}, count(*) FROM trace_index GROUP BY 1"
+        )
+
 
 # Stored JSON is only read back by json.loads: no cycle check (the values are plain trees) and
 # no spaces, a fifth of the encoding's cost.
@@ -107,13 +126,50 @@ def refresh(db: sqlite3.Connection, trace_ids: Iterable[str]) -> None:
         services.extend((trace.trace_id, name, node_type or "") for name, node_type in set(trace.services))
     db.executemany(f"INSERT INTO trace_index VALUES ({', '.join('?' * 20)})", rows)
     db.executemany("INSERT INTO trace_services (trace_id, name, type) VALUES (?, ?, ?)", services)
+    _count(db, [row[1] for row in rows], +1)
 
 
 def remove(db: sqlite3.Connection, trace_ids: list[str]) -> None:
     """Drop the stored facts of `trace_ids`."""
     marks = "trace_id IN (SELECT value FROM json_each(?))"
-    db.execute(f"DELETE FROM trace_index WHERE {marks}", (json.dumps(trace_ids),))
+    removed = db.execute(
+        f"DELETE FROM trace_index WHERE {marks} RETURNING trace_epoch", (json.dumps(trace_ids),)
+    ).fetchall()
     db.execute(f"DELETE FROM trace_services WHERE {marks}", (json.dumps(trace_ids),))
+    _count(db, [row[0] for row in removed], -1)
+
+
+def _count(db: sqlite3.Connection, epochs: list[int], sign: int) -> None:
+    """Add (sign +1) or take (-1) traces starting at `epochs` to trace_minutes."""
+    by_minute = Counter(epoch // SECONDS_PER_MINUTE for epoch in epochs)
+    db.executemany(
+        "INSERT INTO trace_minutes (minute, traces) VALUES (?, ?)"
+        " ON CONFLICT (minute) DO UPDATE SET traces = traces + excluded.traces",
+        [(minute, sign * count) for minute, count in by_minute.items()],
+    )
+    if sign < 0:
+        db.executemany("DELETE FROM trace_minutes WHERE minute = ? AND traces = 0", [(m,) for m in by_minute])
+
+
+def count_by_epoch(db: sqlite3.Connection, first: int, last: int) -> int:
+    """How many indexed traces start (trace id epoch) in [first, last]: the whole minutes from
+    trace_minutes, the partial ones counted in the index. Counting the index alone read every
+    trace of the window on each first page (30 ms at the cap, 30 times the page itself)."""
+    first_minute = -(-first // SECONDS_PER_MINUTE)
+    last_minute = (last + 1) // SECONDS_PER_MINUTE - 1
+    in_index = (
+        "SELECT count(*) FROM trace_index INDEXED BY trace_index_epoch"
+        " WHERE trace_epoch >= ? AND trace_epoch <= ?"
+    )
+    if first_minute > last_minute:
+        return int(db.execute(in_index, (first, last)).fetchone()[0])
+    whole = db.execute(
+        "SELECT coalesce(sum(traces), 0) FROM trace_minutes WHERE minute >= ? AND minute <= ?",
+        (first_minute, last_minute),
+    ).fetchone()[0]
+    before = db.execute(in_index, (first, first_minute * SECONDS_PER_MINUTE - 1)).fetchone()[0]
+    after = db.execute(in_index, ((last_minute + 1) * SECONDS_PER_MINUTE, last)).fetchone()[0]
+    return int(whole + before + after)
 
 
 def row_facts(db: sqlite3.Connection, row: tuple[Any, ...]) -> TraceFacts:

@@ -3,16 +3,21 @@ checked tokens, the same answers under every TimeRangeType and filter."""
 
 import base64
 import json
+import random
+import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from emulator.xray import backend as backend_module
+from emulator.xray import trace_index
 from emulator.xray.backend import InvalidRequest, XRayBackend
 from emulator.xray.documents import parse_document
 from emulator.xray.store import TraceStore
+from tests.xray.random_traces import TRACE_FILES
 from tests.xray.xray_support import fresh_trace
 
 
@@ -81,6 +86,12 @@ def test_the_last_full_page_has_no_token(stored):
         base64.urlsafe_b64encode(json.dumps({"after": ["a", "b"], "query": "x"}).encode()).decode(),
         base64.urlsafe_b64encode(json.dumps({"after": [1e999, "b"], "query": "x"}).encode()).decode(),
         base64.urlsafe_b64encode(json.dumps({"offset": 7, "query": "x"}).encode()).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps({"after": [1.0, "b"], "query": "x", "processed": -1}).encode()
+        ).decode(),
+        base64.urlsafe_b64encode(
+            json.dumps({"after": [1.0, "b"], "query": "x", "processed": "7"}).encode()
+        ).decode(),
     ],
 )
 def test_a_bad_token_is_an_invalid_request(stored, token):
@@ -92,3 +103,66 @@ def test_a_token_of_another_query_is_an_invalid_request(stored):
     token = stored.get_trace_summaries(**window())["NextToken"]
     with pytest.raises(InvalidRequest, match="different query"):
         stored.get_trace_summaries(next_token=token, filter_expression="ok", **window())
+
+
+def test_later_pages_report_the_count_the_first_page_made(stored):
+    # TracesProcessedCount is the window's on every page; the NextToken carries it, so a trace
+    # stored between two pages does not make the count of one listing change halfway.
+    query = window()
+    first = stored.get_trace_summaries(**query)
+    assert first["TracesProcessedCount"] == 40
+    stored.store.insert(
+        [parse_document(json.dumps(d)) for d in fresh_trace("tutorial_hello_trace.json", ago=2)]
+    )
+    second = stored.get_trace_summaries(next_token=first["NextToken"], **query)
+    assert second["TracesProcessedCount"] == 40
+    assert stored.get_trace_summaries(**query)["TracesProcessedCount"] == 41
+
+
+def counted_in_index(db, first: int, last: int) -> int:
+    return db.execute(
+        "SELECT count(*) FROM trace_index WHERE trace_epoch >= ? AND trace_epoch <= ?", (first, last)
+    ).fetchone()[0]
+
+
+@pytest.mark.parametrize("cap", [10_000, 37])
+def test_counts_by_minute_equal_a_count_of_the_index_in_any_window(tmp_path: Path, cap):
+    # Traces over ~17 minutes, some dropped again at the cap (37 documents: the oldest go).
+    rng = random.Random(cap)
+    store = TraceStore(tmp_path / "traces.db", max_documents=cap)
+    for _ in range(30):
+        documents = fresh_trace(rng.choice(TRACE_FILES), ago=rng.uniform(0, 1000))
+        store.insert([parse_document(json.dumps(d)) for d in documents])
+        # Indexed at once, as the daemon's writer does: a trace dropped later is uncounted.
+        store.refresh_index()
+    try:
+        with store.reader() as db:
+            epochs = [row[0] for row in db.execute("SELECT trace_epoch FROM trace_index")]
+            assert dict(db.execute("SELECT minute, traces FROM trace_minutes").fetchall()) == dict(
+                Counter(epoch // 60 for epoch in epochs)
+            )
+            low, high = min(epochs) - 130, max(epochs) + 130
+            windows = [(low, high), (0, 2**32), (min(epochs), min(epochs)), (high, high + 500)]
+            for _ in range(200):
+                a, b = rng.randint(low, high), rng.randint(low, high)
+                windows.append((min(a, b), max(a, b)))
+            for first, last in windows:
+                assert trace_index.count_by_epoch(db, first, last) == counted_in_index(db, first, last)
+    finally:
+        store.close()
+
+
+def test_a_file_older_than_the_counts_has_them_counted_when_opened(tmp_path: Path):
+    path = tmp_path / "traces.db"
+    store = TraceStore(path)
+    for index in range(5):
+        store.insert([parse_document(json.dumps(d)) for d in fresh_trace(TRACE_FILES[0], ago=5 + 70 * index)])
+    store.refresh_index()
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE trace_minutes")
+    reopened = XRayBackend(TraceStore(path))
+    try:
+        assert reopened.get_trace_summaries(0, 2**32)["TracesProcessedCount"] == 5
+    finally:
+        reopened.store.close()
