@@ -31,6 +31,9 @@ def test_prints_its_url_and_serves_the_page_and_the_api_there(xray_server: XRayS
         page = call(url)
         assert page.status == 200
         assert b'<script type="module" src="app.js"></script>' in page.body
+        # Every file the page names is served (no 404 in a user's console).
+        for name in ("app.js", "style.css", "map.css", "favicon.svg"):
+            assert call(url + name).status == 200, name
         assert post_json(url + "xray/TraceSummaries", window()).json()["TraceSummaries"] == []
     finally:
         process.send_signal(signal.SIGINT)
