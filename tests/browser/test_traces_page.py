@@ -355,3 +355,31 @@ def test_an_xray_api_that_is_down_is_said_on_the_page(page: WebDriver, xray_serv
         wait_for(page, lambda d: error.is_displayed(), "the error")
         assert "cannot reach the local X-Ray at http://127.0.0.1:" in error.text
         assert css(page, "tr.empty")
+
+
+SET_VISIBILITY = """
+Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => arguments[0]});
+document.dispatchEvent(new Event('visibilitychange'));
+"""
+COUNT_CALLS = """
+window.__calls = 0;
+const original = window.fetch;
+window.fetch = (...args) => { window.__calls += 1; return original(...args); };
+"""
+
+
+def test_the_list_polls_only_while_the_page_is_visible(page: WebDriver, console, xray_server):
+    first = send(xray_server, "tutorial_hello_trace.json")
+    open_traces(page, console, first)
+    page.execute_script(COUNT_CALLS)
+    wait_for(page, lambda d: d.execute_script("return window.__calls") >= 1, "a live poll")
+    page.execute_script(SET_VISIBILITY, "hidden")
+    hidden_at = page.execute_script("return window.__calls")
+    later = send(xray_server, "tutorial_hello_trace.json", ago=1)
+    # Two and a half poll intervals with the tab hidden (a wait in the page's own clock).
+    page.set_script_timeout(30)
+    page.execute_async_script("setTimeout(arguments[arguments.length - 1], 2500)")
+    # Hiding cancels the next poll at once (a poll already on its way was counted before).
+    assert page.execute_script("return window.__calls") == hidden_at
+    page.execute_script(SET_VISIBILITY, "visible")
+    wait_for(page, lambda d: later in trace_rows(d), "the new trace once visible again")
