@@ -129,6 +129,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "sam-app-console"
     sys_version = ""
     timeout = IDLE_TIMEOUT_SECONDS
+    # An answer goes out as headers, then body: with Nagle's algorithm the body waits for the
+    # browser to acknowledge the headers, and Chromium delays that acknowledgement by 40 ms
+    # (measured: every fetch took 50 ms against 1 ms from Python; with this, as fast).
+    disable_nagle_algorithm = True
     server: _ConsoleHTTPServer
 
     # -- routing -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import {el} from './dom.js';
 import {mountCompare} from './compare_view.js';
 import {mountTrace} from './trace_view.js';
 import {mountTraces} from './traces_view.js';
+import * as mapModule from './map.js';
 
 const state = {minutes: 15, custom: null, filter: ''};
 
@@ -67,11 +68,10 @@ function compare(a, b) {
   location.hash = `#/compare/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
 }
 
-let mapModule = null;
-/** map.js (the lead's trace map), or null while it is not there. */
+/** map.js, for the views that draw a map (trace_view.js awaits it). Imported statically, so the
+ * browser fetches it and its layout library with every other module, not after them. */
 function loadMap() {
-  mapModule ??= import('./map.js').catch(() => null);
-  return mapModule;
+  return Promise.resolve(mapModule);
 }
 
 function mountMapRoute(element) {
