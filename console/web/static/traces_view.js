@@ -176,6 +176,8 @@ export function mountTraces(element, ctx) {
     renderHead();
     const summaries = sorted();
     body.replaceChildren(...summaries.map(renderRow));
+    // Marked once: the next render (a later poll) does not flash them again.
+    fresh.clear();
     if (!summaries.length) {
       body.append(el('tr', {class: 'empty'}, el('td', {colspan: String(COLUMNS.length + 1)},
         'No traces in this time range', ctx.filter().trim() ? ' match this filter' : '', '.')));
@@ -244,10 +246,16 @@ export function mountTraces(element, ctx) {
     return [...keys].sort();
   }
 
+  let shownOptions = '';
+
   function renderGroupOptions() {
     const options = [['', 'nothing'], ...Object.entries(GROUPINGS).map(([k, g]) => [k, g.label]),
       ...annotationKeys().map((key) => [`annotation:${key}`, `annotation.${key}`])];
     if (groupBy && !options.some(([k]) => k === groupBy)) options.push([groupBy, groupBy.replace(':', '.')]);
+    // Rebuilt only when the choices change, so a live update does not close an open menu.
+    const key = JSON.stringify([groupBy, options]);
+    if (key === shownOptions) return;
+    shownOptions = key;
     groupSelect.replaceChildren(...options.map(([value, label]) => el('option', {value, selected: value === groupBy}, label)));
   }
 
