@@ -24,7 +24,7 @@ from typing import Any
 
 from emulator.connection_cap import ConnectionCap, answer_and_close
 from emulator.loopback import is_loopback_host
-from emulator.xray.backend import InvalidRequest, XRayBackend
+from emulator.xray.backend import InvalidRequest, JsonText, XRayBackend
 from emulator.xray.documents import MAX_EPOCH_SECONDS, MIN_EPOCH_SECONDS
 from emulator.xray.group_scope import group_services, group_trace_ids
 from emulator.xray.groups import Group, GroupStore, check_insights, check_tags
@@ -90,7 +90,7 @@ def batch_get_traces(services: Services, body: Body) -> Body:
     return services.backend.batch_get_traces(_trace_ids(body))
 
 
-def get_trace_summaries(services: Services, body: Body) -> Body:
+def get_trace_summaries(services: Services, body: Body) -> JsonText:
     start, end = _time_range(body)
     time_range_type = body.get("TimeRangeType", "TraceId")
     if time_range_type not in TIME_RANGE_TYPES:
@@ -100,7 +100,7 @@ def get_trace_summaries(services: Services, body: Body) -> Body:
     filter_expression = _optional_string(body, "FilterExpression")
     next_token = _optional_string(body, "NextToken")
     # `group.name` / `group.arn` in the filter resolve to that group's own filter expression.
-    return services.backend.get_trace_summaries(
+    return services.backend.get_trace_summaries_json(
         start, end, time_range_type, filter_expression, next_token, groups=services.groups.filter_expression
     )
 
@@ -293,7 +293,7 @@ def get_insight_summaries(services: Services, body: Body) -> Body:
 
 
 # POST path -> operation, as botocore's model routes them (each operation's `requestUri`).
-ROUTES: dict[str, Callable[[Services, Body], Body]] = {
+ROUTES: dict[str, Callable[[Services, Body], Body | JsonText]] = {
     "/TraceSegments": put_trace_segments,
     "/Traces": batch_get_traces,
     "/TraceSummaries": get_trace_summaries,
@@ -505,8 +505,9 @@ class XRayRequestHandler(BaseHTTPRequestHandler):
     def _error(self, status: HTTPStatus, error_type: str, message: str) -> None:
         self._send(status, {"message": message}, {"x-amzn-ErrorType": error_type})
 
-    def _send(self, status: HTTPStatus, body: Body, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
+    def _send(self, status: HTTPStatus, body: Body | JsonText, headers: dict[str, str] | None = None) -> None:
+        # JsonText is encoded already (GetTraceSummaries: the stored summaries as they are).
+        payload = (body if isinstance(body, JsonText) else json.dumps(body)).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

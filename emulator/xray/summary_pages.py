@@ -7,7 +7,6 @@ SQL can say is a WHERE clause over trace_index; the rest is evaluated in Python 
 (filter_sql.py decides which part is which).
 """
 
-import json
 import math
 import sqlite3
 from dataclasses import dataclass
@@ -78,11 +77,12 @@ class Page:
                 self._processed = int(self.db.execute(window, p).fetchone()[0])
         return self._processed
 
-    def read(self, size: int, sql_filter: SqlFilter | None = None) -> list[dict[str, Any]]:
-        """Up to `size` TraceSummary dicts; sets `next_after` when more traces match."""
+    def read(self, size: int, sql_filter: SqlFilter | None = None) -> list[str]:
+        """Up to `size` TraceSummary objects as stored (JSON text: the API sends them as they
+        are); sets `next_after` when more traces match."""
         found = sql_filter or SqlFilter()
         rows = self.db.execute(self._query(found, size), (*self._params(), *found.params))
-        summaries: list[dict[str, Any]] = []
+        summaries: list[str] = []
         last: Keyset | None = None
         self.next_after = None
         for row in rows:
@@ -91,7 +91,7 @@ class Page:
             if len(summaries) == size:
                 self.next_after = last
                 break
-            summaries.append(json.loads(row[-1]))
+            summaries.append(row[-1])
             last = Keyset(row[1], row[0])
         return summaries
 
@@ -108,8 +108,10 @@ class Page:
         keyset = "" if self.after is None else " AND (t.start_time, t.trace_id) < (?, ?)"
         # One more than a page, to know whether another page follows.
         limit = "" if sql_filter.residual is not None else f" LIMIT {size + 1}"
+        # The facts a Python filter reads, only when there is one (the key and the summary else).
+        columns = trace_index.COLUMNS if sql_filter.residual is not None else "t.trace_id, t.start_time"
         return (
-            f"SELECT {trace_index.COLUMNS}, t.summary FROM trace_index t INDEXED BY {index}"
+            f"SELECT {columns}, t.summary FROM trace_index t INDEXED BY {index}"
             f" WHERE {window}{keyset} AND ({sql_filter.where})"
             f" ORDER BY t.start_time DESC, t.trace_id DESC{limit}"
         )

@@ -107,7 +107,7 @@ def test_sql_and_python_select_the_same_traces(seed: int, expression: str) -> No
                     trace_id for trace_id, facts in traces.trace_facts(db, ids).items() if predicate(facts)
                 }
                 page = Page(db, 0, 2**32, "TraceId", None)
-                selected = {summary["Id"] for summary in page.read(1000, sql_filter)}
+                selected = {json.loads(summary)["Id"] for summary in page.read(1000, sql_filter)}
         finally:
             store.close()
     assert selected == expected, (expression, sql_filter.where)

@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 from botocore.exceptions import ClientError
 
+from emulator.xray.backend import XRayBackend
 from tests.xray.xray_support import (
     DDB_FUNCTION,
     STAGE,
@@ -401,3 +402,19 @@ def test_trace_summaries_come_newest_first(xray, four_traces):
 
     starts = [summary["StartTime"] for summary in summaries]
     assert len(starts) == 4 and starts == sorted(starts, reverse=True)
+
+
+def test_the_summaries_body_is_the_stored_summaries_as_sent_and_decodes_to_the_backends_answer(
+    xray_server, four_traces
+):
+    # GetTraceSummaries puts the index's stored JSON in its body as it is (no decoding and
+    # encoding again): the body must still be one JSON object, with what the backend answers.
+    start, end = time.time() - 300, time.time() + 5
+    status, headers, body = post(
+        xray_server, "/TraceSummaries", json.dumps({"StartTime": start, "EndTime": end}).encode()
+    )
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    answer = XRayBackend(xray_server.store).get_trace_summaries(start, end)
+    assert body["TraceSummaries"] == answer["TraceSummaries"] and len(body["TraceSummaries"]) == 4
+    assert body["TracesProcessedCount"] == answer["TracesProcessedCount"] == 4
+    assert set(body) == {"TraceSummaries", "ApproximateTime", "TracesProcessedCount"}
