@@ -383,3 +383,16 @@ def test_the_list_polls_only_while_the_page_is_visible(page: WebDriver, console,
     assert page.execute_script("return window.__calls") == hidden_at
     page.execute_script(SET_VISIBILITY, "visible")
     wait_for(page, lambda d: later in trace_rows(d), "the new trace once visible again")
+
+
+def test_an_open_trace_shows_segments_that_arrive_later(page: WebDriver, console, xray_server):
+    documents = fresh_trace("tutorial_ddb_trace.json", ago=1)
+    stage = [d for d in documents if d.get("origin") == "AWS::ApiGateway::Stage"]
+    send_documents(xray_server, stage)  # the API's segment first, as if the function still ran
+    page.get(console.url + f"#/traces/{documents[0]['trace_id']}")
+    wait_for(page, lambda d: css(d, '.span-row[data-name="sam-app/Prod"]'), "the stage segment")
+    assert not css(page, '.span-row[data-name="put_item ddb"]')
+    page.execute_script("window.__sameDocument = true")
+    send_documents(xray_server, [d for d in documents if d not in stage])
+    wait_for(page, lambda d: css(d, '.span-row[data-name="put_item ddb"]'), "the function's segments, live")
+    assert page.execute_script("return window.__sameDocument === true")

@@ -87,8 +87,8 @@ def ancestors(rows: list[dict[str, str]], row: dict[str, str]) -> list[str]:
 
 def test_a_cold_post_ddb_timeline_and_its_log_lines(page: WebDriver, console: ConsoleServer, cold_ddb: str):
     page.get(console.url + f"#/traces/{cold_ddb}")
-    # Segments arrive over UDP as each hop ends: wait for the whole request, then reload it.
-    wait_for(page, lambda d: _whole_ddb_trace(d, console, cold_ddb), "the whole cold POST /ddb trace")
+    # Segments arrive over UDP as each hop ends: the page reads a recent trace again until whole.
+    wait_for(page, _whole_ddb_trace, "the whole cold POST /ddb trace")
     rows = timeline_rows(page)
     names = [row["name"] for row in rows]
     assert names.index("Initialization") < names.index("Invocation")
@@ -108,13 +108,9 @@ def test_a_cold_post_ddb_timeline_and_its_log_lines(page: WebDriver, console: Co
     screenshot(page, "tutorial-trace-cold-ddb")
 
 
-def _whole_ddb_trace(driver: WebDriver, console: ConsoleServer, trace_id: str) -> bool:
+def _whole_ddb_trace(driver: WebDriver) -> bool:
     names = {row.get_attribute("data-name") for row in css(driver, ".span-row")}
-    if {"Initialization", "Invocation", "put_item ddb", "DynamoDB", "sam-app/Prod"} <= names:
-        return True
-    driver.get(console.url + f"#/traces/{trace_id}")
-    driver.refresh()
-    return False
+    return {"Initialization", "Invocation", "put_item ddb", "DynamoDB", "sam-app/Prod"} <= names
 
 
 def test_a_filter_narrows_the_tutorials_traces(page: WebDriver, console: ConsoleServer, tutorial, cold_ddb):

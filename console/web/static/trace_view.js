@@ -13,6 +13,8 @@ import {renderTimeline} from './timeline.js';
 
 // The log agent ships lines in batches after the response: keep looking this long.
 const LOGS_PATIENCE_MS = 30000;
+// How long a just-finished trace is read again for segments still on their way.
+const FOLLOW_MS = 30000;
 
 /** Reads a trace; resolves to {trace, tree, graph} or throws (ApiError, or not found). */
 export async function loadTrace(traceId) {
@@ -25,11 +27,72 @@ export async function loadTrace(traceId) {
   return {trace, tree: linkTrace(trace), graph};
 }
 
-/** ctx: {loadMap() → map module or null, viewTraces(filter), compare(a, b)} */
+/**
+ * ctx: {loadMap() → map module or null, viewTraces(filter), compare(a, b)}
+ * A trace opened as its request ends is still arriving (each hop sends its segments as it
+ * ends): a recent trace is read again every few seconds and redrawn when it has changed.
+ */
 export function mountTrace(element, traceId, ctx) {
   let disposed = false;
   let stopLogs = () => {};
+  let stopFollowing = () => {};
+  let shownDocuments = '';
+  let shownInvocations = '';
+  let selectedId = null;
+  const headerBox = el('div');
+  const mapBox = el('div', {class: 'trace-small-map'});
+  const timelineBox = el('div', {class: 'timeline-box'});
+  const detailsBox = el('div', {class: 'details-box'}, el('p', {class: 'muted'}, 'Click a row for its details.'));
+  const logsBox = el('aside', {class: 'logs-box'});
   element.replaceChildren(el('p', {class: 'muted'}, `Loading trace ${traceId}…`));
+
+  async function show({trace, tree, graph}) {
+    shownDocuments = fingerprint(trace);
+    if (!headerBox.isConnected) {
+      element.replaceChildren(el('section', {class: 'trace-view'},
+        headerBox,
+        mapBox,
+        el('div', {class: 'trace-columns'},
+          el('div', {class: 'trace-main'}, timelineBox, detailsBox),
+          logsBox)));
+    }
+    headerBox.replaceChildren(renderHeader(trace, tree, ctx));
+    const exceptions = exceptionsById(tree.spans);
+    const timeline = renderTimeline(timelineBox, tree, {
+      onSelect: (span) => {
+        selectedId = span.id;
+        renderSpanDetails(detailsBox, span, exceptions);
+      },
+    });
+    // The row the reader chose, else the first failing span, else the root.
+    const first = (selectedId && tree.byId.get(selectedId)) ??
+      tree.spans.find((s) => s.doc.fault) ?? tree.spans.find((s) => s.doc.error) ?? tree.roots[0];
+    if (first) timeline.select(first.id);
+
+    const invocationKey = invocations(tree).map((call) => call.requestId).join();
+    if (invocationKey !== shownInvocations) {
+      shownInvocations = invocationKey;
+      stopLogs();
+      stopLogs = showLogs(logsBox, tree);
+    }
+    const map = await ctx.loadMap();
+    if (!disposed && map?.drawGraph && graph.Services?.length) {
+      try {
+        map.drawGraph(mapBox, graph.Services, {onViewTraces: ctx.viewTraces});
+      } catch (error) {
+        mapBox.replaceChildren(el('p', {class: 'muted'}, `The map could not be drawn: ${error.message}`));
+      }
+    }
+  }
+
+  async function follow(startedAt) {
+    if (disposed || Date.now() - startedAt > FOLLOW_MS) {
+      stopFollowing();
+      return;
+    }
+    const loaded = await loadTrace(traceId);
+    if (!disposed && fingerprint(loaded.trace) !== shownDocuments) await show(loaded);
+  }
 
   (async () => {
     let loaded;
@@ -40,43 +103,26 @@ export function mountTrace(element, traceId, ctx) {
       return;
     }
     if (disposed) return;
-    const {trace, tree, graph} = loaded;
-    const mapBox = el('div', {class: 'trace-small-map'});
-    const timelineBox = el('div', {class: 'timeline-box'});
-    const detailsBox = el('div', {class: 'details-box'}, el('p', {class: 'muted'}, 'Click a row for its details.'));
-    const logsBox = el('aside', {class: 'logs-box'});
-    element.replaceChildren(el('section', {class: 'trace-view'},
-      renderHeader(trace, tree, ctx),
-      mapBox,
-      el('div', {class: 'trace-columns'},
-        el('div', {class: 'trace-main'}, timelineBox, detailsBox),
-        logsBox)));
-
-    const exceptions = exceptionsById(tree.spans);
-    const timeline = renderTimeline(timelineBox, tree, {
-      onSelect: (span) => renderSpanDetails(detailsBox, span, exceptions),
-    });
-    // The first failing span, else the root, is what a reader wants first.
-    const first = tree.spans.find((s) => s.doc.fault) ?? tree.spans.find((s) => s.doc.error) ?? tree.roots[0];
-    if (first) timeline.select(first.id);
-
-    const map = await ctx.loadMap();
-    if (!disposed && map?.drawGraph && graph.Services?.length) {
-      try {
-        map.drawGraph(mapBox, graph.Services, {onViewTraces: ctx.viewTraces});
-      } catch (error) {
-        mapBox.replaceChildren(el('p', {class: 'muted'}, `The map could not be drawn: ${error.message}`));
-      }
+    await show(loaded);
+    // Followed only while it may still be arriving: it ended moments ago.
+    if (!disposed && Date.now() / 1000 - loaded.tree.end < FOLLOW_MS / 1000) {
+      const startedAt = Date.now();
+      stopFollowing = poll(() => follow(startedAt), 2000);
     }
-    if (!disposed) stopLogs = showLogs(logsBox, tree);
   })();
 
   return {
     dispose() {
       disposed = true;
       stopLogs();
+      stopFollowing();
     },
   };
+}
+
+/** What identifies the documents of a trace as read: their ids and sizes. */
+function fingerprint(trace) {
+  return (trace.Segments ?? []).map((s) => `${s.Id}:${String(s.Document ?? '').length}`).sort().join();
 }
 
 function renderHeader(trace, tree, ctx) {
