@@ -120,8 +120,15 @@ class XRayBackend:
         rest: dict[str, Any] = {"ApproximateTime": self._clock(), "TracesProcessedCount": processed}
         if page.next_after is not None:
             rest["NextToken"] = _make_token(page.next_after, fingerprint.hexdigest()[:16], processed)
-        # {"TraceSummaries": [...], then the rest's members}: the rest is never empty.
-        return JsonText(f'{{"TraceSummaries":[{",".join(summaries)}],{json.dumps(rest)[1:]}')
+        # {"TraceSummaries": [...], then the rest's members}: the rest is never empty. One join,
+        # so the page's summaries are copied once.
+        parts = ['{"TraceSummaries":[']
+        for summary in summaries:
+            parts += (summary, ",")
+        if summaries:
+            parts.pop()
+        parts.append(f"],{json.dumps(rest)[1:]}")
+        return JsonText("".join(parts))
 
     def get_service_graph(self, start: float, end: float) -> dict[str, Any]:
         with self.store.reader() as db:

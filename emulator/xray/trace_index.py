@@ -163,13 +163,20 @@ def count_by_epoch(db: sqlite3.Connection, first: int, last: int) -> int:
     )
     if first_minute > last_minute:
         return int(db.execute(in_index, (first, last)).fetchone()[0])
-    whole = db.execute(
-        "SELECT coalesce(sum(traces), 0) FROM trace_minutes WHERE minute >= ? AND minute <= ?",
-        (first_minute, last_minute),
+    # One statement: the whole minutes, then the partial first and last minutes.
+    counted = db.execute(
+        "SELECT (SELECT coalesce(sum(traces), 0) FROM trace_minutes WHERE minute >= ? AND minute <= ?)"
+        f" + ({in_index}) + ({in_index})",
+        (
+            first_minute,
+            last_minute,
+            first,
+            first_minute * SECONDS_PER_MINUTE - 1,
+            (last_minute + 1) * SECONDS_PER_MINUTE,
+            last,
+        ),
     ).fetchone()[0]
-    before = db.execute(in_index, (first, first_minute * SECONDS_PER_MINUTE - 1)).fetchone()[0]
-    after = db.execute(in_index, ((last_minute + 1) * SECONDS_PER_MINUTE, last)).fetchone()[0]
-    return int(whole + before + after)
+    return int(counted)
 
 
 def row_facts(db: sqlite3.Connection, row: tuple[Any, ...]) -> TraceFacts:
