@@ -15,6 +15,9 @@ import webbrowser
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import botocore.session
+from botocore.exceptions import BotoCoreError
+
 from console.web.server import ConsoleServer
 from console.xray_client import DEFAULT_REGION, ENDPOINTS_FILE, local_endpoint
 
@@ -61,6 +64,14 @@ def running_stack_console(endpoints_file: Path = ENDPOINTS_FILE) -> str | None:
     return url if answered else None
 
 
+def has_aws_credentials() -> bool:
+    """Whether the default credential chain finds any (it does not check they are valid)."""
+    try:
+        return botocore.session.Session().get_credentials() is not None
+    except BotoCoreError:
+        return False
+
+
 def open_in_browser(url: str, no_open: bool) -> None:
     if not no_open and has_display():
         webbrowser.open(url)
@@ -96,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.aws:
+        # Said once here rather than as an error on every call the page makes.
+        if not has_aws_credentials():
+            print("error: no AWS credentials found (aws configure, or AWS_PROFILE)", file=sys.stderr)
+            return 2
         xray_url = logs_url = None
         source = f"X-Ray and CloudWatch Logs in {args.region}, with your AWS credentials (read-only calls)"
     else:

@@ -76,3 +76,18 @@ def test_the_running_stacks_own_console_is_found_only_when_it_answers(
     assert running_stack_console(endpoints) is None
     endpoints.write_text(json.dumps({"console": None}))
     assert running_stack_console(endpoints) is None
+
+
+def test_aws_without_credentials_is_one_line_and_exit_status_2(tmp_path: Path):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(
+        HOME=str(tmp_path), AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "console.web", "--aws", "--no-open"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == "error: no AWS credentials found (aws configure, or AWS_PROFILE)\n"
+    assert result.stdout == ""
