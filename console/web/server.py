@@ -1,6 +1,7 @@
 """ConsoleServer: the page's files and a read-only pass-through to the X-Ray and Logs APIs.
 
     GET  /, /app.js, ...            files of console/web/static/
+    GET  /source.json               {"aws", "region", "xray", "logs"}: where the calls go
     POST /xray/<X-Ray REST path>    -> the X-Ray API, unchanged (e.g. /xray/TraceSummaries)
     POST /logs                      -> CloudWatch Logs (JSON 1.1, X-Amz-Target: Logs_20140328.<Op>)
 
@@ -30,6 +31,7 @@ MAX_BODY_BYTES = 1024 * 1024
 IDLE_TIMEOUT_SECONDS = 60.0
 XRAY_PREFIX = "/xray/"
 LOGS_PATH = "/logs"
+SOURCE_PATH = "/source.json"  # where the page's calls go, for its header (no file has this name)
 # Sent with everything: scripts only from this origin (no inline script, so an escaped value
 # can never run), no framing, no referrer leaking trace ids, nothing cached between runs.
 # Styles may be inline because graph drawing sets style attributes on SVG elements.
@@ -64,6 +66,7 @@ class ConsoleServer:
         unless they asked for AWS. `aws_endpoint_urls` ({"xray": ..., "logs": ...}) replaces AWS's
         endpoints, still signed with the user's credentials (tests point it at a local X-Ray)."""
         overrides = aws_endpoint_urls or {}
+        self.aws = xray_url is None
         self.xray = _upstream("xray", xray_url, region, "X-Ray", overrides.get("xray"))
         self.logs: Upstream | None = None
         if logs_url is not None or xray_url is None:
@@ -178,12 +181,27 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve_static(self, *, with_body: bool) -> None:
         if self._refused_host():
             return
+        if self.path.split("?", 1)[0] == SOURCE_PATH:
+            self._send_source(with_body=with_body)
+            return
         found = resolve(self.server.console.static_dir, self.path)
         if found is None:
             self._send_json_error(HTTPStatus.NOT_FOUND, f"no file {self.path[:200]!r}", with_body=with_body)
             return
         body = found.read_bytes()
         self._send(HTTPStatus.OK, {"Content-Type": content_type(found)}, body, with_body=with_body)
+
+    def _send_source(self, *, with_body: bool) -> None:
+        """What the page reads, for its header: local or AWS, and where."""
+        console = self.server.console
+        source = {
+            "aws": console.aws,
+            "region": console.xray.region,
+            "xray": console.xray.where,
+            "logs": console.logs.where if console.logs is not None else None,
+        }
+        body = json.dumps(source).encode()
+        self._send(HTTPStatus.OK, {"Content-Type": "application/json"}, body, with_body=with_body)
 
     # -- the APIs ------------------------------------------------------------------------
 

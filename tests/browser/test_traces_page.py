@@ -79,6 +79,7 @@ def test_the_list_shows_each_trace_newest_first_with_its_full_id(page: WebDriver
     assert "POST" in cells and "200" in cells
     assert "/Prod/ddb" in cells
     assert row.find_element(By.CSS_SELECTOR, ".chip.cold").text == "ColdStart=true"
+    assert page.find_element(By.ID, "source").text == "local stack"
     screenshot(page, "traces-list")
 
 
@@ -333,6 +334,7 @@ def test_with_aws_the_page_reads_through_signed_calls(page: WebDriver, xray_serv
     trace_id = send(xray_server, "tutorial_ddb_trace.json")
     with ConsoleServer(None, None, aws_endpoint_urls={"xray": xray_server.api_url}) as aws_console:
         open_traces(page, aws_console, trace_id)
+        assert page.find_element(By.ID, "source").text == "AWS · ap-northeast-1"
         page.get(aws_console.url + f"#/traces/{trace_id}")
         wait_for(page, lambda d: css(d, '.span-row[data-name="put_item ddb"]'), "the trace's timeline")
 

@@ -379,3 +379,18 @@ def test_a_local_console_without_logs_never_reads_aws(xray_server: XRayServer, s
         answer = post_json(console.url + "logs", {}, {"X-Amz-Target": "Logs_20140328.DescribeLogGroups"})
     assert answer.status == 503
     assert "no CloudWatch Logs" in answer.json()["message"]
+
+
+def test_the_page_can_read_where_its_calls_go(console: ConsoleServer, xray_server: XRayServer):
+    source = call(console.url + "source.json").json()
+    assert source["aws"] is False
+    assert source["xray"] == f"the local X-Ray at {xray_server.api_url}"
+    assert source["logs"].startswith("the local CloudWatch Logs at http://127.0.0.1:")
+
+
+@pytest.mark.usefixtures("aws_credentials")
+def test_with_aws_the_page_is_told_the_region(static_dir: Path):
+    with ConsoleServer(None, None, region="eu-west-1", static_dir=static_dir) as console:
+        source = call(console.url + "source.json").json()
+    assert source == {"aws": True, "region": "eu-west-1", "xray": "X-Ray in eu-west-1",
+                      "logs": "CloudWatch Logs in eu-west-1"}  # fmt: skip

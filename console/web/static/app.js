@@ -190,5 +190,20 @@ form.addEventListener('submit', (event) => {
   if (applyRange()) current?.refresh?.();
 });
 
+/** Says in the header whose traces these are: the local stack's, or an AWS region's. */
+async function showSource() {
+  const box = document.getElementById('source');
+  try {
+    const response = await fetch('source.json', {cache: 'no-store'});
+    const source = await response.json();
+    box.textContent = source.aws ? `AWS · ${source.region}` : 'local stack';
+    box.title = [source.xray, source.logs].filter(Boolean).join('; ');
+    box.classList.toggle('aws', Boolean(source.aws));
+  } catch {
+    box.textContent = '';
+  }
+}
+
 window.addEventListener('hashchange', route);
+showSource();
 route();
