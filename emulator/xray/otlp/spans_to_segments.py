@@ -10,7 +10,7 @@ awsxrayexporter translator), summed up in the README's "OpenTelemetry in the loc
   cleaned of the characters X-Ray refuses.
 - Namespace `aws` for AWS SDK calls (rpc.system "aws-api" or aws.service), `remote` for other
   client calls: those subsegments become the inferred nodes of the service map.
-- Attributes the http, aws and cause blocks use are consumed; enduser.id is the user; the
+- Attributes the http, aws, sql and cause blocks use are consumed; enduser.id is the user; the
   keys listed in aws.xray.annotations (or all, or those configured) are annotations with
   X-Ray's key rules; everything else is metadata in the "default" namespace, the resource's
   attributes (on segments) under "otel.resource.<key>".
@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from emulator.xray.otlp import aws_fields, cause, http_fields, ids
+from emulator.xray.otlp import aws_fields, cause, http_fields, ids, sql_fields
 from emulator.xray.otlp.values import attribute_map
 
 SEGMENT_KINDS = (Span.SPAN_KIND_SERVER, Span.SPAN_KIND_CONSUMER)
@@ -62,6 +62,7 @@ def span_document(span: Span, resource: dict[str, Any], options: Options = DEFAU
     http = http_fields.http_block(attributes, is_server=span.kind == Span.SPAN_KIND_SERVER)
     result = cause.outcome(span, attributes, http_fields.status_code(attributes), span_id)
     aws, aws_consumed = aws_fields.aws_block(attributes, resource, is_segment)
+    sql, sql_consumed = sql_fields.sql_block(attributes, span.name)
     name, namespace = _name_and_namespace(span, attributes, resource, is_segment)
 
     document: dict[str, Any] = {
@@ -93,10 +94,15 @@ def span_document(span: Span, resource: dict[str, Any], options: Options = DEFAU
         document["http"] = http.block
     if aws is not None:
         document["aws"] = aws
+    if sql is not None:
+        document["sql"] = sql
     rest = {
         key: value
         for key, value in attributes.items()
-        if key not in http.consumed and key not in aws_consumed and key not in result.consumed
+        if key not in http.consumed
+        and key not in aws_consumed
+        and key not in sql_consumed
+        and key not in result.consumed
     }
     user = rest.pop(USER, None)
     if isinstance(user, str) and user:

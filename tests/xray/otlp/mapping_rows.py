@@ -69,6 +69,13 @@ ROWS = [
         expected={"name": "billing", "namespace": "remote"}),
     Row("db-name-at-host", "client", {"db.name": "orders", "server.address": "db.local"},
         expected={"name": "orders@db.local"}),
+    Row("sql-database-call", "client",
+        {"db.system": "postgresql", "db.name": "orders", "db.statement": "SELECT * FROM t WHERE id = ?",
+         "db.user": "app", "server.address": "db.local"}, name="SELECT orders.t",
+        expected={"name": "orders@db.local", "namespace": "remote", "sql.url": "SELECT orders.t",
+                  "sql.connection_string": "localhost/orders", "sql.database_type": "postgresql",
+                  "sql.user": "app", "sql.sanitized_query": "SELECT * FROM t WHERE id = ?",
+                  "metadata.default.db.statement": ABSENT}),
     Row("name-cleaned", "internal", name="handle <order> #1?",
         expected={"name": "handle order #1"}),
     # -- http ---------------------------------------------------------------------------------
