@@ -398,3 +398,19 @@ def test_an_open_trace_shows_segments_that_arrive_later(page: WebDriver, console
     send_documents(xray_server, [d for d in documents if d not in stage])
     wait_for(page, lambda d: css(d, '.span-row[data-name="put_item ddb"]'), "the function's segments, live")
     assert page.execute_script("return window.__sameDocument === true")
+
+
+def test_refining_by_an_aws_annotation_adds_a_filter_the_api_takes(page: WebDriver, console, xray_server):
+    ddb = send(xray_server, "tutorial_ddb_trace.json", annotate={"aws:api_stage": "Beta"})
+    hello = send(xray_server, "tutorial_hello_trace.json")
+    open_traces(page, console, ddb, hello)
+    apply_filter(page, "http.status = 200")
+    wait_for(page, lambda d: {ddb, hello} <= set(trace_rows(d)), "both listed")
+    Select(page.find_element(By.CSS_SELECTOR, "select.group-by")).select_by_value("annotation:aws:api_stage")
+    wait_for(
+        page, lambda d: d.find_element(By.CSS_SELECTOR, 'button.refine[data-value="\\"Beta\\""]'), "Beta"
+    ).click()
+    expected = '(http.status = 200) AND annotation["aws:api_stage"] = "Beta"'
+    wait_for(page, lambda d: d.find_element(By.ID, "filter").get_attribute("value") == expected, "the filter")
+    wait_for(page, lambda d: trace_rows(d) == [ddb], "only the Beta trace")
+    assert not page.find_element(By.ID, "filter-error").is_displayed()

@@ -271,7 +271,8 @@ export function mountTraces(element, ctx) {
           return value === undefined ? undefined : annotationLiteral(value);
         },
         display: (v) => v.replace(/^"(.*)"$/, '$1'),
-        filter: (v) => `annotation.${name} = ${v}`,
+        // A key like AWS's own `aws:api_stage` is not a bare word of the filter language.
+        filter: (v) => `${/^\w+$/.test(name) ? `annotation.${name}` : `annotation[${quote(name)}]`} = ${v}`,
       };
     }
     return GROUPINGS[groupBy];
