@@ -414,3 +414,27 @@ def test_refining_by_an_aws_annotation_adds_a_filter_the_api_takes(page: WebDriv
     wait_for(page, lambda d: d.find_element(By.ID, "filter").get_attribute("value") == expected, "the filter")
     wait_for(page, lambda d: trace_rows(d) == [ddb], "only the Beta trace")
     assert not page.find_element(By.ID, "filter-error").is_displayed()
+
+
+READ_CLIPBOARD = "navigator.clipboard.readText().then(arguments[0], (e) => arguments[0]('failed: ' + e))"
+
+
+def test_copy_puts_the_whole_trace_id_on_the_clipboard(page: WebDriver, console, xray_server):
+    trace_id = send(xray_server, "tutorial_hello_trace.json")
+    open_traces(page, console, trace_id)
+    origin = console.url.rstrip("/")
+    page.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+    )
+    row = page.find_element(By.CSS_SELECTOR, f'tr.trace-row[data-trace-id="{trace_id}"]')
+    row.find_element(By.CSS_SELECTOR, "button.copy").click()
+    wait_for(page, lambda d: row.find_element(By.CSS_SELECTOR, "button.copy").text == "Copied", "Copied")
+    assert page.execute_async_script(READ_CLIPBOARD) == trace_id
+
+
+def test_a_trace_that_is_not_stored_is_said_so(page: WebDriver, console):
+    missing = "1-00000000-000000000000000000000000"
+    page.get(console.url + f"#/traces/{missing}")
+    message = wait_for(page, lambda d: d.find_element(By.CSS_SELECTOR, ".error-box").text, "the message")
+    assert message.startswith(f"No trace {missing}")
