@@ -10,6 +10,7 @@ awsxrayexporter translator), summed up in the README's "OpenTelemetry in the loc
   cleaned of the characters X-Ray refuses.
 - Namespace `aws` for AWS SDK calls (rpc.system "aws-api" or aws.service), `remote` for other
   client calls: those subsegments become the inferred nodes of the service map.
+- Span links are `links` (trace id, span id, attributes).
 - Attributes the http, aws, sql and cause blocks use are consumed; enduser.id is the user; the
   keys listed in aws.xray.annotations (or all, or those configured) are annotations with
   X-Ray's key rules; everything else is metadata in the "default" namespace, the resource's
@@ -96,6 +97,8 @@ def span_document(span: Span, resource: dict[str, Any], options: Options = DEFAU
         document["aws"] = aws
     if sql is not None:
         document["sql"] = sql
+    if span.links:
+        document["links"] = [_link(link) for link in span.links]
     rest = {
         key: value
         for key, value in attributes.items()
@@ -113,6 +116,15 @@ def span_document(span: Span, resource: dict[str, Any], options: Options = DEFAU
     if metadata:
         document["metadata"] = {"default": metadata}
     return document
+
+
+def _link(link: Span.Link) -> dict[str, Any]:
+    """A span link as X-Ray records it: the linked span's trace and id, and its attributes."""
+    linked: dict[str, Any] = {"trace_id": ids.xray_trace_id(link.trace_id), "id": ids.span_id(link.span_id)}
+    attributes = attribute_map(link.attributes)
+    if attributes:
+        linked["attributes"] = _json_safe(attributes)
+    return linked
 
 
 def origin_of(resource: dict[str, Any]) -> str | None:

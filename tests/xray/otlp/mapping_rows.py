@@ -31,6 +31,8 @@ class Row:
     name: str = "span"
     status: tuple[int, str] | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # (trace id, span id, attributes) of span links.
+    links: list[tuple[bytes, bytes, dict[str, Any]]] = field(default_factory=list)
     # Dotted paths into the document (list items by index) and the value expected there.
     expected: dict[str, Any] = field(default_factory=dict)
 
@@ -120,6 +122,11 @@ ROWS = [
     Row("exception-on-client-is-remote", "client",
         events=[("exception", {"exception.type": "ClientError", "exception.message": "denied"})],
         expected={"cause.exceptions.0.remote": True, "cause.exceptions.0.type": "ClientError"}),
+    Row("span-links", "consumer",
+        links=[(bytes.fromhex("6b0ce6e255cd994b61b088cd196a6a05"), bytes.fromhex("0102030405060708"),
+                {"messaging.batch": 1})],
+        expected={"links.0.trace_id": "1-6b0ce6e2-55cd994b61b088cd196a6a05", "links.0.id": "0102030405060708",
+                  "links.0.attributes.messaging.batch": 1}),
     # -- annotations, metadata, user -----------------------------------------------------------
     Row("annotations-by-aws-xray-annotations", "internal",
         {"aws.xray.annotations": ["order.id", "count", "ok"], "order.id": "o-1", "count": 3, "ok": True,

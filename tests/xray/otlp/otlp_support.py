@@ -63,6 +63,7 @@ def make_span(
     duration: float = 0.25,
     status: tuple[int, str] | None = None,
     events: list[tuple[str, dict[str, Any]]] | None = None,
+    links: list[tuple[bytes, bytes, dict[str, Any]]] | None = None,
 ) -> Span:
     """parent: b"" for a root span, None for a random parent id, or the parent's id."""
     begin = start if start is not None else time.time() - 1
@@ -84,6 +85,8 @@ def make_span(
         event.name = event_name
         event.time_unix_nano = span.end_time_unix_nano
         event.attributes.extend(key_values(event_attributes))
+    for link_trace, link_span, link_attributes in links or []:
+        span.links.add(trace_id=link_trace, span_id=link_span, attributes=key_values(link_attributes))
     return span
 
 
@@ -108,7 +111,8 @@ def otlp_json(request: ExportTraceServiceRequest) -> bytes:
     for resource_spans in document.get("resourceSpans", []):
         for scope_spans in resource_spans.get("scopeSpans", []):
             for span in scope_spans.get("spans", []):
-                for key in ("traceId", "spanId", "parentSpanId"):
-                    if key in span:
-                        span[key] = base64.b64decode(span[key]).hex()
+                for holder in (span, *span.get("links", [])):
+                    for key in ("traceId", "spanId", "parentSpanId"):
+                        if key in holder:
+                            holder[key] = base64.b64decode(holder[key]).hex()
     return json.dumps(document).encode()

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from emulator.xray.otlp.decode import from_json
 from emulator.xray.otlp.intake import convert
 from emulator.xray.otlp.spans_to_segments import annotation_key, clean_name
 from tests.xray.otlp.mapping_rows import ABSENT, ROWS, Row
-from tests.xray.otlp.otlp_support import export_request, make_span
+from tests.xray.otlp.otlp_support import export_request, make_span, otlp_json
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 _MISSING = object()
@@ -43,6 +44,7 @@ def converted_document(row: Row) -> tuple[dict[str, Any], str]:
         parent=parent if row.has_parent else b"",
         status=row.status,
         events=row.events,
+        links=row.links,
     )
     result = convert(export_request([span], row.resource))
     assert result.rejected == []
@@ -117,3 +119,10 @@ def test_names_and_annotation_keys_follow_x_ray_rules() -> None:
     assert clean_name("Ünïcode ok-1@host:80/p") == "Ünïcode ok-1@host:80/p"
     assert len(clean_name("a" * 300)) == 200
     assert annotation_key("http.route-name/ü") == "http_route_name__"
+
+
+def test_otlp_json_decodes_to_the_same_request_as_protobuf() -> None:
+    link = (bytes.fromhex("6b0ce6e255cd994b61b088cd196a6a05"), bytes.fromhex("0102030405060708"), {"n": 1})
+    span = make_span("x", "consumer", {"a": [1, "b", {"c": True}], "d": 1.5}, parent=None, links=[link])
+    request = export_request([span], {"service.name": "J"})
+    assert from_json(otlp_json(request)) == request
