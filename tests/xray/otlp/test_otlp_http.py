@@ -178,3 +178,25 @@ def test_a_span_sent_twice_is_one_document(xray_server: XRayServer, xray):
         assert post_otlp(xray_server, body, PROTOBUF)[0] == 200
     [trace] = xray.batch_get_traces(TraceIds=stored_trace_ids(xray))["Traces"]
     assert len(trace["Segments"]) == 1
+
+
+def test_a_client_call_answered_by_a_traced_service_is_an_edge_not_an_inferred_node(
+    xray_server: XRayServer, xray
+):
+    caller = make_span("GET /orders", "server", {"http.response.status_code": 200}, start=time.time() - 2)
+    call = make_span(
+        "GET", "client", {"url.full": "http://orders.internal/o/1", "http.response.status_code": 200},
+        trace_id=caller.trace_id, parent=caller.span_id, start=time.time() - 1.9, duration=0.1,
+    )  # fmt: skip
+    callee = make_span(
+        "GET /o/1", "server", {"http.response.status_code": 200},
+        trace_id=caller.trace_id, parent=call.span_id, start=time.time() - 1.89, duration=0.08,
+    )  # fmt: skip
+    front = export_request([call, caller], {"service.name": "Front"}).SerializeToString()
+    back = export_request([callee], {"service.name": "Orders"}).SerializeToString()
+    # The callee's batch first: the store links documents whatever order they come in.
+    assert post_otlp(xray_server, back, PROTOBUF)[0] == 200
+    assert post_otlp(xray_server, front, PROTOBUF)[0] == 200
+    graph = xray.get_service_graph(**window())
+    assert (("Front", ""), ("Orders", "")) in edges(graph)
+    assert ("orders.internal", "remote") not in nodes(graph)
