@@ -136,8 +136,6 @@ def origin_of(resource: dict[str, Any]) -> str | None:
     if platform == "aws_ecs":
         launch = resource.get("aws.ecs.launchtype")
         return _ECS_ORIGINS.get(str(launch), "AWS::ECS::Container")
-    if platform is None and provider == "aws" and "faas.name" in resource:
-        platform = "aws_lambda"  # Lambda's resource detector names the function, not always the platform
     return _ORIGINS.get(str(platform)) if platform is not None else None
 
 
