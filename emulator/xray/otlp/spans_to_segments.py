@@ -5,9 +5,10 @@ awsxrayexporter translator), summed up in the README's "OpenTelemetry in the loc
 
 - A server or consumer span, or a span without a parent, is a segment; any other span is a
   subsegment document (`type: subsegment`, `parent_id`), which X-Ray nests under its parent.
-- Names: peer.service, then aws.service (and the AWS SDK's rpc.service), db.name, the
-  resource's service.name for a segment, rpc.service, the peer's host, and last the span name
-  cleaned of the characters X-Ray refuses.
+- Names: aws.local.service (server spans) or aws.remote.service (client and producer spans,
+  without "AWS::" for AWS SDK calls), then peer.service, aws.service (and the AWS SDK's
+  rpc.service), db.name, the resource's service.name for a segment, rpc.service, the peer's
+  host, and last the span name cleaned of the characters X-Ray refuses.
 - Namespace `aws` for AWS SDK calls (rpc.system "aws-api" or aws.service), `remote` for other
   client calls: those subsegments become the inferred nodes of the service map.
 - Span links are `links` (trace id, span id, attributes).
