@@ -438,3 +438,18 @@ def test_a_trace_that_is_not_stored_is_said_so(page: WebDriver, console):
     page.get(console.url + f"#/traces/{missing}")
     message = wait_for(page, lambda d: d.find_element(By.CSS_SELECTOR, ".error-box").text, "the message")
     assert message.startswith(f"No trace {missing}")
+
+
+def test_a_bar_of_the_response_time_histogram_narrows_the_list(page: WebDriver, console, xray_server):
+    batch = uuid.uuid4().hex[:12]
+    fast = [send(xray_server, "tutorial_hello_trace.json", annotate={"batch": batch}) for _ in range(2)]
+    slow = send(xray_server, "tutorial_ddb_trace.json", annotate={"batch": batch})  # 312 ms against 50
+    page.get(console.url + "#/traces")
+    apply_filter(page, f'annotation.batch = "{batch}"')
+    wait_for(page, lambda d: set(trace_rows(d)) == {*fast, slow}, "the batch listed")
+    bins = [b for b in css(page, ".histogram-bin") if b.get_attribute("data-count") != "0"]
+    assert [b.get_attribute("data-count") for b in bins] == ["2", "1"]
+    screenshot(page, "traces-histogram")
+    bins[-1].click()
+    wait_for(page, lambda d: trace_rows(d) == [slow], "only the slow trace")
+    assert "responsetime >= " in (page.find_element(By.ID, "filter").get_attribute("value") or "")

@@ -5,6 +5,7 @@
 import {xray} from './api.js';
 import {clear, copyButton, el} from './dom.js';
 import {annotationLiteral, annotationValue, clock, ms, quote, urlPath} from './format.js';
+import {renderHistogram} from './histogram.js';
 import {poll} from './live.js';
 
 const COLUMNS = [
@@ -54,12 +55,14 @@ export function mountTraces(element, ctx) {
     if (id) ctx.openTrace(id);
   });
   const groups = el('div', {class: 'groups', hidden: true});
+  const histogram = el('div', {class: 'histogram', hidden: true});
   const head = el('thead');
   const body = el('tbody');
   const table = el('table', {class: 'traces'}, head, body);
   element.replaceChildren(el('section', {class: 'traces-view'},
     el('div', {class: 'list-tools'},
       el('label', {}, 'Group by ', groupSelect), compareButton, status, openForm),
+    histogram,
     groups,
     el('div', {class: 'table-wrap'}, table),
     moreButton));
@@ -187,6 +190,14 @@ export function mountTraces(element, ctx) {
       (nextToken ? ' (more to load)' : '') + (ctx.range().live ? ' · live' : '');
     renderGroupOptions();
     renderGroups();
+    renderHistogram(histogram, summaries, {onRange: narrowToResponseTimes});
+  }
+
+  /** A histogram bar: only traces whose response time is in its range (ms rounding aside). */
+  function narrowToResponseTimes(from, to) {
+    const clause = `responsetime >= ${Math.floor(from * 1000) / 1000} AND responsetime <= ${Math.ceil(to * 1000) / 1000}`;
+    const current = ctx.filter().trim();
+    ctx.setFilter(current ? `(${current}) AND ${clause}` : clause);
   }
 
   function renderHead() {
