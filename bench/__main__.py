@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.baseline_server import BaselineServer
+from bench.console_figures import measure as measure_console
 from bench.durability_figures import measure as measure_durability
 from bench.http_load import Request, measure_latency, measure_throughput
 from bench.local_stack import LocalStack
@@ -82,6 +83,8 @@ def main() -> None:
         f"  measuring the local DynamoDB's start and stop at {', '.join(map(str, args.table_sizes))} items …"
     )
     console.print(measure_durability(args.table_sizes))
+    console.print("  measuring the console in Chromium (a drawn map, a filled trace list) …")
+    console.print(measure_console())
 
 
 if __name__ == "__main__":
