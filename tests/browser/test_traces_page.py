@@ -453,3 +453,21 @@ def test_a_bar_of_the_response_time_histogram_narrows_the_list(page: WebDriver, 
     bins[-1].click()
     wait_for(page, lambda d: trace_rows(d) == [slow], "only the slow trace")
     assert "responsetime >= " in (page.find_element(By.ID, "filter").get_attribute("value") or "")
+
+
+def test_compare_marks_what_only_one_trace_has_and_how_long_the_rest_took(
+    page: WebDriver, console, xray_server
+):
+    cold = fresh_trace("tutorial_ddb_trace.json")
+    warm = fresh_trace("tutorial_ddb_trace.json")
+    function = next(d for d in warm if d.get("origin") == "AWS::Lambda::Function")
+    function["subsegments"] = [s for s in function["subsegments"] if s["name"] != "Initialization"]
+    send_documents(xray_server, cold + warm)
+    cold_id, warm_id = cold[0]["trace_id"], warm[0]["trace_id"]
+    page.get(console.url + f"#/compare/{cold_id}/{warm_id}")
+    wait_for(page, lambda d: all(css(c, ".span-row") for c in css(d, ".compare-column")), "both timelines")
+    cold_column, warm_column = css(page, ".compare-column")
+    only = [row.get_attribute("data-name") for row in css(cold_column, ".span-row") if css(row, ".only-here")]
+    assert only == ["Initialization"]
+    assert css(warm_column, ".only-here") == []
+    screenshot(page, "traces-compare-cold-warm")

@@ -28,8 +28,44 @@ export function mountCompare(element, ids) {
       column.replaceChildren(column.firstChild,
         el('p', {class: 'trace-facts'}, `duration ${ms(trace.Duration ?? tree.end - tree.start)} · ${tree.spans.length} segments and subsegments`),
         box);
-      renderTimeline(box, tree, {axisSeconds: longest});
+      const other = results[1 - index];
+      const otherTree = other.status === 'fulfilled' ? other.value.tree : null;
+      renderTimeline(box, tree, {axisSeconds: longest, mark: otherTree ? differences(tree, otherTree) : undefined});
     });
   });
   return {dispose() { disposed = true; }};
+}
+
+/** A span's place in its trace: the names from the root down, and which of its like it is. */
+function places(tree) {
+  const seen = new Map();
+  const byId = new Map();
+  for (const span of tree.spans) {
+    const names = [];
+    for (let node = span; node; node = node.parent) names.unshift(node.doc.name);
+    const path = names.join(' › ');
+    const nth = (seen.get(path) ?? 0) + 1;
+    seen.set(path, nth);
+    byId.set(span.id, `${path} #${nth}`);
+  }
+  return byId;
+}
+
+/**
+ * For Jaeger's compare: mark(span) for `tree` against `other` — "only here" for a span the
+ * other trace has no counterpart of (a cold start's Initialization), else how much longer or
+ * shorter it took there.
+ */
+function differences(tree, other) {
+  const mine = places(tree);
+  const theirs = new Map([...places(other)].map(([id, place]) => [place, other.byId.get(id)]));
+  return (span) => {
+    const counterpart = theirs.get(mine.get(span.id));
+    if (!counterpart) return el('span', {class: 'badge only-here'}, 'only here');
+    if (span.end === null || counterpart.end === null) return null;
+    const delta = (span.end - span.start) - (counterpart.end - counterpart.start);
+    if (Math.abs(delta) < 0.0005) return null;
+    return el('span', {class: `delta ${delta > 0 ? 'slower' : 'faster'}`,
+      title: 'compared with the same span of the other trace'}, `${delta > 0 ? '+' : '−'}${ms(Math.abs(delta))}`);
+  };
 }

@@ -9,10 +9,11 @@ const TICKS = 4;
 
 /**
  * Draws `tree` (spans.linkTrace) into `container`; `onSelect(span)` when a row is clicked.
- * `axisSeconds` stretches the axis beyond the trace (compare: two traces on one scale).
+ * `axisSeconds` stretches the axis beyond the trace (compare: two traces on one scale);
+ * `mark(span)` may return a node to show after a row's name (compare: what differs).
  * Returns {select(spanId)}.
  */
-export function renderTimeline(container, tree, {onSelect = () => {}, axisSeconds = 0} = {}) {
+export function renderTimeline(container, tree, {onSelect = () => {}, axisSeconds = 0, mark = () => null} = {}) {
   const total = Math.max(tree.end - tree.start, axisSeconds, 1e-6);
   const collapsed = new Set();
   const rows = new Map();
@@ -61,7 +62,8 @@ export function renderTimeline(container, tree, {onSelect = () => {}, axisSecond
       kind ? el('span', {class: 'tl-kind'}, kind) : null,
       coldStart ? el('span', {class: 'badge cold'}, 'cold start') : null,
       flags.map((flag) => el('span', {class: `badge ${flag}`}, flag)),
-      span.doc.in_progress || span.end === null ? el('span', {class: 'badge progress'}, 'in progress') : null),
+      span.doc.in_progress || span.end === null ? el('span', {class: 'badge progress'}, 'in progress') : null,
+      mark(span)),
     el('div', {class: 'tl-track'},
       el('div', {class: `tl-bar bar-${status}${span.end === null ? ' open' : ''}`, style: {left: `${left}%`, width: `${width}%`}})),
     el('div', {class: 'tl-status'}, httpStatus(span.doc) ?? ''),
