@@ -10,6 +10,7 @@ credentials never reach the page: the server signs each call (upstream.py). Who 
 request_guard.py's job; which calls, operations.py's.
 """
 
+import ipaddress
 import json
 import logging
 import threading
@@ -65,6 +66,10 @@ class ConsoleServer:
         A local X-Ray with a None `logs_url` has no logs: the user's AWS account is never read
         unless they asked for AWS. `aws_endpoint_urls` ({"xray": ..., "logs": ...}) replaces AWS's
         endpoints, still signed with the user's credentials (tests point it at a local X-Ray)."""
+        if not _is_loopback_address(host):
+            # With --aws the proxy reads the user's account with their credentials: it must
+            # never listen where another machine can reach it.
+            raise ValueError(f"the console serves on a loopback address only, not {host!r}")
         overrides = aws_endpoint_urls or {}
         self.aws = xray_url is None
         self.xray = _upstream("xray", xray_url, region, "X-Ray", overrides.get("xray"))
@@ -109,6 +114,13 @@ class ConsoleServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _is_loopback_address(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _upstream(service: str, url: str | None, region: str, what: str, aws_override: str | None) -> Upstream:

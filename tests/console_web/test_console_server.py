@@ -394,3 +394,9 @@ def test_with_aws_the_page_is_told_the_region(static_dir: Path):
         source = call(console.url + "source.json").json()
     assert source == {"aws": True, "region": "eu-west-1", "xray": "X-Ray in eu-west-1",
                       "logs": "CloudWatch Logs in eu-west-1"}  # fmt: skip
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "example.com"])
+def test_it_listens_on_loopback_only(host: str):
+    with pytest.raises(ValueError, match="loopback"):
+        ConsoleServer("http://127.0.0.1:2000", None, host=host)
