@@ -21,7 +21,9 @@ from rich.markup import escape
 from rich.style import Style
 
 from emulator.apigateway.gateway import DEFAULT_PORT
+from emulator.app.errors import TemplateError
 from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
+from emulator.app.parameter_overrides import parse_overrides, samconfig_overrides
 from emulator.dynamodb.service import DEFAULT_PORT as DEFAULT_DYNAMODB_PORT
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.stack import Stack, StackConfig, StartupError
@@ -77,9 +79,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="names the functions and the stage segment as a deploy would",
     )
     add("--region", default=DEFAULT_REGION, help="the region the ARNs, moto and the AWS CLI lines use")
+    add("--parameter-overrides", nargs="+", default=[], metavar="NAME=VALUE",
+        help="template parameter values, as `sam deploy --parameter-overrides` takes them; they win over "
+        "samconfig.toml's parameter_overrides (beside --template), which win over the Defaults")  # fmt: skip
     add("--sampling", choices=SAMPLING_MODES, default="all",
         help="all: trace every request; default: as AWS's Default rule (1 a second, then 5%%)")  # fmt: skip
     return parser.parse_args(argv)
+
+
+def parameter_overrides(template: Path, given: list[str]) -> dict[str, str]:
+    """What `sam deploy` would use: samconfig.toml's parameter_overrides, then the command line's."""
+    try:
+        return samconfig_overrides(template.parent / "samconfig.toml") | parse_overrides(given)
+    except TemplateError as error:
+        raise StartupError(str(error)) from None
 
 
 def built_template(template: Path, build_dir: Path) -> Path:
@@ -146,6 +159,9 @@ def print_banner(stack: Stack, console: Console) -> None:
     app, url = stack.app, stack.url
     console.print()
     console.print(f"[bold green]{escape(app.stack_name)}[/] is running locally (stage {app.stage}):")
+    if app.parameters:
+        values = " ".join(f"{name}={value}" for name, value in app.parameters.items())
+        console.print(f"  parameters: {escape(values)}", highlight=False)
     for route, route_url in stack.gateway.route_urls():
         function = app.functions[route.function].function_name
         console.print(f"  {route.method:<7} {route_url}  [dim]→ {escape(function)}[/]", highlight=False)
@@ -219,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 endpoints_file=args.endpoints_file,
                 stack_name=args.stack_name,
                 region=args.region,
+                parameter_overrides=parameter_overrides(args.template, args.parameter_overrides),
                 sampling=args.sampling,
                 progress=lambda message: console.print(f"[dim]…[/] {escape(message)}", highlight=False),
             )

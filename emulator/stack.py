@@ -60,6 +60,8 @@ class StackConfig:
     endpoints_file: Path | None = None  # where to write the endpoints for `make map` / `make traces`
     stack_name: str = DEFAULT_STACK_NAME
     region: str = DEFAULT_REGION
+    # Template parameter values, as `sam deploy --parameter-overrides` gives them; others keep their Default.
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
     max_workers_per_function: int = 4
     sampling: str = "all"  # "default": as AWS's Default sampling rule (1 a second, then 5 %)
     log: LogSink | None = None  # function and access log lines
@@ -130,7 +132,12 @@ class Stack:
         if self.app is None:
             config = self.config
             try:
-                self.app = load_app(config.built_template, stack_name=config.stack_name, region=config.region)
+                self.app = load_app(
+                    config.built_template,
+                    stack_name=config.stack_name,
+                    region=config.region,
+                    parameter_overrides=config.parameter_overrides,
+                )
             except TemplateError as error:
                 raise StartupError(str(error)) from None
         return self.app

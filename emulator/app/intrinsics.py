@@ -1,11 +1,13 @@
 """The intrinsic functions a template uses, resolved the way CloudFormation would.
 
-Only pseudo parameters, Parameters (their Default), and Ref/GetAtt to resources are known
+Only pseudo parameters, Parameters (their Default, or the value given as an override, as
+`sam deploy --parameter-overrides` gives it), Conditions, and Ref/GetAtt to resources are known
 before a deployment; anything else is a TemplateError naming where it was found.
 """
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from emulator.app.errors import TemplateError
@@ -20,6 +22,8 @@ from emulator.app.resource_names import (
     stable_id,
 )
 
+# `!Ref AWS::NoValue`: the property (or list item) it is the value of is removed, as CloudFormation does.
+_NO_VALUE = object()
 _SUB_VARIABLE = re.compile(r"\$\{(!?)([^}]*)\}")
 # What `!Ref` returns for resources whose Ref is their name (when the template names them).
 _NAME_PROPERTY = {
@@ -32,17 +36,53 @@ _NAME_PROPERTY = {
 class Resolver:
     """Resolves the intrinsic functions the local stack needs, the way CloudFormation would.
 
-    Only pseudo parameters, Parameters (their Default), and Ref/GetAtt to resources are known
-    before a deployment; anything else is a TemplateError naming where it was found.
+    Only pseudo parameters, Parameters (their Default or an override), Conditions, and Ref/GetAtt
+    to resources are known before a deployment; anything else is a TemplateError naming where it was
+    found.
     """
 
-    def __init__(self, document: dict[str, Any], *, stack_name: str, region: str, account_id: str) -> None:
+    def __init__(
+        self,
+        document: dict[str, Any],
+        *,
+        stack_name: str,
+        region: str,
+        account_id: str,
+        parameter_overrides: Mapping[str, str] | None = None,
+    ) -> None:
         self.resources: dict[str, Any] = document.get("Resources") or {}
         self.parameters: dict[str, Any] = document.get("Parameters") or {}
+        self.conditions: dict[str, Any] = document.get("Conditions") or {}
         self.stack_name = stack_name
         self.region = region
         self.account_id = account_id
         self._resolving: set[str] = set()
+        self._condition_values: dict[str, bool] = {}
+        self._evaluating: set[str] = set()
+        self.overrides = dict(parameter_overrides or {})
+        for name, value in self.overrides.items():
+            # CloudFormation refuses a value for a parameter the template does not declare, and one
+            # outside AllowedValues; so does the local stack, rather than run something else.
+            if name not in self.parameters:
+                declared = ", ".join(self.parameters) or "none"
+                raise TemplateError(
+                    f"parameter override {name}: no such parameter (the template has: {declared})"
+                )
+            allowed = (self.parameters[name] or {}).get("AllowedValues")
+            if allowed is not None and value not in [str(item) for item in allowed]:
+                raise TemplateError(
+                    f"parameter override {name}={value}: not one of its AllowedValues "
+                    f"({', '.join(str(item) for item in allowed)})"
+                )
+
+    def parameter_values(self) -> dict[str, str]:
+        """Every parameter that has a value to run with: the override, else the Default."""
+        values = {
+            name: str(parameter["Default"])
+            for name, parameter in self.parameters.items()
+            if isinstance(parameter, dict) and "Default" in parameter
+        }
+        return {**values, **self.overrides}
 
     def pseudo(self, name: str) -> str | None:
         return {
@@ -58,14 +98,26 @@ class Resolver:
         }.get(name)
 
     def resolve(self, value: Any, where: str) -> Any:
+        resolved = self._resolve(value, where)
+        return None if resolved is _NO_VALUE else resolved
+
+    def _resolve(self, value: Any, where: str) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item, where) for item in value]
+            items = (self._resolve(item, where) for item in value)
+            return [item for item in items if item is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((name, argument),) = value.items()
+            if name == "Ref" and argument == "AWS::NoValue":
+                return _NO_VALUE
             if name == "Ref":
                 return self.ref(argument, where)
+            if name == "Fn::If":
+                if not isinstance(argument, list) or len(argument) != 3:
+                    raise TemplateError(f"{where}: Fn::If needs [condition, value if true, value if false]")
+                chosen = argument[1] if self.condition(argument[0], where) else argument[2]
+                return self._resolve(chosen, where)
             if name == "Fn::GetAtt":
                 return self.get_att(argument, where)
             if name == "Fn::Sub":
@@ -84,7 +136,41 @@ class Resolver:
                 return str(self.resolve(text, where)).split(str(separator))
             if name.startswith("Fn::") or name == "Condition":
                 raise TemplateError(f"{where}: {name} cannot be resolved locally")
-        return {key: self.resolve(item, f"{where}.{key}") for key, item in value.items()}
+        resolved = {key: self._resolve(item, f"{where}.{key}") for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    def condition(self, name: Any, where: str) -> bool:
+        """The value of the Conditions entry `name`, evaluated once, as CloudFormation does at deploy."""
+        if not isinstance(name, str) or name not in self.conditions:
+            raise TemplateError(f"{where}: no condition named {json.dumps(name)} in Conditions")
+        if name not in self._condition_values:
+            if name in self._evaluating:
+                raise TemplateError(f"Conditions.{name} refers to itself")
+            self._evaluating.add(name)
+            try:
+                self._condition_values[name] = self._truth(self.conditions[name], f"Conditions.{name}")
+            finally:
+                self._evaluating.discard(name)
+        return self._condition_values[name]
+
+    def _truth(self, value: Any, where: str) -> bool:
+        """A condition function (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition) to a boolean."""
+        if isinstance(value, dict) and len(value) == 1:
+            ((name, argument),) = value.items()
+            if name == "Condition":
+                return self.condition(argument, where)
+            if name == "Fn::Equals":
+                left, right = _pair(name, argument, where)
+                return _text(self.resolve(left, where)) == _text(self.resolve(right, where))
+            if name in ("Fn::Not", "Fn::And", "Fn::Or") and isinstance(argument, list) and argument:
+                values = [self._truth(item, where) for item in argument]
+                if name == "Fn::Not" and len(values) == 1:
+                    return not values[0]
+                if name == "Fn::And":
+                    return all(values)
+                if name == "Fn::Or":
+                    return any(values)
+        raise TemplateError(f"{where}: not a condition CloudFormation evaluates: {json.dumps(value)}")
 
     @staticmethod
     def select(index: Any, items: Any, where: str) -> Any:
@@ -104,6 +190,8 @@ class Resolver:
         pseudo = self.pseudo(target)
         if pseudo is not None:
             return pseudo
+        if target in self.overrides:
+            return self.overrides[target]
         if target in self.parameters:
             parameter = self.parameters[target]
             if "Default" not in parameter:
@@ -201,6 +289,11 @@ class Resolver:
         generated = physical_name(self.stack_name, logical_id)
         # S3 bucket names are lower case; CloudFormation generates them so.
         return generated.lower() if self.resources[logical_id].get("Type") == "AWS::S3::Bucket" else generated
+
+
+def _text(value: Any) -> str:
+    # CloudFormation compares values as text; YAML's true is "true", not Python's "True".
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _pair(function: str, argument: Any, where: str) -> tuple[Any, Any]:

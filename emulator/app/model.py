@@ -81,3 +81,5 @@ class AppSpec:
     routes: list[Route]
     tables: list[TableSpec]
     log_groups: list[LogGroupSpec] = field(default_factory=list)
+    # The template's parameters as this run sees them: the Default, or the override given.
+    parameters: dict[str, str] = field(default_factory=dict)

@@ -9,6 +9,7 @@ properties.
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,10 @@ def load_app(
     stack_name: str = DEFAULT_STACK_NAME,
     region: str = DEFAULT_REGION,
     account_id: str = DEFAULT_ACCOUNT_ID,
+    parameter_overrides: Mapping[str, str] | None = None,
 ) -> AppSpec:
-    """Read `template` (its CodeUri are folders relative to it) into what the stack runs."""
+    """Read `template` (its CodeUri are folders relative to it) into what the stack runs, with the
+    parameters' Defaults or `parameter_overrides` (as `sam deploy --parameter-overrides`)."""
     document = _read(template)
     resources = document.get("Resources")
     if not isinstance(resources, dict) or not resources:
@@ -68,7 +71,13 @@ def load_app(
     api_tracing = _api_tracing(document)
     _apply_globals(template, document)
     resources = document["Resources"]
-    resolver = Resolver(document, stack_name=stack_name, region=region, account_id=account_id)
+    resolver = Resolver(
+        document,
+        stack_name=stack_name,
+        region=region,
+        account_id=account_id,
+        parameter_overrides=parameter_overrides,
+    )
 
     functions: dict[str, FunctionSpec] = {}
     routes: list[Route] = []
@@ -76,6 +85,9 @@ def load_app(
     log_groups: list[LogGroupSpec] = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type") if isinstance(resource, dict) else None
+        condition = resource.get("Condition") if isinstance(resource, dict) else None
+        if condition is not None and not resolver.condition(condition, f"{logical_id}.Condition"):
+            continue  # CloudFormation does not create it
         if kind == FUNCTION:
             functions[logical_id] = _function(template, logical_id, resource, resolver)
             routes.extend(_routes(logical_id, resource))
@@ -97,6 +109,7 @@ def load_app(
         routes=routes,
         tables=tables,
         log_groups=log_groups,
+        parameters=resolver.parameter_values(),
     )
 
 
@@ -157,7 +170,7 @@ def _function(template: Path, logical_id: str, resource: dict[str, Any], resolve
     return FunctionSpec(
         logical_id=logical_id,
         function_name=resolver.function_name(logical_id),
-        handler=str(props["Handler"]),
+        handler=str(resolver.resolve(props["Handler"], f"{logical_id}.Handler")),
         runtime=str(props["Runtime"]),
         code_dir=code_dir,
         timeout=float(resolver.resolve(props.get("Timeout", DEFAULT_TIMEOUT), f"{logical_id}.Timeout")),

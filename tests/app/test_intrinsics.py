@@ -371,7 +371,6 @@ def test_errors_deep_in_a_mapping_name_the_path():
 @pytest.mark.parametrize(
     "value",
     [
-        {"Fn::If": ["IsProd", "a", "b"]},
         {"Fn::ImportValue": "shared-table"},
         {"Fn::GetAZs": ""},
         {"Fn::FindInMap": ["Map", "Key", "Value"]},
