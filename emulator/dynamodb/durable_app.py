@@ -2,11 +2,13 @@
 only once it is on disk, and the tables and log groups come back after any crash.
 
 The moto process serves both services the stack keeps state in (JOURNALED_SERVICES): DynamoDB
-and CloudWatch Logs, where the functions' log lines go. Every request to either is applied by
-moto under one lock (moto's backends are plain Python objects, not safe to change from two
-threads at once), so the order of the journal is the order moto applied the writes and a
-replay rebuilds the same state. The fsync happens after the lock is released, shared by every
-writer waiting at that moment (journal.py).
+and CloudWatch Logs, where the functions' log lines go. Every request to a service is applied
+by moto under that service's lock (moto's backends are plain Python objects, not safe to
+change from two threads at once), so the order of the journal is the order moto applied each
+service's writes and a replay rebuilds the same state. The two services share no state, so
+each has its own lock: a long FilterLogEvents (the console reading a big log group) never holds
+up a PutItem on a request's path. The fsync happens after the lock is released, shared by
+every writer waiting at that moment (journal.py).
 
 Only successful writes are journaled: a request moto refused (a failed condition, a missing
 table) changed nothing, so replaying it would change nothing either.
@@ -147,7 +149,11 @@ class DurableDynamoDB:
         self._app = app
         self._checkpoint_every = checkpoint_every
         self.data_dir = data_dir
-        self._apply_lock = threading.Lock()
+        # Taken in this order: a service's lock, then the journal's. A checkpoint takes every
+        # service's lock (in JOURNALED_SERVICES order) before the journal's, so the state it forks
+        # holds exactly the writes in the journal files before it.
+        self._service_locks = {service.target_prefix: threading.Lock() for service in JOURNALED_SERVICES}
+        self._journal_lock = threading.Lock()
         self._service_apps: dict[str, WsgiApp] = {}
         self._journal: Journal | None = None
         self._checkpoints = checkpoint.BackgroundCheckpoints(data_dir) if data_dir else None
@@ -193,7 +199,7 @@ class DurableDynamoDB:
 
     def close(self) -> None:
         """Nothing to save: the journal is fsynced and closed, a checkpoint being written given up."""
-        with self._apply_lock:
+        with self._journal_lock:
             if self._journal is not None:
                 self._journal.close()
         if self._checkpoints is not None:
@@ -210,14 +216,19 @@ class DurableDynamoDB:
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("wsgi.input_terminated", None)
         ticket = 0
-        with self._apply_lock:
+        checkpoint_due = False
+        with self._service_locks[service.target_prefix]:
             applied_at_ms = int(time.time() * 1000) if service.pins_clock else None
             with _moto_clock(applied_at_ms):
                 status, (headers, chunks) = self.apply(environ)
             if self._journal is not None and status.startswith("2") and is_write(environ):
-                ticket = self._journal_write(encode_request(environ, body, applied_at_ms))
+                with self._journal_lock:
+                    ticket = self._journal_write(encode_request(environ, body, applied_at_ms))
+                    checkpoint_due = self._checkpoint_due()
         if ticket:
             self._make_durable(ticket)
+        if checkpoint_due:
+            self._checkpoint()
         start_response(status, headers)
         return chunks
 
@@ -261,22 +272,38 @@ class DurableDynamoDB:
         return app
 
     def _journal_write(self, payload: bytes) -> int:
+        """Append (the caller holds the journal lock); returns the record's ticket."""
         journal = self._journal
         assert journal is not None
         try:
-            ticket = journal.append(payload)
+            return journal.append(payload)
         except OSError as error:
             _fail_stop(error)
-        full = (
+
+    def _checkpoint_due(self) -> bool:
+        journal = self._journal
+        if journal is None or journal.closed or self._checkpoints is None or self._checkpoints.busy:
+            return False
+        return (
             journal.records_in_file >= self._checkpoint_every
             or journal.bytes_in_file >= CHECKPOINT_EVERY_BYTES
         )
-        if full and self._checkpoints is not None and not self._checkpoints.busy:
-            try:
-                self._checkpoints.start(journal.rotate())
-            except OSError as error:
-                _fail_stop(error)
-        return ticket
+
+    def _checkpoint(self) -> None:
+        """Start the next journal file and fork a checkpoint of everything before it, with every
+        service held still (no write is applied but not yet journaled)."""
+        with contextlib.ExitStack() as held:
+            for service in JOURNALED_SERVICES:
+                held.enter_context(self._service_locks[service.target_prefix])
+            with self._journal_lock:
+                journal = self._journal
+                # Another writer may have started it meanwhile.
+                if journal is None or self._checkpoints is None or not self._checkpoint_due():
+                    return
+                try:
+                    self._checkpoints.start(journal.rotate())
+                except OSError as error:
+                    _fail_stop(error)
 
     def _make_durable(self, ticket: int) -> None:
         journal = self._journal

@@ -108,6 +108,10 @@ class Journal:
         return fd
 
     @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    @property
     def records_in_file(self) -> int:
         return self._records_in_file
 

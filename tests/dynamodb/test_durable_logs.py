@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,56 @@ def test_logs_writes_are_journaled_and_reads_are_not(operation: str, journaled: 
 
     environ, _ = logs_request(operation, {})
     assert is_write(environ) is journaled
+
+
+def test_concurrent_table_and_log_writes_across_checkpoints_come_back_exactly_once(tmp_path: Path):
+    """DynamoDB and CloudWatch Logs are applied under locks of their own; a checkpoint holds
+    both still, so every acknowledged write is in it or in the journal after it, never both."""
+    moto = MotoProcess(data_dir=tmp_path, limits=Limits(checkpoint_every=7))
+    moto.start()
+    try:
+        dynamodb = boto3.client(
+            "dynamodb", endpoint_url=moto.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS
+        )
+        dynamodb.create_table(TableName="Demo", **TABLE.create_table_args)
+        make_group(logs_client(moto.endpoint_url))
+
+        def write_items(worker: int) -> None:
+            client = boto3.client(
+                "dynamodb", endpoint_url=moto.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS
+            )
+            for i in range(40):
+                client.put_item(TableName="Demo", Item={"Key": {"S": f"w{worker}-{i}"}})
+
+        def write_events(worker: int) -> None:
+            client = logs_client(moto.endpoint_url)
+            stream = f"{STREAM}-{worker}"
+            client.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+            for i in range(40):
+                event = {"timestamp": int(time.time() * 1000), "message": f"w{worker} line {i}"}
+                client.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=[event])
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            futures = [pool.submit(write_items, w) for w in range(3)] + [
+                pool.submit(write_events, w) for w in range(3)
+            ]
+            for future in futures:
+                future.result()
+    finally:
+        moto.stop()
+    assert checkpoint_numbers(tmp_path), "no checkpoint was written"
+
+    moto = MotoProcess(data_dir=tmp_path, limits=Limits(checkpoint_every=7))
+    moto.start()
+    try:
+        assert moto.loaded.checkpoint > 0 and moto.loaded.refused == 0
+        dynamodb = boto3.client(
+            "dynamodb", endpoint_url=moto.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS
+        )
+        pages = dynamodb.get_paginator("scan").paginate(TableName="Demo")
+        keys = sorted(item["Key"]["S"] for page in pages for item in page["Items"])
+        messages = sorted(event["message"] for event in events_of(logs_client(moto.endpoint_url)))
+    finally:
+        moto.stop()
+    assert keys == sorted(f"w{w}-{i}" for w in range(3) for i in range(40))
+    assert messages == sorted(f"w{w} line {i}" for w in range(3) for i in range(40))  # none twice
