@@ -27,6 +27,10 @@ and its REPORT. So the id is looked up once, to find the stream and the START's 
 FilterLogEvents for the quoted phrase `"RequestId: <id>"`, which matches START, END and
 REPORT and nothing of another invocation), and then the stream is read from START to REPORT.
 
+This reads Lambda's Text log format (LoggingConfig.LogFormat's default, what the stack writes);
+a function set to JSON writes `platform.start` / `platform.report` records instead, which
+this does not look for.
+
 `start_time_ms` / `end_time_ms` (ms since the epoch), when known (a trace's start and end),
 narrow the first search to that window, which is what keeps it cheap on a large group in AWS;
 pass a window that holds the invocation's START.
