@@ -471,3 +471,18 @@ def test_compare_marks_what_only_one_trace_has_and_how_long_the_rest_took(
     assert only == ["Initialization"]
     assert css(warm_column, ".only-here") == []
     screenshot(page, "traces-compare-cold-warm")
+
+
+def test_the_address_keeps_the_filter_through_a_reload_and_back(page: WebDriver, console, xray_server):
+    ddb = send(xray_server, "tutorial_ddb_trace.json")
+    hello = send(xray_server, "tutorial_hello_trace.json")
+    open_traces(page, console, ddb, hello)
+    apply_filter(page, 'http.method = "GET"')
+    wait_for(page, lambda d: "filter=http.method" in d.current_url, "the filter in the address")
+    assert "minutes=15" in page.current_url
+    page.refresh()
+    wait_for(page, lambda d: hello in trace_rows(d) and ddb not in trace_rows(d), "the filtered list again")
+    assert page.find_element(By.ID, "filter").get_attribute("value") == 'http.method = "GET"'
+    page.back()  # to the list before the filter
+    wait_for(page, lambda d: {ddb, hello} <= set(trace_rows(d)), "the whole list again")
+    assert page.find_element(By.ID, "filter").get_attribute("value") == ""

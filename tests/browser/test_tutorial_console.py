@@ -157,7 +157,7 @@ def test_view_traces_on_a_map_node_lists_that_nodes_traces(
     )
     node.click()
     wait_for(page, lambda d: d.find_element(By.CSS_SELECTOR, "button.view-traces"), "View traces").click()
-    wait_for(page, lambda d: d.current_url.endswith("#/traces"), "the Traces page")
+    wait_for(page, lambda d: "#/traces?" in d.current_url, "the Traces page")
     expression = page.find_element(By.ID, "filter").get_attribute("value") or ""
     assert "Demo" in expression
     wait_for(page, lambda d: cold_ddb in trace_rows(d), "the POST /ddb trace listed")

@@ -55,13 +55,19 @@ function showFilterError(error) {
 function setFilter(text) {
   filterInput.value = text;
   state.filter = text;
+  writeAddress();
   current?.refresh?.();
 }
 
 function viewTraces(filterExpression) {
-  setFilter(filterExpression ?? '');
-  if (location.hash !== '#/traces') location.hash = '#/traces';
-  else route();
+  state.filter = filterExpression ?? '';
+  filterInput.value = state.filter;
+  if (location.hash.split('?')[0] === '#/traces') {
+    writeAddress();
+    current?.refresh?.();
+  } else {
+    location.hash = '#/traces'; // route() writes the range and filter into it
+  }
 }
 
 function compare(a, b) {
@@ -117,7 +123,31 @@ function takeRangeFromAddress(query) {
     state.custom = null;
     if ([...rangeSelect.options].some((option) => option.value === String(minutes))) rangeSelect.value = String(minutes);
   }
-  if (params.has('filter')) filterInput.value = state.filter = params.get('filter');
+  // An address with a query says the whole view: no filter in it is no filter.
+  filterInput.value = state.filter = params.get('filter') ?? '';
+}
+
+/**
+ * The list views' range and filter written back into the address, so that what is shown can
+ * be reloaded, linked or bookmarked as it is. A change the user makes is a history entry
+ * (Back returns to the previous filter); `replace` only tidies the current one.
+ */
+function writeAddress({replace = false} = {}) {
+  const [hash] = (location.hash || '#/map').split('?');
+  const [, name = 'map', ...rest] = hash.split('/');
+  if (!(name === 'map' || (name === 'traces' && !rest.length))) return;
+  const params = new URLSearchParams();
+  if (state.custom) {
+    params.set('start', String(Math.round(state.custom.start)));
+    params.set('end', String(Math.round(state.custom.end)));
+  } else {
+    params.set('minutes', String(state.minutes));
+  }
+  if (state.filter.trim()) params.set('filter', state.filter);
+  const address = `${hash === '#' ? '#/map' : hash}?${params}`;
+  if (address === location.hash) return;
+  if (replace) history.replaceState(null, '', address);
+  else history.pushState(null, '', address);
 }
 
 function route() {
@@ -147,6 +177,7 @@ function route() {
   } else {
     current = mountMapRoute(element);
   }
+  writeAddress({replace: true});
 }
 
 function applyRange() {
@@ -180,14 +211,20 @@ rangeSelect.addEventListener('change', () => {
     customStart.value = localInput(start);
     customEnd.value = localInput(end + 60);
   }
-  if (applyRange()) current?.refresh?.();
+  if (applyRange()) {
+    writeAddress();
+    current?.refresh?.();
+  }
 });
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
   state.filter = filterInput.value;
   showFilterError(null);
-  if (applyRange()) current?.refresh?.();
+  if (applyRange()) {
+    writeAddress();
+    current?.refresh?.();
+  }
 });
 
 /** Says in the header whose traces these are: the local stack's, or an AWS region's. */
