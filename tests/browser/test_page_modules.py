@@ -131,3 +131,58 @@ def test_api_errors_carry_the_filter_position(page: WebDriver):
         "type": "InvalidRequestException",
         "position": 3,
     }
+
+
+# CloudWatch Logs as the page's fetch() sees it, in the page: one stream holding three
+# invocations, answered two events a page, so the reader has to follow nextForwardToken.
+FAKE_LOGS = """
+const [groups, stream, call, done] = arguments;
+const lines = stream.map((message, index) => ({timestamp: 1000 + index, message, ingestionTime: 1}));
+const original = window.fetch;
+const answer = (body) => new Response(JSON.stringify(body), {status: 200});
+window.fetch = async (url, init) => {
+  const operation = init.headers['X-Amz-Target'].split('.')[1];
+  const request = JSON.parse(init.body);
+  if (operation === 'DescribeLogGroups') {
+    const prefix = request.logGroupNamePrefix ?? '';
+    const named = groups.filter((g) => g.startsWith(prefix));
+    return answer({logGroups: named.map((logGroupName) => ({logGroupName}))});
+  }
+  if (request.logGroupName !== groups[0]) return answer({events: []});
+  if (operation === 'FilterLogEvents') {
+    const wanted = request.filterPattern.slice(1, -1);
+    const matching = lines.filter((l) => l.message.includes(wanted));
+    return answer({events: matching.map((l) => ({...l, logStreamName: 's1'}))});
+  }
+  const from = Number(request.nextToken ?? lines.findIndex((l) => l.timestamp >= request.startTime));
+  const next = String(Math.min(from + 2, lines.length));
+  return answer({events: lines.slice(from, from + 2), nextForwardToken: next});
+};
+import('/invocation_logs.js').then((m) => m.findInvocationLines(call))
+  .then((found) => done(found), (error) => done({error: String(error)}))
+  .finally(() => { window.fetch = original; });
+"""
+
+
+def test_an_invocations_lines_are_those_from_its_start_to_its_report(page: WebDriver):
+    groups = ["/aws/lambda/sam-app/SamDdbFunction", "/aws/lambda/sam-app/HelloWorldFunction"]
+    stream = [
+        "START RequestId: r-1 Version: $LATEST", "END RequestId: r-1", "REPORT RequestId: r-1\tBilled",
+        "START RequestId: r-2 Version: $LATEST", "[INFO] storing key", "END RequestId: r-2",
+        "REPORT RequestId: r-2\tDuration: 2 ms", "START RequestId: r-3 Version: $LATEST",
+    ]  # fmt: skip
+    call = {"requestId": "r-2", "functionName": "sam-app-SamDdbFunction-P809NJ0VDL1X", "start": 1, "end": 2}
+    found = page.execute_async_script(FAKE_LOGS, groups, stream, call)
+    assert found["logGroupName"] == groups[0]
+    assert found["logStreamName"] == "s1"
+    assert found["complete"] is True
+    assert [event["message"] for event in found["events"]] == stream[3:7]
+
+
+def test_a_log_group_outside_aws_lambda_is_found_by_its_names(page: WebDriver):
+    groups = ["/sam-app/functions/SamDdbFunction", "/sam-app/functions/HelloWorldFunction"]
+    stream = ["START RequestId: r-9 Version: $LATEST", "END RequestId: r-9", "REPORT RequestId: r-9"]
+    call = {"requestId": "r-9", "functionName": "sam-app-SamDdbFunction-P809NJ0VDL1X", "start": 1, "end": 2}
+    found = page.execute_async_script(FAKE_LOGS, groups, stream, call)
+    assert found["logGroupName"] == groups[0]
+    assert [event["message"] for event in found["events"]] == stream

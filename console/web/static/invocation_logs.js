@@ -9,34 +9,48 @@ const PAGES = 10;
 const AFTER_SECONDS = 120;
 const BEFORE_SECONDS = 30;
 
-let groupsCache = null;
+// DescribeLogGroups answers by prefix, read once per page load.
+const groupsCache = new Map();
 
-/** Log groups a function's lines may be in: Lambda's default first, then the likeliest names. */
-async function candidateGroups(functionName) {
-  if (!groupsCache) {
-    groupsCache = (async () => {
-      const names = [];
-      let nextToken;
-      for (let page = 0; page < PAGES; page++) {
-        const answer = await logs('DescribeLogGroups', {logGroupNamePrefix: '/aws/lambda/', ...(nextToken ? {nextToken} : {})});
-        names.push(...(answer.logGroups ?? []).map((g) => g.logGroupName));
-        nextToken = answer.nextToken;
-        if (!nextToken) break;
-      }
-      return names;
-    })().catch((error) => {
-      groupsCache = null;
-      throw error;
+async function describeGroups(prefix) {
+  const names = [];
+  let nextToken;
+  for (let page = 0; page < PAGES; page++) {
+    const answer = await logs('DescribeLogGroups', {
+      ...(prefix ? {logGroupNamePrefix: prefix} : {}), ...(nextToken ? {nextToken} : {}),
     });
+    names.push(...(answer.logGroups ?? []).map((g) => g.logGroupName));
+    nextToken = answer.nextToken;
+    if (!nextToken) break;
   }
-  const names = await groupsCache;
-  // A deployed name is <stack>-<LogicalId>-<suffix>; a LoggingConfig group often names the
-  // stack and the logical id. Score by how many of those words a group's name holds.
+  return names;
+}
+
+function cached(key, read) {
+  if (!groupsCache.has(key)) {
+    groupsCache.set(key, read().catch((error) => {
+      groupsCache.delete(key);
+      throw error;
+    }));
+  }
+  return groupsCache.get(key);
+}
+
+/**
+ * Log groups a function's lines may be in, likeliest first: Lambda's default
+ * (/aws/lambda/<name>), then groups that name the function's stack and logical id. A
+ * deployed name is <stack>-<LogicalId>-<suffix>, and a LoggingConfig group usually names those.
+ */
+export async function candidateGroups(functionName) {
+  const own = `/aws/lambda/${functionName}`;
   const words = functionName.split('-').filter((w) => w.length > 2);
-  const score = (name) => (name === `/aws/lambda/${functionName}` ? 100 : words.filter((w) => name.includes(w)).length);
-  const ranked = names.map((name) => [score(name), name]).filter(([s]) => s > 0).sort((a, b) => b[0] - a[0]);
-  const groups = ranked.map(([, name]) => name);
-  if (!groups.includes(`/aws/lambda/${functionName}`)) groups.push(`/aws/lambda/${functionName}`);
+  const score = (name) => (name === own ? 100 : words.filter((w) => name.includes(w)).length);
+  const rank = (names) => names.map((name) => [score(name), name]).filter(([s]) => s > 1)
+    .sort((a, b) => b[0] - a[0]).map(([, name]) => name);
+  let groups = rank(await cached('/aws/lambda/', () => describeGroups('/aws/lambda/')));
+  // A LoggingConfig group may be named anything: look beyond /aws/lambda/ when nothing fits there.
+  if (!groups.length) groups = rank(await cached('', () => describeGroups('')));
+  if (!groups.includes(own)) groups.push(own);
   return groups.slice(0, 8);
 }
 
