@@ -93,13 +93,17 @@ class RunningStack:
 
 @contextmanager
 def running_stack(
-    template: Path, runtime_dir: Path, daemon_address: str | None = None
+    template: Path,
+    runtime_dir: Path,
+    daemon_address: str | None = None,
+    parameter_overrides: dict[str, str] | None = None,
 ) -> Iterator[RunningStack]:
     """The whole local stack from a built template, wired by emulator.stack as
     `python -m emulator` wires it, on free ports, with nothing kept on disk.
 
     Segments go to `daemon_address` (a real local X-Ray) when given, else to a collector the
-    test reads (the stack's option for an X-Ray daemon it did not start).
+    test reads (the stack's option for an X-Ray daemon it did not start). `parameter_overrides`
+    are the template's parameter values, as `--parameter-overrides` gives them.
     """
     collector = SegmentCollector()
     logs: list[tuple[str, str]] = []
@@ -107,6 +111,7 @@ def running_stack(
         built_template=template,
         runtime_dir=runtime_dir,
         xray_daemon_address=daemon_address or collector.address,
+        parameter_overrides=dict(parameter_overrides or {}),
         log=lambda name, line: logs.append((name, line)),
     )
     try:

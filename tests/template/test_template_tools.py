@@ -87,12 +87,26 @@ def test_sam_build_produces_every_function_with_its_dependencies(template: Templ
         source = properties(template, function_id)
         code_dir = REPO_ROOT / source["CodeUri"]
         function_dir = build_dir / function_id
-        handler_file = source["Handler"].rsplit(".", 1)[0].replace(".", "/") + ".py"
         assert properties(built, function_id)["CodeUri"] == function_id
-        assert (function_dir / handler_file).is_file()
-        # What its requirements.txt pins is vendored into the artifact, and so is the X-Ray SDK if
-        # the handler imports it (both tutorial functions do, and pin aws-xray-sdk).
+        # What its requirements.txt pins is vendored into the artifact.
         for name, version in pinned_requirements(code_dir):
             assert (function_dir / f"{name.replace('-', '_')}-{version}.dist-info").is_dir(), name
-        if "aws_xray_sdk" in imported_packages(code_dir / handler_file):
-            assert (function_dir / "aws_xray_sdk" / "core" / "__init__.py").is_file()
+        # Every handler the Instrumentation parameter can choose is in the artifact, with the SDK it
+        # imports: the X-Ray SDK (app.py) or OpenTelemetry's (otel_app.py).
+        for handler in handler_choices(source["Handler"]):
+            handler_file = handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
+            assert (function_dir / handler_file).is_file()
+            imported = imported_packages(code_dir / handler_file)
+            if "aws_xray_sdk" in imported:
+                assert (function_dir / "aws_xray_sdk" / "core" / "__init__.py").is_file()
+            if "opentelemetry" in imported:
+                assert (function_dir / "opentelemetry" / "sdk" / "trace" / "__init__.py").is_file()
+
+
+def handler_choices(handler: object) -> list[str]:
+    """A Handler, or both branches of `!If [Condition, a, b]`."""
+    if isinstance(handler, dict) and set(handler) == {"Fn::If"}:
+        _, when_true, when_false = handler["Fn::If"]
+        return [*handler_choices(when_true), *handler_choices(when_false)]
+    assert isinstance(handler, str), f"a Handler must be a string or an Fn::If, got {handler!r}"
+    return [handler]

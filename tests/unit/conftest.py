@@ -1,6 +1,8 @@
 """Unit-test fixtures: fake AWS credentials, the Demo table in moto, and the handlers imported inside it."""
 
 import copy
+import socket
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -10,10 +12,17 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.template_reader import Template, function_environment, load_template, table_definition
-from tests.unit.handler_support import Event, import_fresh, load_event
+from tests.template_reader import REPO_ROOT, Template, function_environment, load_template, table_definition
+from tests.unit.handler_support import Event, import_fresh, load_event, uninstrument_botocore
 
 REGION = "ap-northeast-1"
+# In Lambda a function's folder is /var/task, on sys.path: app.py and otel_app.py import the module
+# they share (ddb_request) as a top-level module. The tests import them as sam_ddb.app, so the folder
+# goes on sys.path too (its module names are not used by hello_world or the tests).
+if str(REPO_ROOT / "sam_ddb") not in sys.path:
+    sys.path.append(str(REPO_ROOT / "sam_ddb"))
+# How each variant of a function is imported: the template's Handler for Instrumentation=<key>.
+HANDLER_MODULES = {"xray-sdk": "app", "opentelemetry": "otel_app"}
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +67,24 @@ def demo_table(template: Template) -> Iterator[Any]:
 def ddb_app(demo_table: Any) -> ModuleType:
     """sam_ddb.app imported inside mock_aws: its module-level table then talks to moto."""
     return import_fresh("sam_ddb.app")
+
+
+@pytest.fixture
+def span_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A UDP socket on 127.0.0.1 as AWS_XRAY_DAEMON_ADDRESS: an OpenTelemetry handler's spans go there,
+    never to a local stack a developer may have running on the daemon's port 2000."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{sink.getsockname()[1]}"
+        monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", address)
+        yield address
+        uninstrument_botocore()
+
+
+@pytest.fixture(params=HANDLER_MODULES, ids=lambda variant: f"{variant}")
+def any_ddb_app(request: pytest.FixtureRequest, demo_table: Any, span_sink: str) -> ModuleType:
+    """sam_ddb's handler of each variant, imported inside mock_aws: the behaviour tests run on both."""
+    return import_fresh(f"sam_ddb.{HANDLER_MODULES[request.param]}")
 
 
 @pytest.fixture

@@ -21,9 +21,23 @@ def load_event(name: str) -> Event:
 
 
 def import_fresh(module_name: str) -> ModuleType:
-    """Import (or re-import) a handler so its module-level code runs under the current env and mocks."""
+    """Import (or re-import) a handler so its module-level code runs under the current env and mocks.
+
+    An OpenTelemetry handler (otel_app) instruments botocore when it is imported; that patch is
+    process-wide and keeps the tracer provider of the first import, so it is undone first and the
+    re-imported module instruments botocore with its own provider (and exporter address).
+    """
+    if module_name.endswith("otel_app"):
+        uninstrument_botocore()
     module = importlib.import_module(module_name)
     return importlib.reload(module)
+
+
+def uninstrument_botocore() -> None:
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+
+    if BotocoreInstrumentor().is_instrumented_by_opentelemetry:
+        BotocoreInstrumentor().uninstrument()
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""POST /ddb (sam_ddb/app.py) against the template's Demo table in moto.
+"""POST /ddb (sam_ddb/app.py, and otel_app.py: the same function traced with OpenTelemetry) against the
+template's Demo table in moto.
 
 Every rejected request must say what is wrong and write nothing; every accepted one writes one item.
 """
@@ -13,9 +14,11 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from types import ModuleType
 from typing import Any
 
+import ddb_request
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.unit.conftest import HANDLER_MODULES
 from tests.unit.handler_support import import_fresh, load_event, throttle_put_item
 
 # isoformat(timespec="microseconds") of an aware UTC datetime.
@@ -79,14 +82,14 @@ BAD_REQUESTS = {
 
 @pytest.mark.parametrize(("body", "is_base64", "expected_words"), BAD_REQUESTS.values(), ids=BAD_REQUESTS)
 def test_bad_request_is_400_saying_why_and_writes_nothing(
-    ddb_app: ModuleType,
+    any_ddb_app: ModuleType,
     ddb_event: Callable[..., dict[str, Any]],
     table_items: Callable[[], list[dict[str, Any]]],
     body: str | None,
     is_base64: bool,
     expected_words: list[str],
 ):
-    response = ddb_app.lambda_handler(ddb_event(body, is_base64=is_base64), None)
+    response = any_ddb_app.lambda_handler(ddb_event(body, is_base64=is_base64), None)
 
     assert response["statusCode"] == 400
     message = answer(response)["message"]
@@ -95,12 +98,12 @@ def test_bad_request_is_400_saying_why_and_writes_nothing(
     assert table_items() == []
 
 
-def test_body_that_is_not_a_string_is_400(ddb_app: ModuleType, ddb_event, table_items):
+def test_body_that_is_not_a_string_is_400(any_ddb_app: ModuleType, ddb_event, table_items):
     # `sam local invoke -e` passes whatever the file holds; an object body is a malformed event.
     event = ddb_event(None)
     event["body"] = {"key": "sample-key"}
 
-    response = ddb_app.lambda_handler(event, None)
+    response = any_ddb_app.lambda_handler(event, None)
 
     assert response["statusCode"] == 400
     assert "JSON string" in answer(response)["message"]
@@ -115,8 +118,8 @@ INVALID_SAMPLE_EVENTS = {
 
 
 @pytest.mark.parametrize(("event_file", "expected_words"), INVALID_SAMPLE_EVENTS.items())
-def test_invalid_sample_events_are_rejected(ddb_app: ModuleType, table_items, event_file, expected_words):
-    response = ddb_app.lambda_handler(load_event(event_file), None)
+def test_invalid_sample_events_are_rejected(any_ddb_app: ModuleType, table_items, event_file, expected_words):
+    response = any_ddb_app.lambda_handler(load_event(event_file), None)
 
     assert response["statusCode"] == 400
     assert expected_words in answer(response)["message"]
@@ -134,9 +137,9 @@ def assert_succeeded_and_stored(response: dict[str, Any], key: str, items: list[
     return body["CreateDate"]
 
 
-def test_sample_event_stores_one_item_with_utc_microsecond_create_date(ddb_app: ModuleType, table_items):
+def test_sample_event_stores_one_item_with_utc_microsecond_create_date(any_ddb_app: ModuleType, table_items):
     before = datetime.now(UTC)
-    response = ddb_app.lambda_handler(load_event("ddb.json"), None)
+    response = any_ddb_app.lambda_handler(load_event("ddb.json"), None)
     after = datetime.now(UTC)
 
     items = table_items()
@@ -148,27 +151,27 @@ def test_sample_event_stores_one_item_with_utc_microsecond_create_date(ddb_app: 
     assert before <= stamp <= after
 
 
-def test_base64_encoded_json_body_is_decoded_and_stored(ddb_app: ModuleType, ddb_event, table_items):
+def test_base64_encoded_json_body_is_decoded_and_stored(any_ddb_app: ModuleType, ddb_event, table_items):
     event = ddb_event(b64('{"key": "from-base64"}'), is_base64=True)
 
-    response = ddb_app.lambda_handler(event, None)
+    response = any_ddb_app.lambda_handler(event, None)
 
     items = table_items()
     assert_succeeded_and_stored(response, "from-base64", items)
     assert len(items) == 1
 
 
-def test_key_of_exactly_2048_multibyte_utf8_bytes_is_stored(ddb_app: ModuleType, ddb_event, table_items):
+def test_key_of_exactly_2048_multibyte_utf8_bytes_is_stored(any_ddb_app: ModuleType, ddb_event, table_items):
     key = "🔑" * 512  # 4 bytes each in UTF-8: 512 characters, 2048 bytes
-    assert len(key.encode("utf-8")) == ddb_app.MAX_KEY_BYTES == 2048
+    assert len(key.encode("utf-8")) == ddb_request.MAX_KEY_BYTES == 2048
 
-    response = ddb_app.lambda_handler(ddb_event(json.dumps({"key": key})), None)
+    response = any_ddb_app.lambda_handler(ddb_event(json.dumps({"key": key})), None)
 
     assert_succeeded_and_stored(response, key, table_items())
 
 
-def test_non_ascii_key_round_trips(ddb_app: ModuleType, ddb_event, table_items):
-    response = ddb_app.lambda_handler(ddb_event(json.dumps({"key": "キー"}, ensure_ascii=False)), None)
+def test_non_ascii_key_round_trips(any_ddb_app: ModuleType, ddb_event, table_items):
+    response = any_ddb_app.lambda_handler(ddb_event(json.dumps({"key": "キー"}, ensure_ascii=False)), None)
 
     assert_succeeded_and_stored(response, "キー", table_items())
 
@@ -186,14 +189,14 @@ def frozen_clock(instant: datetime) -> type[datetime]:
 
 
 def test_two_writes_of_one_key_in_the_same_microsecond_are_both_stored(
-    ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
+    any_ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
 ):
     instant = datetime(2024, 1, 15, 10, 0, 0, 123456, tzinfo=UTC)
-    monkeypatch.setattr(ddb_app, "datetime", frozen_clock(instant))
+    monkeypatch.setattr(ddb_request, "datetime", frozen_clock(instant))
     event = ddb_event('{"key": "same-key"}')
 
-    first = ddb_app.lambda_handler(event, None)
-    second = ddb_app.lambda_handler(event, None)
+    first = any_ddb_app.lambda_handler(event, None)
+    second = any_ddb_app.lambda_handler(event, None)
 
     items = table_items()
     first_date = assert_succeeded_and_stored(first, "same-key", items)
@@ -207,12 +210,12 @@ def test_two_writes_of_one_key_in_the_same_microsecond_are_both_stored(
     )
 
 
-def test_throttling_is_503_and_writes_nothing(ddb_app: ModuleType, ddb_event, table_items):
+def test_throttling_is_503_and_writes_nothing(any_ddb_app: ModuleType, ddb_event, table_items):
     # DynamoDB throttles every call, however many times the handler tries.
-    throttled = throttle_put_item(ddb_app.table.meta.client)
+    throttled = throttle_put_item(any_ddb_app.table.meta.client)
 
     started = time.monotonic()
-    response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+    response = any_ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
     elapsed = time.monotonic() - started
 
     assert response["statusCode"] == 503
@@ -225,7 +228,7 @@ def test_throttling_is_503_and_writes_nothing(ddb_app: ModuleType, ddb_event, ta
 
 
 def test_persistent_throttling_is_503_within_the_deadline(
-    ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
+    any_ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
 ):
     attempts = 0
 
@@ -234,10 +237,10 @@ def test_persistent_throttling_is_503_within_the_deadline(
         attempts += 1
         raise throttling_error()
 
-    monkeypatch.setattr(ddb_app.table, "put_item", always_throttled)
+    monkeypatch.setattr(any_ddb_app.table, "put_item", always_throttled)
 
     started = time.monotonic()
-    response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+    response = any_ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
     elapsed = time.monotonic() - started
 
     assert response["statusCode"] == 503
@@ -248,9 +251,9 @@ def test_persistent_throttling_is_503_within_the_deadline(
 
 
 def test_one_throttled_attempt_is_retried_and_the_item_stored(
-    ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
+    any_ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch
 ):
-    real_put_item = ddb_app.table.put_item
+    real_put_item = any_ddb_app.table.put_item
     calls = 0
 
     def throttled_once(**kwargs: Any) -> Any:
@@ -260,9 +263,9 @@ def test_one_throttled_attempt_is_retried_and_the_item_stored(
             raise throttling_error()
         return real_put_item(**kwargs)
 
-    monkeypatch.setattr(ddb_app.table, "put_item", throttled_once)
+    monkeypatch.setattr(any_ddb_app.table, "put_item", throttled_once)
 
-    response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+    response = any_ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
 
     assert calls == 2
     assert_succeeded_and_stored(response, "sample-key", table_items())
@@ -276,12 +279,13 @@ def refused_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{holder.getsockname()[1]}"
 
 
+@pytest.mark.parametrize("variant", HANDLER_MODULES)
 def test_unreachable_dynamodb_is_503_within_the_deadline(
-    monkeypatch: pytest.MonkeyPatch, ddb_event, refused_endpoint: str
+    monkeypatch: pytest.MonkeyPatch, ddb_event, refused_endpoint: str, span_sink: str, variant: str
 ):
     # Outside mock_aws on purpose: botocore really tries to connect, and fails.
     monkeypatch.setenv("AWS_ENDPOINT_URL", refused_endpoint)
-    app = import_fresh("sam_ddb.app")
+    app = import_fresh(f"sam_ddb.{HANDLER_MODULES[variant]}")
     assert app.table.meta.client.meta.endpoint_url == refused_endpoint
 
     started = time.monotonic()
@@ -305,14 +309,14 @@ UNEXPECTED_FAILURES = {
 
 @pytest.mark.parametrize("failure", UNEXPECTED_FAILURES.values(), ids=UNEXPECTED_FAILURES)
 def test_unexpected_failure_is_500_without_internals(
-    ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch, failure: Exception
+    any_ddb_app: ModuleType, ddb_event, table_items, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ):
     def failing_put_item(**_: Any) -> None:
         raise failure
 
-    monkeypatch.setattr(ddb_app.table, "put_item", failing_put_item)
+    monkeypatch.setattr(any_ddb_app.table, "put_item", failing_put_item)
 
-    response = ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
+    response = any_ddb_app.lambda_handler(ddb_event('{"key": "sample-key"}'), None)
 
     assert response["statusCode"] == 500
     assert answer(response) == {"message": "internal error"}
