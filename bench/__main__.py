@@ -18,6 +18,7 @@ from bench.baseline_server import BaselineServer
 from bench.console_figures import measure as measure_console
 from bench.durability_figures import measure as measure_durability
 from bench.http_load import Request, measure_latency, measure_throughput
+from bench.instrumentation_figures import measure as measure_instrumentation
 from bench.local_stack import LocalStack
 from bench.otlp_figures import measure as measure_otlp
 from bench.query_figures import measure as measure_queries
@@ -37,6 +38,8 @@ def parse_args() -> argparse.Namespace:
                         help="stored documents for the trace query figures")  # fmt: skip
     parser.add_argument("--table-sizes", type=int, nargs="+", default=[1000, 10_000, 100_000],
                         help="items in the table for the DynamoDB start/stop figures")  # fmt: skip
+    parser.add_argument("--instrumentation-rounds", type=int, default=3,
+                        help="stack starts per Instrumentation for the handler figures")  # fmt: skip
     return parser.parse_args()
 
 
@@ -71,6 +74,8 @@ def main() -> None:
             ours_rps = measure_throughput(request, clients=args.clients, seconds=args.seconds)
             throughput.add_row(name, f"{ours_rps:.0f}", f"{base_rps:.0f}", f"{ours_rps / base_rps:.2f}")
         console.print(latency, throughput)
+    console.print("  measuring the handlers' cold and warm latency, X-Ray SDK and OpenTelemetry …")
+    console.print(measure_instrumentation(rounds=args.instrumentation_rounds).table())
     console.print("  measuring X-Ray daemon ingest …")
     console.print(measure_ingest(segments=args.segments).table())
     console.print(measure_otlp(segments=args.segments).table())

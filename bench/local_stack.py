@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,9 @@ def free_port() -> int:
 class LocalStack:
     """`make run` in a child process; `startup_seconds` is the time to the first answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_args: Sequence[str] = ()) -> None:
+        # More `make run` options, e.g. ("--parameter-overrides", "Instrumentation=opentelemetry").
+        self.extra_args = tuple(extra_args)
         self.port = free_port()
         self.dynamodb_port = free_port()
         self.xray_port = free_port()
@@ -67,7 +70,7 @@ class LocalStack:
             "--data-dir": tmp / "dynamodb",
             "--endpoints-file": tmp / "endpoints.json",
         }
-        args = shlex.join(f"{name}={value}" for name, value in options.items())
+        args = shlex.join([*(f"{name}={value}" for name, value in options.items()), *self.extra_args])
         started = time.perf_counter()
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
