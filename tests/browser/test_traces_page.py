@@ -486,3 +486,24 @@ def test_the_address_keeps_the_filter_through_a_reload_and_back(page: WebDriver,
     page.back()  # to the list before the filter
     wait_for(page, lambda d: {ddb, hello} <= set(trace_rows(d)), "the whole list again")
     assert page.find_element(By.ID, "filter").get_attribute("value") == ""
+
+
+def test_the_timeline_is_driven_from_the_keyboard(page: WebDriver, console, xray_server):
+    trace_id = send(xray_server, "tutorial_ddb_trace.json")
+    page.get(console.url + f"#/traces/{trace_id}")
+    row = wait_for(
+        page, lambda d: d.find_element(By.CSS_SELECTOR, '.span-row[data-name="put_item ddb"]'), "rows"
+    )
+    row.click()
+    row.send_keys(Keys.ARROW_LEFT)  # folds put_item ddb
+    assert not [r for r in css(page, '.span-row[data-name="DynamoDB"]') if r.is_displayed()]
+    row.send_keys(Keys.ARROW_DOWN)  # past the folded DynamoDB rows, to Overhead
+    selected = page.find_element(By.CSS_SELECTOR, ".span-row.selected")
+    assert selected.get_attribute("data-name") == "Overhead"
+    assert page.switch_to.active_element.get_attribute("data-name") == "Overhead"
+    page.switch_to.active_element.send_keys(Keys.ARROW_UP, Keys.ARROW_RIGHT)  # back, and unfold
+    assert (
+        page.find_element(By.CSS_SELECTOR, ".span-row.selected").get_attribute("data-name") == "put_item ddb"
+    )
+    assert [r for r in css(page, '.span-row[data-name="DynamoDB"]') if r.is_displayed()]
+    assert "put_item ddb" in page.find_element(By.CSS_SELECTOR, ".details h3").text

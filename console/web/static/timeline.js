@@ -72,21 +72,46 @@ export function renderTimeline(container, tree, {onSelect = () => {}, axisSecond
     if (span.children.length) {
       toggle.addEventListener('click', (event) => {
         event.stopPropagation();
-        if (collapsed.has(span.id)) collapsed.delete(span.id);
-        else collapsed.add(span.id);
-        toggle.textContent = collapsed.has(span.id) ? '▸' : '▾';
-        toggle.setAttribute('aria-expanded', String(!collapsed.has(span.id)));
-        applyFolding();
+        fold(span, !collapsed.has(span.id));
       });
     }
     row.addEventListener('click', () => select(span.id));
+    // As a tree view is driven: Up / Down move between the rows shown, Left folds (or goes to
+    // the parent), Right unfolds, Enter or Space shows the row's details.
     row.addEventListener('keydown', (event) => {
+      const shown = tree.spans.filter((s) => !rows.get(s.id).hidden);
+      const at = shown.indexOf(span);
+      let target = null;
       if (event.key === 'Enter' || event.key === ' ') {
-        event.preventDefault();
         select(span.id);
+      } else if (event.key === 'ArrowDown') {
+        target = shown[at + 1];
+      } else if (event.key === 'ArrowUp') {
+        target = shown[at - 1];
+      } else if (event.key === 'ArrowLeft') {
+        if (span.children.length && !collapsed.has(span.id)) fold(span, true);
+        else target = span.parent;
+      } else if (event.key === 'ArrowRight') {
+        if (collapsed.has(span.id)) fold(span, false);
+      } else {
+        return;
+      }
+      event.preventDefault();
+      if (target) {
+        rows.get(target.id).focus();
+        select(target.id);
       }
     });
     return row;
+  }
+
+  function fold(span, folded) {
+    if (folded) collapsed.add(span.id);
+    else collapsed.delete(span.id);
+    const toggle = rows.get(span.id).querySelector('button.tl-toggle');
+    toggle.textContent = folded ? '▸' : '▾';
+    toggle.setAttribute('aria-expanded', String(!folded));
+    applyFolding();
   }
 
   function applyFolding() {
