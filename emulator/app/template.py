@@ -146,6 +146,14 @@ def _function(template: Path, logical_id: str, resource: dict[str, Any], resolve
     props = resource.get("Properties") or {}
     if props.get("PackageType") == "Image" or "ImageUri" in props:
         raise TemplateError(f"{logical_id}: container image functions are not supported locally")
+    layers = resolver.resolve(props.get("Layers"), f"{logical_id}.Layers")
+    if layers:
+        # A layer's files would be under /opt (an ADOT layer's /opt/otel-instrument, say); the local
+        # stack has no copy of them, so running the function without them would be another function.
+        raise TemplateError(
+            f"{logical_id}: Layers are not supported locally ({', '.join(map(str, layers))}); "
+            "put the packages in the function's requirements.txt"
+        )
     code_uri = props.get("CodeUri")
     if code_uri is None:
         raise TemplateError(f"{logical_id}: no CodeUri (InlineCode is not supported locally)")

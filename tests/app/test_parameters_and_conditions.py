@@ -160,3 +160,18 @@ def test_a_resource_whose_condition_is_false_is_not_run(tmp_path: Path):
     assert list(load_app(tmp_path / "template.yaml").functions) == ["Main"]
     with_extra = load_app(tmp_path / "template.yaml", parameter_overrides={"Extra": "yes"})
     assert list(with_extra.functions) == ["Main", "Extra"]
+
+
+def test_a_function_with_layers_is_refused_not_run_without_them(tmp_path: Path):
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "template.yaml").write_text(
+        "Conditions:\n  Never: !Equals [a, b]\n"
+        "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: fn/\n      Handler: a.h\n      Runtime: python3.11\n"
+        "      Layers: !If [Never, [arn:aws:lambda:ap-northeast-1:123:layer:otel:1], !Ref AWS::NoValue]\n"
+    )
+    assert list(load_app(tmp_path / "template.yaml").functions) == ["Fn"]  # no layer chosen: it runs
+    text = (tmp_path / "template.yaml").read_text().replace("!If [Never,", "!If [Always,")
+    (tmp_path / "template.yaml").write_text(text.replace("Never: !Equals [a, b]", "Always: !Equals [a, a]"))
+    with pytest.raises(TemplateError, match=r"Fn: Layers are not supported locally \(arn:aws:lambda:"):
+        load_app(tmp_path / "template.yaml")
