@@ -81,9 +81,14 @@ def measure(rounds: int = 3, warm_requests: int = 200) -> InstrumentationFigures
                 # LocalStack waited for a 200 on /hello: HelloWorldFunction's cold start is done.
                 # POST /ddb's first request is its cold start; then the warm ones, on one connection.
                 for method, path, body in ROUTES.values():
-                    measure_latency(
-                        Request(method, f"{stack.url}{path}", body), count=warm_requests, warmup=0
-                    )
+                    request = Request(method, f"{stack.url}{path}", body)
+                    try:
+                        measure_latency(request, count=warm_requests, warmup=0)
+                    except RuntimeError as error:  # a failed request: say what the stack logged
+                        tail = "\n".join(stack.log_path.read_text().splitlines()[-20:])
+                        raise RuntimeError(
+                            f"{error} (Instrumentation={variant}); the stack's log ends:\n{tail}"
+                        ) from None
                 log = stack.log_path.read_text()
             _read_reports(log, variant, samples)
     return InstrumentationFigures(rounds, warm_requests, dict(samples))

@@ -24,20 +24,24 @@ Node = tuple[str, str]
 GRAPH_WAIT_SECONDS = 20.0
 
 
-def service_map(template: Path, runtime_dir: Path, db_dir: Path, instrumentation: str) -> dict[str, Any]:
-    """The map and subsegment names after one GET /hello and one POST /ddb with this variant."""
-    with XRayServer(port=0, db_path=db_dir / f"{instrumentation}.db") as xray_server:
-        overrides = {"Instrumentation": instrumentation}
-        with running_stack(template, runtime_dir, xray_server.daemon_address, overrides) as stack:
-            started = time.time()
-            assert request("GET", f"{stack.url}/hello").status == 200
-            assert request("POST", f"{stack.url}/ddb", body=b'{"key": "same-map"}').status == 200
-            handlers = {function.handler for function in stack.app.functions.values()}
-            xray = boto3.client(
-                "xray", endpoint_url=xray_server.api_url, region_name="ap-northeast-1",
-                aws_access_key_id="local", aws_secret_access_key="local",
-            )  # fmt: skip
-            return {"handlers": handlers, **wait_for_map(xray, started)}
+def service_map(
+    template: Path, runtime_dir: Path, db_path: Path, overrides: dict[str, str]
+) -> dict[str, Any]:
+    """The map, the handlers run and the subsegment names after one GET /hello and one POST /ddb,
+    the template's parameters given `overrides`."""
+    with (
+        XRayServer(port=0, db_path=db_path) as xray_server,
+        running_stack(template, runtime_dir, xray_server.daemon_address, overrides) as stack,
+    ):
+        started = time.time()
+        assert request("GET", f"{stack.url}/hello").status == 200
+        assert request("POST", f"{stack.url}/ddb", body=b'{"key": "same-map"}').status == 200
+        handlers = {function.handler for function in stack.app.functions.values()}
+        xray = boto3.client(
+            "xray", endpoint_url=xray_server.api_url, region_name="ap-northeast-1",
+            aws_access_key_id="local", aws_secret_access_key="local",
+        )  # fmt: skip
+        return {"handlers": handlers, **wait_for_map(xray, started)}
 
 
 def wait_for_map(xray: Any, started: float) -> dict[str, Any]:
@@ -78,26 +82,30 @@ def _names(subsegments: list[dict[str, Any]]) -> Iterator[str]:
         yield from _names(subsegment.get("subsegments", []))
 
 
+def tutorial_edges(nodes: set[Node]) -> set[tuple[Node, Node]]:
+    """The map the tutorial shows: client → sam-app/Prod → each function's two nodes → Demo."""
+    stage, demo = ("sam-app/Prod", "AWS::ApiGateway::Stage"), ("Demo", "AWS::DynamoDB::Table")
+    functions = {name for name, kind in nodes if kind == "AWS::Lambda::Function"}
+    assert len(functions) == 2, nodes
+    edges = {(("sam-app/Prod", "client"), stage)}
+    for function in functions:
+        lambda_service, lambda_function = (function, "AWS::Lambda"), (function, "AWS::Lambda::Function")
+        edges |= {(stage, lambda_service), (lambda_service, lambda_function)}
+    ddb_function = next(name for name in functions if "SamDdbFunction" in name)
+    return edges | {((ddb_function, "AWS::Lambda::Function"), demo)}
+
+
 def test_both_instrumentations_draw_the_same_map(tutorial_app_template, lambda_runtime_dir, tmp_path: Path):
-    xray_sdk = service_map(tutorial_app_template, lambda_runtime_dir, tmp_path, "xray-sdk")
-    otel = service_map(tutorial_app_template, lambda_runtime_dir, tmp_path, "opentelemetry")
+    template, runtime = tutorial_app_template, lambda_runtime_dir
+    xray_sdk = service_map(template, runtime, tmp_path / "sdk.db", {"Instrumentation": "xray-sdk"})
+    otel = service_map(template, runtime, tmp_path / "otel.db", {"Instrumentation": "opentelemetry"})
 
     # Each run really ran its variant's handlers.
     assert xray_sdk["handlers"] == {"app.lambda_handler"}
     assert otel["handlers"] == {"otel_app.lambda_handler"}
     assert otel["nodes"] == xray_sdk["nodes"]
     assert otel["edges"] == xray_sdk["edges"]
-    # The map the tutorial shows: client → sam-app/Prod → each function's two nodes → Demo.
-    stage, demo = ("sam-app/Prod", "AWS::ApiGateway::Stage"), ("Demo", "AWS::DynamoDB::Table")
-    functions = {name for name, kind in otel["nodes"] if kind == "AWS::Lambda::Function"}
-    assert len(functions) == 2
-    expected_edges = {(("sam-app/Prod", "client"), stage)}
-    for function in functions:
-        lambda_service, lambda_function = (function, "AWS::Lambda"), (function, "AWS::Lambda::Function")
-        expected_edges |= {(stage, lambda_service), (lambda_service, lambda_function)}
-    ddb_function = next(name for name in functions if "SamDdbFunction" in name)
-    expected_edges.add(((ddb_function, "AWS::Lambda::Function"), demo))
-    assert otel["edges"] == expected_edges
+    assert otel["edges"] == tutorial_edges(otel["nodes"])
     # The spans keep the X-Ray SDK's subsegment names, under Lambda's own. The DynamoDB call is the
     # one name that changes in a trace's timeline: the X-Ray SDK's patch names it after botocore's
     # service ("dynamodb"), the OpenTelemetry mapping after rpc.service ("DynamoDB"); the map's
