@@ -49,11 +49,15 @@ def sam_build(template: Path, build_dir: Path) -> SamBuild:
     """Run the real `sam build` of `template` into `build_dir`."""
     env = sam_cli_env(build_dir.parent / f"{build_dir.name}-sam-cli")
     sam = ROOT / ".venv" / "bin" / "sam"
-    # A cache of its own: concurrent builds sharing .aws-sam/cache trip over each other.
+    # A cache of its own: concurrent builds sharing .aws-sam/cache trip over each other. And no cached
+    # build (samconfig.toml's `cached = true`): a cached build keeps its dependencies in .aws-sam/deps
+    # under the working directory, the project's own, and at its end deletes the folders there that its
+    # own cache does not list: another build's (`make run`'s, a bench's), mid-copy. A test's cache is
+    # new every session, so it would reuse nothing anyway.
     cache_dir = build_dir.parent / f"{build_dir.name}-cache"
     command = [
         str(sam), "build", "--template", str(template), "--build-dir", str(build_dir),
-        "--cache-dir", str(cache_dir),
+        "--cache-dir", str(cache_dir), "--no-cached",
     ]  # fmt: skip
     result = subprocess.run(command, cwd=template.parent, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
