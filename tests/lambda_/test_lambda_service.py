@@ -79,10 +79,27 @@ def echo_body(result: InvokeResult) -> dict[str, Any]:
     return json.loads(json.loads(result.payload)["body"])
 
 
-def child_pids() -> set[int]:
+def all_child_pids() -> set[int]:
     """This process's children, zombies included."""
     me = os.getpid()
     return {pid for pid, parent in process_table.parents(include_zombies=True).items() if parent == me}
+
+
+# The children this process already had when the test began: what an earlier test (of another
+# package: a browser, a stack) left behind is not this test's to answer for, and must not make
+# these tests depend on the order they run in.
+_children_before_test: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def note_children_before_test() -> None:
+    global _children_before_test
+    _children_before_test = all_child_pids()
+
+
+def child_pids() -> set[int]:
+    """The children this test started (workers), zombies included."""
+    return all_child_pids() - _children_before_test
 
 
 def process_exists(pid: int) -> bool:
