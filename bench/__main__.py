@@ -22,6 +22,7 @@ from bench.instrumentation_figures import measure as measure_instrumentation
 from bench.local_stack import LocalStack
 from bench.otlp_figures import measure as measure_otlp
 from bench.query_figures import measure as measure_queries
+from bench.reload_figures import measure as measure_reload
 from bench.xray_figures import measure_graph_query, measure_ingest
 
 PROCESSES = "stack: `make run` child; bare: `python -m bench.baseline_server` child; client: this process"
@@ -74,6 +75,8 @@ def main() -> None:
             ours_rps = measure_throughput(request, clients=args.clients, seconds=args.seconds)
             throughput.add_row(name, f"{ours_rps:.0f}", f"{base_rps:.0f}", f"{ours_rps / base_rps:.2f}")
         console.print(latency, throughput)
+    console.print("  measuring edit to new answer with the watch on, beside a plain `sam build <Function>` …")
+    console.print(measure_reload().table())
     console.print("  measuring the handlers' cold and warm latency, X-Ray SDK and OpenTelemetry …")
     console.print(measure_instrumentation(rounds=args.instrumentation_rounds).table())
     console.print("  measuring X-Ray daemon ingest …")

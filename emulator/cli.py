@@ -84,6 +84,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "samconfig.toml's parameter_overrides (beside --template), which win over the Defaults")  # fmt: skip
     add("--sampling", choices=SAMPLING_MODES, default="all",
         help="all: trace every request; default: as AWS's Default rule (1 a second, then 5%%)")  # fmt: skip
+    add("--no-watch", dest="watch", action="store_false",
+        help="do not watch the functions' sources and the template (by default an edit is rebuilt with "
+        "`sam build <Function>` and reloaded)")  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -198,7 +201,17 @@ def print_banner(stack: Stack, console: Console) -> None:
         console.print("  make traces ARGS=--latest the newest trace's timeline")
     if stack.console_url is not None:
         console.print(f"\nX-Ray console: [bold]{stack.console_url}[/] (map, traces, logs)", highlight=False)
+    if stack.watcher is not None:
+        watched = ", ".join(_relative(path) for path in stack.watcher.watched)
+        console.print(f"\nWatching {escape(watched)}: an edit is rebuilt and reloaded (--no-watch: off)")
     console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -237,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 region=args.region,
                 parameter_overrides=parameter_overrides(args.template, args.parameter_overrides),
                 sampling=args.sampling,
+                source_template=args.template if args.template.is_file() else None,
+                watch=args.watch,
                 progress=lambda message: console.print(f"[dim]…[/] {escape(message)}", highlight=False),
             )
             stack = Stack(config)

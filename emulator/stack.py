@@ -29,6 +29,8 @@ from emulator.lambda_.service import LambdaService
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.logs.service import CloudWatchLogs
 from emulator.loopback import HOST, check_port_free, free_port
+from emulator.reload.sam_build import default_sam_cli
+from emulator.reload.watcher import CodeWatcher, StaleBuild, TemplateSettings, stale_functions
 from emulator.tracing.sampling import make_sampler
 from emulator.tracing.segment_sender import SegmentSender
 from emulator.xray.process import XRayProcess
@@ -65,6 +67,12 @@ class StackConfig:
     max_workers_per_function: int = 4
     sampling: str = "all"  # "default": as AWS's Default sampling rule (1 a second, then 5 %)
     log: LogSink | None = None  # function and access log lines
+    # The source template the build came from: a function whose CodeUri folder is newer than the
+    # build is refused (or, with `watch`, rebuilt before anything is served). None: not checked.
+    source_template: Path | None = None
+    # Watch the functions' sources and the template; rebuild and reload what changes.
+    watch: bool = False
+    sam_cli: Path = field(default_factory=default_sam_cli)
     progress: Callable[[str], None] = field(default=lambda message: None)
 
 
@@ -81,6 +89,7 @@ class Stack:
         self.xray: XRayProcess | None = None
         self.lambda_service: LambdaService | None = None
         self.gateway: Gateway | None = None
+        self.watcher: CodeWatcher | None = None
         self.daemon_address = ""
 
     # -- what a client needs -----------------------------------------------------------
@@ -209,7 +218,12 @@ class Stack:
             segment_sender=sender,
             cloudwatch=self.logs.put,
         )
+        # Registered before Lambda's close, so it runs after: the reload builds are removed once
+        # no worker runs from them.
+        self._exit.callback(self._remove_reload_builds)
         self._exit.callback(self.lambda_service.close)
+        if config.source_template is not None:
+            self._check_sources(config.source_template, app)
         config.progress(f"starting API Gateway on {HOST}:{config.port}")
         log = config.log
         access_log = (lambda line: log("api", line)) if log else None
@@ -225,6 +239,45 @@ class Stack:
         self._start_part(self.gateway.start, self.gateway.stop)
         if config.endpoints_file is not None:
             self._write_endpoints(config.endpoints_file)
+
+    def _check_sources(self, source_template: Path, app: AppSpec) -> None:
+        """A build older than its sources is never served silently: refused, or with `watch`
+        rebuilt first; then, with `watch`, every edit is rebuilt and reloaded."""
+        config = self.config
+        assert self.lambda_service is not None
+        settings = TemplateSettings(app.stack_name, app.region, dict(config.parameter_overrides))
+        if not config.watch:
+            try:
+                stale = stale_functions(settings.load(source_template), config.built_template)
+            except TemplateError as error:
+                raise StartupError(str(error)) from None
+            for logical_id, newer in stale.items():
+                raise StartupError(
+                    f"{logical_id}: its build is older than {newer}: run `make build` (or `sam build`) "
+                    "again, or run without --no-watch to have it rebuilt"
+                )
+            return
+        log = config.log
+        report = (lambda line: log("reload", line)) if log else config.progress
+        self.watcher = CodeWatcher(
+            self.lambda_service,
+            source_template=source_template,
+            built_template=config.built_template,
+            sam_cli=config.sam_cli,
+            settings=settings,
+            report=report,
+        )
+        watcher = self.watcher
+        try:
+            watcher.start()
+        except StaleBuild as error:
+            raise StartupError(str(error)) from None
+        finally:
+            self._exit.callback(watcher.stop)
+
+    def _remove_reload_builds(self) -> None:
+        if self.watcher is not None:
+            self.watcher.remove_build_dirs()
 
     def _lock_data_dir(self, data_dir: Path) -> None:
         """One stack per data directory: two would each journal their own writes into it and

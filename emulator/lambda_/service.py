@@ -89,8 +89,8 @@ class LambdaService:
         self._cloudwatch = cloudwatch
         self._segment_sender = segment_sender
         self._pools = {
-            logical_id: WorkerPool(self._worker_starter(spec), max_workers_per_function)
-            for logical_id, spec in self._functions.items()
+            logical_id: WorkerPool(self._worker_starter(logical_id), max_workers_per_function)
+            for logical_id in self._functions
         }
         self._closed = False
         self._close_lock = threading.Lock()
@@ -123,11 +123,29 @@ class LambdaService:
             )
         reusable = False
         try:
-            result = self._run(spec, worker, request_id, event, lambda_trace, started_at)
+            # The worker's own spec: the code (and settings) it was started with, even if the
+            # function was updated since this request arrived.
+            result = self._run(worker.spec, worker, request_id, event, lambda_trace, started_at)
             reusable = result.outcome in ("success", "error")
             return result
         finally:
             pool.release(worker, reusable)
+
+    @property
+    def functions(self) -> dict[str, FunctionSpec]:
+        """The functions as they run now, by logical id."""
+        return dict(self._functions)
+
+    def update_function_code(self, spec: FunctionSpec) -> int:
+        """Run `spec` (a new build of one function) from now on, as Lambda's UpdateFunctionCode:
+        every request after this returns gets a worker of the new code; requests already
+        running finish on the old one, which is then stopped. Returns how many old workers
+        were retired."""
+        if spec.logical_id not in self._pools:
+            raise KeyError(f"no function with logical id {spec.logical_id!r}")
+        # The starter reads the spec when it starts a worker: switch it before retiring.
+        self._functions[spec.logical_id] = spec
+        return self._pools[spec.logical_id].retire()
 
     def close(self) -> None:
         """Stop every worker (SIGTERM, then SIGKILL after a short grace), all at once."""
@@ -146,8 +164,9 @@ class LambdaService:
 
     # -- one invocation -----------------------------------------------------------------
 
-    def _worker_starter(self, spec: FunctionSpec) -> Callable[[], Worker]:
+    def _worker_starter(self, logical_id: str) -> Callable[[], Worker]:
         def start_worker() -> Worker:
+            spec = self._functions[logical_id]  # the current code, read at each start
             return Worker(
                 spec,
                 runtime_dir=self._runtime_dir,

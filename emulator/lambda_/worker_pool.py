@@ -1,5 +1,9 @@
 """The execution environments of one function: reuse a warm one, start another while under
-the concurrency limit, otherwise wait (bounded) for one to free up."""
+the concurrency limit, otherwise wait (bounded) for one to free up.
+
+When the function's code is updated, `retire()` takes every environment of the old code out
+of use at once, as Lambda does on UpdateFunctionCode: idle ones are stopped, busy ones finish
+their request and are stopped then, and every request after it gets a new one."""
 
 import threading
 import time
@@ -22,11 +26,44 @@ class WorkerPool:
         self._idle: list[Worker] = []  # most recently used last: LIFO keeps few workers warm
         self._workers: set[Worker] = set()
         self._starting = 0  # slots reserved by workers being started
+        # Bumped by retire(): a worker whose start began before it may run the old code.
+        self._generation = 0
+        self._retired: set[Worker] = set()  # busy workers of the old code, stopped on release
         self._closed = False
 
     def acquire(self, wait_seconds: float) -> Worker | None:
         """A worker all to the caller, or None if none freed up within wait_seconds."""
         deadline = time.monotonic() + wait_seconds
+        while True:
+            reserved = self._reserve(deadline)
+            if reserved is None or isinstance(reserved, Worker):
+                return reserved
+            generation = reserved
+            try:
+                worker = self._start_worker()
+            except BaseException:
+                with self._cond:
+                    self._starting -= 1
+                    self._cond.notify()
+                raise
+            with self._cond:
+                self._starting -= 1
+                closed = self._closed
+                # The code was updated while it started: it may have loaded the old code.
+                current = generation == self._generation
+                if current and not closed:
+                    self._workers.add(worker)
+                else:
+                    self._cond.notify()
+            if current and not closed:
+                return worker
+            worker.stop()
+            if closed:
+                raise PoolClosed
+
+    def _reserve(self, deadline: float) -> Worker | int | None:
+        """An idle worker; or a slot to start one in (the generation it starts under); or None
+        once the deadline passes."""
         dead: list[Worker] = []
         try:
             with self._cond:
@@ -42,7 +79,7 @@ class WorkerPool:
                         dead.append(worker)
                     if len(self._workers) + self._starting < self._max_workers:
                         self._starting += 1
-                        break
+                        return self._generation
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return None
@@ -51,26 +88,13 @@ class WorkerPool:
             # Stopping waits for the process: never while holding the pool's lock.
             for worker in dead:
                 worker.stop()
-        try:
-            worker = self._start_worker()
-        except BaseException:
-            with self._cond:
-                self._starting -= 1
-                self._cond.notify()
-            raise
-        with self._cond:
-            self._starting -= 1
-            self._workers.add(worker)
-            closed = self._closed
-        if closed:
-            worker.stop()
-            raise PoolClosed
-        return worker
 
     def release(self, worker: Worker, reusable: bool) -> None:
         """Give a worker back; one that timed out, crashed or failed init is stopped."""
         with self._cond:
-            keep = reusable and worker.usable and not self._closed
+            retired = worker in self._retired
+            self._retired.discard(worker)
+            keep = reusable and worker.usable and not self._closed and not retired
             if keep:
                 self._idle.append(worker)
             else:
@@ -78,6 +102,23 @@ class WorkerPool:
             self._cond.notify()
         if not keep:
             worker.stop()
+
+    def retire(self) -> int:
+        """Take every worker of the current code out of use (the caller has already switched the
+        starter to the new code): idle ones are stopped now, busy ones when released. They no
+        longer count against the limit, so new requests start new workers at once. Returns how
+        many were retired."""
+        with self._cond:
+            self._generation += 1
+            idle = self._idle
+            self._idle = []
+            busy = self._workers.difference(idle)
+            self._retired |= busy
+            self._workers.clear()
+            self._cond.notify_all()
+        for worker in idle:
+            worker.stop()
+        return len(idle) + len(busy)
 
     def worker_count(self) -> int:
         with self._cond:
@@ -87,8 +128,9 @@ class WorkerPool:
         """Refuse new work and SIGTERM every worker; finish_close() waits for them."""
         with self._cond:
             self._closed = True
-            workers = list(self._workers)
+            workers = list(self._workers | self._retired)
             self._workers.clear()
+            self._retired.clear()
             self._idle.clear()
             self._cond.notify_all()
         for worker in workers:
