@@ -21,6 +21,7 @@ if str(REPO_ROOT) not in sys.path:
 
 ROOT = REPO_ROOT
 FIXTURE_APP = REPO_ROOT / "tests" / "fixture_app"
+API_APP = REPO_ROOT / "tests" / "api_app"
 RUNTIME_DIR = ROOT / "build" / "lambda-runtime"
 
 
@@ -74,6 +75,12 @@ def sam_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def fixture_app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The edge-case functions under fixture_app/, built."""
     return sam_build(FIXTURE_APP / "template.yaml", tmp_path_factory.mktemp("fixture-build")).template
+
+
+@pytest.fixture(scope="session")
+def api_app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/api_app/: HTTP APIs, explicit REST APIs and their features in one template, built."""
+    return sam_build(API_APP / "template.yaml", tmp_path_factory.mktemp("api-build")).template
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,25 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from emulator.apigateway.authorizer import CONFIGURATION_ERROR, Decision, authorize, method_arn
+from emulator.apigateway.cors import (
+    http_allowed_origin,
+    http_preflight,
+    http_response_headers,
+    is_preflight,
+    rest_preflight,
+)
+from emulator.apigateway.http_api_integration import build_event_v2, parse_result_v2
+from emulator.apigateway.media_types import (
+    http_request_is_binary,
+    rest_decodes_result,
+    rest_request_is_binary,
+)
 from emulator.apigateway.proxy_integration import (
     ApiContext,
     IncomingRequest,
@@ -30,7 +44,7 @@ from emulator.apigateway.proxy_integration import (
 )
 from emulator.apigateway.routes import RouteTable
 from emulator.apigateway.stage_segment import LambdaCall, StageRequest, api_gateway_stage_segment
-from emulator.app.model import AppSpec, FunctionSpec, Route
+from emulator.app.model import DEFAULT_ROUTE, IMPLICIT_REST_API, ApiSpec, AppSpec, FunctionSpec, Route
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
 from emulator.loopback import is_loopback_host
 from emulator.tracing.documents import HttpRequest, LambdaFunctionRef, Span
@@ -95,6 +109,13 @@ class Gateway:
         self.sampler = sampler or TraceEverything()
         self.invoker = invoker
         self.routes = RouteTable(app.routes)
+        self.apis = app.apis or {IMPLICIT_REST_API: app.api(IMPLICIT_REST_API)}
+        self.tables = {api: RouteTable([r for r in app.routes if r.api == api]) for api in self.apis}
+        # Without a stage in the path (sam local's URLs) every route is served, but a $default
+        # route only for an API whose stage is $default: another one's is under its stage.
+        self.all_routes = RouteTable(
+            [r for r in app.routes if r.path != DEFAULT_ROUTE or not self.apis[r.api].stage_prefix]
+        )
         self.segment_sender = segment_sender
         self.log = log
         self._address = (host, port)
@@ -102,7 +123,6 @@ class Gateway:
         self.max_connections = max_connections
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self.api = ApiContext(app.account_id, app.api_id, app.region, app.stage)
 
     def start(self) -> None:
         handler = type("BoundHandler", (_Handler,), {"gateway": self, "timeout": self.idle_timeout})
@@ -115,6 +135,10 @@ class Gateway:
             server.server_close()
             raise
         self._server = server
+        if self.log:
+            # Nothing in the template is dropped silently: what is not emulated is said once.
+            for item in self.app.ignored:
+                self.log(f"ignored locally: {item}")
         self._thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
         self._thread.start()
 
@@ -129,7 +153,13 @@ class Gateway:
         return f"http://{self._address[0]}:{self.port}"
 
     def route_urls(self) -> list[tuple[Route, str]]:
-        return [(route, f"{self.url}{route.path}") for route in self.app.routes]
+        """Each route with the URL of its stage (`$default`: the API's catch-all, at /)."""
+        urls = []
+        for route in self.app.routes:
+            prefix = self.apis[route.api].stage_prefix if route.api in self.apis else ""
+            path = "/" if route.path == DEFAULT_ROUTE else route.path
+            urls.append((route, f"{self.url}{prefix}{path}"))
+        return urls
 
     def stop(self) -> None:
         if self._server is not None:
@@ -151,6 +181,7 @@ class Gateway:
     # -- one request -------------------------------------------------------------------
 
     def strip_stage(self, path: str) -> str:
+        """The implicit REST API's stage taken off `path` (kept for callers of the old gateway)."""
         prefix = f"/{self.app.stage}"
         if path == prefix or path.startswith(prefix + "/"):
             return path[len(prefix) :] or "/"
@@ -159,19 +190,34 @@ class Gateway:
     def handle(
         self, request: IncomingRequest, local_url: str
     ) -> tuple[ProxyResponse, RequestIds, str | None]:
-        """Route, invoke, map the result; returns the response, the ids and the trace header."""
+        """One request, as API Gateway takes it, step by step: route (or answer a CORS
+        preflight) → authorizer → API key → integration request → invoke → integration
+        response (CORS headers) → the stage segment. Returns the response, the ids and the
+        trace header to answer with. `request.path` is the path as sent, stage included."""
         ids = RequestIds()
-        matched = self.routes.match(request.method, unquote(request.path))
-        if matched is None:
+        raw_path = request.path
+        matched = self.route(request.method, unquote(raw_path))
+        origin = _header(request.headers, "Origin")
+        if matched.route is None or (request.method == "OPTIONS" and matched.route.method != "OPTIONS"):
+            # SAM's Cors gives every path of a REST API an OPTIONS method (before ANY), and an
+            # HTTP API with CorsConfiguration answers preflights itself.
+            preflight = self._preflight(request, matched)
+            if preflight is not None:
+                return _identified(preflight, matched.api, ids), ids, None
+        if matched.route is None:
+            if matched.api.kind == "HTTP":
+                return _identified(_error(404, "Not Found"), matched.api, ids), ids, None
             # API Gateway answers an unknown resource or method like an unsigned IAM call.
             return _error(403, "Missing Authentication Token"), ids, None
-        route, path_parameters = matched
+        api, route = matched.api, matched.route
         function = self.app.functions[route.function]
+        context = ApiContext(self.app.account_id, api.api_id, self.app.region, api.stage)
+        request = replace(request, path=matched.unstaged(raw_path))
 
         incoming = parse_trace_header(_header(request.headers, "X-Amzn-Trace-Id"))
         trace: TraceHeader | None
         stage_segment_id = lambda_subsegment_id = None
-        if self.app.api_tracing:
+        if api.tracing:
             # The caller's decision wins (Sampled=0 or 1); with none, the stage samples.
             if incoming is not None and incoming.sampled is not None:
                 sampled = incoming.sampled
@@ -180,29 +226,70 @@ class Gateway:
             root = incoming.root if incoming is not None else new_trace_id()
             stage_segment_id, lambda_subsegment_id = new_segment_id(), new_segment_id()
             trace = TraceHeader(root, lambda_subsegment_id, sampled)
+        elif api.kind == "HTTP":
+            # HTTP APIs have no active tracing: no stage segment, but the request goes on with
+            # a trace id, so a function with Tracing: Active starts the trace itself.
+            trace = incoming or TraceHeader(new_trace_id())
         else:
             # Without tracing API Gateway records nothing but still passes the header on.
             trace = incoming
         request = replace(request, headers=self._forwarded_headers(request, trace))
+        content_type = _header(request.headers, "Content-Type")
+        if api.kind == "REST":
+            binary = rest_request_is_binary(content_type, api.binary_media_types)
+        else:
+            binary = http_request_is_binary(content_type, request.body)
         event = build_event(
-            request, api=self.api, resource_path=route.path, path_parameters=path_parameters, ids=ids
+            request,
+            api=context,
+            resource_path=route.path,
+            path_parameters=matched.path_parameters,
+            ids=ids,
+            binary=binary,
+            stage_variables=api.stage_variables,
         )
+        if api.kind == "HTTP" and route.payload_format == "1.0":
+            event = {"version": "1.0", **event}
+        elif api.kind == "HTTP":
+            event = build_event_v2(
+                request,
+                api=context,
+                route_key=route.route_key,
+                raw_path=raw_path,
+                path_parameters=matched.path_parameters,
+                ids=ids,
+                binary=binary,
+                stage_variables=api.stage_variables,
+            )
+
+        refusal = self._authorize(api, route, event, context, trace)
+        if refusal is not None:
+            return refusal, ids, None
 
         start = time.time()
         invoke_status, invoke_bytes = 200, 0
         try:
             result = self.invoker.invoke(route.function, json.dumps(event).encode(), trace)
             invoke_bytes = len(result.payload)
-            response = _map(result, self.log, function)
+            response = _map(result, self.log, function, api, route, _header(request.headers, "Accept"))
         except Exception as error:  # the Lambda side failed to invoke at all
             invoke_status = 500
             if self.log:
                 self.log(f"{function.function_name}: invoke failed: {error!r}")
-            response = _error(502, "Internal server error")
+            response = _integration_failure(api)
         end = time.time()
+        if api.kind == "HTTP" and api.cors is not None:
+            allow_origin = http_allowed_origin(api.cors, origin)
+            response = replace(
+                response, headers=http_response_headers(api.cors, allow_origin, response.headers)
+            )
+        if api.kind == "HTTP":
+            response = replace(
+                response, headers=[*response.headers, ("Apigw-Requestid", ids.extended_request_id)]
+            )
 
         response_trace = None
-        if trace is not None and self.app.api_tracing:
+        if trace is not None and api.tracing:
             response_trace = f"Root={trace.root};Sampled={1 if trace.sampled else 0}"
             if trace.sampled and self.segment_sender is not None:
                 assert stage_segment_id is not None and lambda_subsegment_id is not None
@@ -212,10 +299,9 @@ class Gateway:
                         segment_id=stage_segment_id,
                         parent_id=incoming.parent if incoming is not None else None,
                         stage=StageRequest(
-                            # SAM names a template's implicit API after the stack.
-                            api_name=self.app.stack_name,
-                            stage=self.app.stage,
-                            api_id=self.app.api_id,
+                            api_name=api.name,
+                            stage=api.stage,
+                            api_id=api.api_id,
                             account_id=self.app.account_id,
                             region=self.app.region,
                             request_id=ids.request_id,
@@ -243,6 +329,100 @@ class Gateway:
                 )
         return response, ids, response_trace
 
+    def route(self, method: str, path: str) -> "Matched":
+        """Which API and route take `method path` (percent-decoded, as sent).
+
+        A path under an API's stage (`/Prod/hello`, the execute-api URL) is that API's; any
+        other path is matched against every route, as `sam local start-api` serves them
+        without a stage. With no route, `Matched.api` is the API whose error answers it."""
+        for api in self.apis.values():
+            prefix = api.stage_prefix
+            if prefix and (path == prefix or path.startswith(prefix + "/")):
+                rest = path[len(prefix) :] or "/"
+                found = self.tables[api.logical_id].match(method, rest)
+                if found is None:
+                    return Matched(api, None, {}, rest, staged=True)
+                return Matched(api, found[0], found[1], rest, staged=True)
+        found = self.all_routes.match(method, path)
+        if found is not None:
+            return Matched(self.apis[found[0].api], found[0], found[1], path)
+        # HTTP APIs answer 404 where REST APIs answer 403: a path with no stage is an HTTP
+        # API's when one is served at / (stage $default), or when every API is one.
+        apis = list(self.apis.values())
+        unstaged = [api for api in apis if api.kind == "HTTP" and not api.stage_prefix]
+        everyone_http = all(api.kind == "HTTP" for api in apis)
+        fallback = unstaged[0] if unstaged else apis[0] if everyone_http else self._first_rest(apis)
+        return Matched(fallback, None, {}, path)
+
+    def _first_rest(self, apis: list[ApiSpec]) -> ApiSpec:
+        return next((api for api in apis if api.kind == "REST"), self.app.api(IMPLICIT_REST_API))
+
+    def _preflight(self, request: IncomingRequest, matched: "Matched") -> ProxyResponse | None:
+        """The OPTIONS answer API Gateway gives without a route: SAM's mock on a REST path
+        with Cors, or an HTTP API's own preflight answer."""
+        if request.method != "OPTIONS":
+            return None
+        path = matched.resource_request_path
+        # A path without a stage may be any API's (sam local's URLs): the first with CORS that
+        # has the path answers.
+        unstaged = matched.route is None and not matched.staged
+        candidates = [matched.api, *self.apis.values()] if unstaged else [matched.api]
+        for api in candidates:
+            if api.cors is None:
+                continue
+            methods = self.tables[api.logical_id].methods_of(path)
+            if api.kind == "REST":
+                if methods:
+                    return ProxyResponse(200, rest_preflight(api.cors, methods), b"{}")
+            elif methods or api is matched.api:
+                origin = _header(request.headers, "Origin")
+                requested = _header(request.headers, "Access-Control-Request-Method")
+                if is_preflight("OPTIONS", origin, requested):
+                    allow_origin = http_allowed_origin(api.cors, origin)
+                    return ProxyResponse(
+                        204, http_preflight(api.cors, allow_origin) if allow_origin else [], b""
+                    )
+        return None
+
+    def _authorize(
+        self,
+        api: ApiSpec,
+        route: Route,
+        event: dict[str, Any],
+        context: ApiContext,
+        trace: TraceHeader | None,
+    ) -> ProxyResponse | None:
+        """The Lambda authorizer, then the API key: a refusal, or None (event updated)."""
+        if route.authorizer is not None:
+            authorizer = api.authorizers[route.authorizer]
+            path = event.get("path") or "/"
+            arn = method_arn(
+                context.region, context.account_id, api.api_id, api.stage, event["httpMethod"], path
+            )
+
+            def invoke(function: str, payload: bytes) -> tuple[str, bytes]:
+                result = self.invoker.invoke(function, payload, trace)
+                return result.outcome, result.payload
+
+            try:
+                decision = authorize(authorizer, event, arn, invoke)
+            except Exception as error:  # the Lambda side failed to invoke at all
+                decision = Decision(CONFIGURATION_ERROR, reason=f"invoke failed: {error!r}")
+            if decision.refusal is not None:
+                if self.log:
+                    self.log(f"authorizer {authorizer.name}: {decision.reason}")
+                status, body = decision.refusal
+                return ProxyResponse(
+                    status, [("Content-Type", "application/json")], json.dumps(body).encode()
+                )
+            event["requestContext"]["authorizer"] = decision.context
+        if route.api_key_required:
+            key = _header_in(event.get("headers"), "x-api-key")
+            if not key or (self.app.api_keys and key not in self.app.api_keys):
+                return _error(403, "Forbidden")
+            event["requestContext"]["identity"]["apiKey"] = key
+        return None
+
     def _forwarded_headers(
         self, request: IncomingRequest, trace: TraceHeader | None
     ) -> list[tuple[str, str]]:
@@ -261,7 +441,45 @@ class Gateway:
         return headers
 
 
-def _map(result: InvokeOutcome, log: Callable[[str], None] | None, function: FunctionSpec) -> ProxyResponse:
+@dataclass(frozen=True)
+class Matched:
+    """The API and route a request landed on (route None: no route; api answers the error)."""
+
+    api: ApiSpec
+    route: Route | None
+    path_parameters: dict[str, str]
+    resource_request_path: str  # the path without the stage, percent-decoded
+    staged: bool = False  # the request named the API's stage (`/Prod/hello`)
+
+    def unstaged(self, raw_path: str) -> str:
+        """`raw_path` (percent-encoded, as sent) without the stage the request named."""
+        if not self.staged:
+            return raw_path
+        return raw_path[len(self.api.stage_prefix) :] or "/"
+
+
+def _identified(response: ProxyResponse, api: ApiSpec, ids: RequestIds) -> ProxyResponse:
+    """An HTTP API names the request in `apigw-requestid` (a REST API's headers are added in _send)."""
+    if api.kind != "HTTP":
+        return response
+    return replace(response, headers=[*response.headers, ("Apigw-Requestid", ids.extended_request_id)])
+
+
+def _integration_failure(api: ApiSpec) -> ProxyResponse:
+    # REST APIs answer a failed Lambda proxy integration 502; HTTP APIs 500.
+    return (
+        _error(502, "Internal server error") if api.kind == "REST" else _error(500, "Internal Server Error")
+    )
+
+
+def _map(
+    result: InvokeOutcome,
+    log: Callable[[str], None] | None,
+    function: FunctionSpec,
+    api: ApiSpec,
+    route: Route,
+    accept: str | None,
+) -> ProxyResponse:
     if result.outcome != "success":
         # An unhandled error, a timeout or a crashed runtime: API Gateway only says 502. The
         # function's own log tells why it failed; when Lambda refused the call before the
@@ -271,13 +489,17 @@ def _map(result: InvokeOutcome, log: Callable[[str], None] | None, function: Fun
                 f"{function.function_name}: Lambda invocation failed with status: {result.status_code}: "
                 f"{_invoke_error(result.payload)}"
             )
-        return _error(502, "Internal server error")
+        return _integration_failure(api)
     try:
-        return parse_result(result.payload)
+        if api.kind == "HTTP" and route.payload_format == "2.0":
+            return parse_result_v2(result.payload)
+        if api.kind == "HTTP":
+            return parse_result(result.payload)
+        return parse_result(result.payload, decode_base64=rest_decodes_result(accept, api.binary_media_types))
     except MalformedResult as error:
         if log:
             log(f"{function.function_name}: malformed Lambda proxy response: {error}")
-        return _error(502, "Internal server error")
+        return _integration_failure(api)
 
 
 def _invoke_error(payload: bytes) -> str:
@@ -299,6 +521,13 @@ def _error(status: int, message: str) -> ProxyResponse:
 # How API Gateway answers a refused connection or Host, in its own JSON shape.
 TOO_MANY_CONNECTIONS = _error(429, "Too Many Requests")
 FORBIDDEN_HOST = _error(403, "Forbidden")
+
+
+def _header_in(headers: Any, name: str) -> str | None:
+    """A header of an event's `headers` map, whatever its case."""
+    if not isinstance(headers, dict):
+        return None
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -435,7 +664,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         request = IncomingRequest(
             method=self.command,
-            path=gateway.strip_stage(path),
+            path=path,
             query=query,
             headers=headers,
             body=body,
@@ -466,8 +695,9 @@ class _Handler(BaseHTTPRequestHandler):
         if "content-type" not in names:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("x-amzn-RequestId", ids.request_id)
-        self.send_header("x-amz-apigw-id", ids.extended_request_id)
+        if "apigw-requestid" not in names:  # a REST API's (or a refusal's) ids
+            self.send_header("x-amzn-RequestId", ids.request_id)
+            self.send_header("x-amz-apigw-id", ids.extended_request_id)
         if trace is not None:
             self.send_header("X-Amzn-Trace-Id", trace)
         if self.close_connection:

@@ -17,9 +17,6 @@ from urllib.parse import parse_qsl, unquote
 
 # Month names as API Gateway writes requestTime, whatever the host's locale.
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# Content types API Gateway would need binaryMediaTypes for; their bodies are sent base64.
-_BINARY_TYPES = ("application/octet-stream", "image/", "audio/", "video/", "application/zip",
-                 "application/gzip", "application/pdf", "multipart/form-data")  # fmt: skip
 # The keys a proxy result may have; anything else makes API Gateway answer 502.
 RESULT_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
 # A header name is an RFC 9110 token; a value may hold no control character but HTAB. A CR or
@@ -68,16 +65,6 @@ def resource_id(resource_path: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, resource_path).hex[:6]
 
 
-def is_binary(content_type: str | None, body: bytes) -> bool:
-    if content_type and content_type.split(";")[0].strip().lower().startswith(_BINARY_TYPES):
-        return True
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return False
-
-
 def build_event(
     request: IncomingRequest,
     *,
@@ -86,24 +73,27 @@ def build_event(
     path_parameters: dict[str, str],
     ids: RequestIds,
     extra_headers: Iterable[tuple[str, str]] = (),
+    binary: bool = False,
+    stage_variables: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The event API Gateway passes to the function for `request` on `resource_path`.
 
-    `extra_headers` are those API Gateway itself adds (X-Forwarded-*, X-Amzn-Trace-Id).
+    `extra_headers` are those API Gateway itself adds (X-Forwarded-*, X-Amzn-Trace-Id);
+    `binary`: the body goes base64-encoded (see media_types.py for when API Gateway does that).
     """
     all_headers = [*request.headers, *extra_headers]
     headers, multi_headers = _single_and_multi(all_headers)
     query_pairs = parse_qsl(request.query, keep_blank_values=True)
     query, multi_query = _single_and_multi(query_pairs)
-    content_type = next((v for k, v in all_headers if k.lower() == "content-type"), None)
     user_agent = next((v for k, v in all_headers if k.lower() == "user-agent"), None)
     body: str | None
     if not request.body:
         body, encoded = None, False
-    elif is_binary(content_type, request.body):
+    elif binary:
         body, encoded = base64.b64encode(request.body).decode("ascii"), True
     else:
-        body, encoded = request.body.decode("utf-8"), False
+        # A text payload is UTF-8 to API Gateway: bytes that are not are replaced, not refused.
+        body, encoded = request.body.decode("utf-8", "replace"), False
     path = unquote(request.path)
     domain_name = f"{api.api_id}.execute-api.{api.region}.amazonaws.com"
     return {
@@ -115,7 +105,7 @@ def build_event(
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
         "pathParameters": path_parameters or None,
-        "stageVariables": None,
+        "stageVariables": stage_variables or None,
         "requestContext": {
             "accountId": api.account_id,
             "apiId": api.api_id,
@@ -182,8 +172,11 @@ class ProxyResponse:
     body: bytes
 
 
-def parse_result(payload: bytes) -> ProxyResponse:
-    """Map the function's result to the HTTP response, or raise MalformedResult."""
+def parse_result(payload: bytes, *, decode_base64: bool = True) -> ProxyResponse:
+    """Map the function's result to the HTTP response, or raise MalformedResult.
+
+    `decode_base64` False: a base64 body goes to the client as the text it is (a REST API whose
+    binaryMediaTypes do not cover the request's Accept type)."""
     try:
         result = json.loads(payload)
     except ValueError as error:  # UnicodeDecodeError and a number of over 4,300 digits too
@@ -205,7 +198,7 @@ def parse_result(payload: bytes) -> ProxyResponse:
         data = b""
     elif not isinstance(body, str):
         raise MalformedResult(f"body must be a string, got {type(body).__name__}")
-    elif encoded:
+    elif encoded and decode_base64:
         try:
             data = base64.b64decode(body, validate=True)
         except ValueError:  # binascii.Error, or a character outside ASCII

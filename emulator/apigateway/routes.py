@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from emulator.app.model import Route
+from emulator.app.model import DEFAULT_ROUTE, Route
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,9 @@ class _CompiledRoute:
 
 
 def compile_route(route: Route) -> _CompiledRoute:
+    if route.path == DEFAULT_ROUTE:
+        # An HTTP API's $default route takes whatever no other route matches.
+        return _CompiledRoute(route, re.compile(".*", re.DOTALL), (-1,))
     parts: list[str] = []
     rank: list[int] = []
     for segment in route.path.strip("/").split("/") if route.path != "/" else []:
@@ -57,3 +60,12 @@ class RouteTable:
             if best is None or key > best[0]:
                 best = (key, compiled.route, found.groupdict())
         return None if best is None else (best[1], best[2])
+
+    def methods_of(self, path: str) -> set[str]:
+        """The methods of the resource `path` is (ANY included): empty when no resource matches."""
+        path = "/" + path.strip("/") if path.strip("/") else "/"
+        matching = [c for c in self._routes if c.route.path != DEFAULT_ROUTE and c.pattern.fullmatch(path)]
+        if not matching:
+            return set()
+        best = max(c.rank for c in matching)
+        return {c.route.method for c in matching if c.rank == best}

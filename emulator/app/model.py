@@ -41,13 +41,78 @@ class FunctionSpec:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{self.function_name}"
 
 
+# The APIs SAM creates for events that name none (RestApiId / ApiId left out).
+IMPLICIT_REST_API = "ServerlessRestApi"
+IMPLICIT_HTTP_API = "ServerlessHttpApi"
+# An HTTP API route that catches every request no other route matches.
+DEFAULT_ROUTE = "$default"
+
+
 @dataclass(frozen=True)
 class Route:
-    """One Api event: a method and a resource path on the REST API's stage."""
+    """One Api or HttpApi event (or a DefinitionBody operation): a method and a path on an API."""
 
     method: str  # GET, POST, ... or ANY
-    path: str  # /hello, /items/{id}, /files/{proxy+}
+    path: str  # /hello, /items/{id}, /files/{proxy+}, or $default (HTTP APIs)
     function: str  # logical id of the function
+    api: str = IMPLICIT_REST_API  # logical id of the API the route belongs to
+    payload_format: str = "1.0"  # HTTP APIs: PayloadFormatVersion, "2.0" unless said otherwise
+    authorizer: str | None = None  # the name of the API's Lambda authorizer guarding it
+    api_key_required: bool = False
+
+    @property
+    def route_key(self) -> str:
+        """`GET /hello`, or `$default`: the HTTP API's name for the route."""
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class CorsConfig:
+    """An API's CORS settings, as API Gateway answers with them (values without SAM's quotes)."""
+
+    allow_origins: tuple[str, ...]
+    allow_methods: tuple[str, ...] = ()  # empty: the methods of the path (REST), all (HTTP)
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int | None = None
+    allow_credentials: bool = False
+
+
+@dataclass(frozen=True)
+class AuthorizerSpec:
+    """A Lambda authorizer of a REST API (SAM's Auth.Authorizers FunctionArn)."""
+
+    name: str
+    function: str  # logical id of the authorizer function
+    type: str  # "TOKEN" or "REQUEST"
+    # TOKEN: the header that holds the token; REQUEST: the identity sources as written,
+    # method.request.header.X / method.request.querystring.x (all must be present).
+    identity_sources: tuple[str, ...] = ("method.request.header.Authorization",)
+    validation_expression: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """One API: the implicit or an explicit AWS::Serverless::Api (REST) or ::HttpApi (HTTP)."""
+
+    logical_id: str
+    kind: str  # "REST" or "HTTP"
+    name: str  # the API's name in X-Ray's stage segment: the stack name for SAM's implicit API
+    stage: str  # Prod, a StageName, or $default (an HTTP API's default stage, no path prefix)
+    api_id: str
+    tracing: bool = False  # REST: TracingEnabled; HTTP APIs have no active tracing in AWS
+    cors: CorsConfig | None = None
+    binary_media_types: tuple[str, ...] = ()
+    stage_variables: dict[str, str] = field(default_factory=dict)
+    authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
+    # Auth.DefaultAuthorizer and Auth.ApiKeyRequired: what a route gets unless its event says.
+    default_authorizer: str | None = None
+    api_key_required: bool = False
+
+    @property
+    def stage_prefix(self) -> str:
+        """The path prefix of the stage's URL: none for an HTTP API's $default stage."""
+        return "" if self.stage == "$default" else f"/{self.stage}"
 
 
 @dataclass(frozen=True)
@@ -83,3 +148,18 @@ class AppSpec:
     log_groups: list[LogGroupSpec] = field(default_factory=list)
     # The template's parameters as this run sees them: the Default, or the override given.
     parameters: dict[str, str] = field(default_factory=dict)
+    # Every API by logical id; when empty, the implicit REST API above (stage, api_id, tracing).
+    apis: dict[str, ApiSpec] = field(default_factory=dict)
+    # What the template says that the local stack does not emulate, one phrase each: the
+    # stack names them at start-up ("ignored locally: ...") rather than drop them silently.
+    ignored: list[str] = field(default_factory=list)
+    # The Values of the template's AWS::ApiGateway::ApiKey resources: the keys a route with
+    # ApiKeyRequired accepts (with none declared, any x-api-key is taken).
+    api_keys: list[str] = field(default_factory=list)
+
+    def api(self, logical_id: str) -> ApiSpec:
+        found = self.apis.get(logical_id)
+        if found is not None:
+            return found
+        # The implicit REST API, for an AppSpec made by hand (tests) without `apis`.
+        return ApiSpec(IMPLICIT_REST_API, "REST", self.stack_name, self.stage, self.api_id, self.api_tracing)

@@ -16,6 +16,7 @@ from typing import Any
 from samtranslator.plugins.globals.globals_plugin import GlobalsPlugin
 from samtranslator.public.exceptions import InvalidDocumentException
 
+from emulator.app.apis import normalize_path, read_apis
 from emulator.app.errors import TemplateError
 from emulator.app.intrinsics import Resolver
 from emulator.app.model import (
@@ -39,7 +40,7 @@ from emulator.app.resource_names import (
 )
 from emulator.app.yaml_reader import TemplateSyntaxError, read_template
 
-__all__ = ["TemplateError", "api_id_for", "load_app", "physical_name"]
+__all__ = ["TemplateError", "api_id_for", "load_app", "normalize_path", "physical_name"]
 
 # Lambda's defaults for what a template may leave out.
 DEFAULT_TIMEOUT = 3
@@ -69,6 +70,9 @@ def load_app(
     if not isinstance(resources, dict) or not resources:
         raise TemplateError(f"{template}: no Resources section")
     api_tracing = _api_tracing(document)
+    # The implicit APIs take Globals.Api / Globals.HttpApi (SAM's implicit API plugins); the
+    # Globals plugin merges them into explicit APIs only.
+    globals_ = dict(document.get("Globals") or {})
     _apply_globals(template, document)
     resources = document["Resources"]
     resolver = Resolver(
@@ -90,14 +94,22 @@ def load_app(
             continue  # CloudFormation does not create it
         if kind == FUNCTION:
             functions[logical_id] = _function(template, logical_id, resource, resolver)
-            routes.extend(_routes(logical_id, resource))
         elif kind in (DYNAMODB_TABLE, SIMPLE_TABLE):
             tables.append(_table(logical_id, resource, resolver))
         elif kind == LOG_GROUP:
             log_groups.append(_log_group(logical_id, resource, resolver))
     if not functions:
         raise TemplateError(f"{template}: no {FUNCTION} resources")
+    found = read_apis(resources, globals_, set(functions), resolver, stack_name)
+    routes = found.routes
     _check_unique(routes)
+    for api in found.apis.values():
+        for authorizer in api.authorizers.values():
+            if authorizer.function not in functions:
+                raise TemplateError(
+                    f"{api.logical_id}.Auth.Authorizers.{authorizer.name}: {authorizer.function} "
+                    f"is not an {FUNCTION} of this template"
+                )
     return AppSpec(
         stack_name=stack_name,
         region=region,
@@ -110,6 +122,9 @@ def load_app(
         tables=tables,
         log_groups=log_groups,
         parameters=resolver.parameter_values(),
+        apis=found.apis,
+        ignored=found.ignored,
+        api_keys=found.api_keys,
     )
 
 
@@ -196,46 +211,14 @@ def _function(template: Path, logical_id: str, resource: dict[str, Any], resolve
     )
 
 
-def _routes(logical_id: str, resource: dict[str, Any]) -> list[Route]:
-    routes = []
-    events = (resource.get("Properties") or {}).get("Events") or {}
-    for event_id, event in events.items():
-        if not isinstance(event, dict) or event.get("Type") != "Api":
-            continue  # S3, SQS, HttpApi...: not requests the REST API receives
-        props = event.get("Properties") or {}
-        if "RestApiId" in props:
-            raise TemplateError(
-                f"{logical_id}.Events.{event_id}: RestApiId (an explicit AWS::Serverless::Api) "
-                "is not supported locally; only the implicit ServerlessRestApi is"
-            )
-        path, method = props.get("Path"), props.get("Method")
-        if not isinstance(path, str) or not path.startswith("/") or not isinstance(method, str):
-            raise TemplateError(
-                f"{logical_id}.Events.{event_id}: an Api event needs a Path (/...) and a Method"
-            )
-        method = method.upper()
-        routes.append(
-            Route(
-                method="ANY" if method == "X-AMAZON-APIGATEWAY-ANY-METHOD" else method,
-                path=normalize_path(path),
-                function=logical_id,
-            )
-        )
-    return routes
-
-
-def normalize_path(path: str) -> str:
-    """API Gateway resource paths have no trailing slash (except the root `/`)."""
-    return "/" + path.strip("/") if path.strip("/") else "/"
-
-
 def _check_unique(routes: list[Route]) -> None:
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, str, str], str] = {}
     for route in routes:
-        key = (route.method, route.path)
+        key = (route.api, route.method, route.path)
         if key in seen:
             raise TemplateError(
                 f"{route.method} {route.path} is the route of both {seen[key]} and {route.function}"
+                f" on {route.api}"
             )
         seen[key] = route.function
 
