@@ -25,6 +25,12 @@ def stack(api_app_template, lambda_runtime_dir):
         yield running
 
 
+def trace_root(header: str) -> str:
+    found = re.search(r"Root=([^;]+)", header)
+    assert found is not None, header
+    return found.group(1)
+
+
 def echoed(stack: RunningStack, method: str, path: str, **kwargs) -> dict:
     response = request(method, stack.url + path, **kwargs)
     assert response.status == 200, response.body
@@ -165,7 +171,7 @@ def test_http_api_cors_headers_on_the_integration_answer(stack):
 
 def test_http_api_writes_no_stage_segment_and_lambda_starts_the_trace(stack):
     event = echoed(stack, "GET", "/http/items/traced")
-    root = re.search(r"Root=([^;]+)", event["headers"]["x-amzn-trace-id"]).group(1)
+    root = trace_root(event["headers"]["x-amzn-trace-id"])
     service = stack.collector.for_trace(root, origin="AWS::Lambda")
     assert service, "the Active function records the request"
     assert "parent_id" not in service[0]
@@ -187,7 +193,7 @@ def test_explicit_rest_api_stage_and_stage_variables(stack):
 
 def test_explicit_rest_api_stage_segment(stack):
     response = request("GET", stack.url + "/live/rest/traced")
-    root = re.search(r"Root=([^;]+)", response.required_header("X-Amzn-Trace-Id")).group(1)
+    root = trace_root(response.required_header("X-Amzn-Trace-Id"))
     (stage,) = stack.collector.for_trace(root, origin="AWS::ApiGateway::Stage")
     api = stack.app.apis["RestApi"]
     assert stage["name"] == f"{stack.app.stack_name}/live"
