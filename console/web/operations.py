@@ -5,7 +5,8 @@ a library, a hostile trace annotation rendered wrongly) cannot change anything, 
 the user's AWS account through their credentials.
 """
 
-import botocore.session
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
 
 # Names as botocore's xray service model spells them; their REST paths come from that model,
 # so a path and its operation cannot drift apart.
@@ -28,7 +29,9 @@ READ_ONLY_LOGS_OPERATIONS = frozenset(
 
 
 def _xray_paths() -> dict[str, str]:
-    model = botocore.session.get_session().get_service_model("xray")
+    # The model file alone: a botocore session would read the user's AWS configuration, and
+    # fail at import on an AWS_PROFILE that does not exist (the local X-Ray imports this).
+    model = ServiceModel(create_loader().load_service_model("xray", "service-2"), service_name="xray")
     return {model.operation_model(name).http["requestUri"]: name for name in READ_ONLY_XRAY_OPERATIONS}
 
 
