@@ -202,6 +202,10 @@ class Gateway:
             # SAM's Cors gives every path of a REST API an OPTIONS method (before ANY), and an
             # HTTP API with CorsConfiguration answers preflights itself.
             preflight = self._preflight(request, matched)
+            if preflight is not None and matched.api.kind == "REST":
+                refusal = self._authorize_preflight(request, matched, ids)
+                if refusal is not None:
+                    return refusal, ids, None
             if preflight is not None:
                 return _identified(preflight, matched.api, ids), ids, None
         if matched.route is None:
@@ -383,6 +387,25 @@ class Gateway:
                         204, http_preflight(api.cors, allow_origin) if allow_origin else [], b""
                     )
         return None
+
+    def _authorize_preflight(
+        self, request: IncomingRequest, matched: "Matched", ids: RequestIds
+    ) -> ProxyResponse | None:
+        """SAM's OPTIONS method carries the API's DefaultAuthorizer and ApiKeyRequired (unless
+        Auth turns that off), so API Gateway checks them on a preflight too."""
+        api = matched.api
+        authorizer = api.default_authorizer if api.preflight_authorizer else None
+        key_required = api.api_key_required and api.preflight_api_key
+        if authorizer is None and not key_required:
+            return None
+        path = matched.resource_request_path
+        options = Route(
+            "OPTIONS", path, "", api.logical_id, authorizer=authorizer, api_key_required=key_required
+        )
+        context = ApiContext(self.app.account_id, api.api_id, self.app.region, api.stage)
+        request = replace(request, path=matched.unstaged(request.path))
+        event = build_event(request, api=context, resource_path=path, path_parameters={}, ids=ids)
+        return self._authorize(api, options, event, context, None)
 
     def _authorize(
         self,

@@ -169,6 +169,8 @@ def _rest_api(
         authorizers=authorizers,
         default_authorizer=default_authorizer,
         api_key_required=_as_bool(auth.get("ApiKeyRequired", False)),
+        preflight_authorizer=_as_bool(auth.get("AddDefaultAuthorizerToCorsPreflight", True)),
+        preflight_api_key=_as_bool(auth.get("AddApiKeyRequiredToCorsPreflight", True)),
     )
 
 

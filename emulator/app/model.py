@@ -108,6 +108,10 @@ class ApiSpec:
     # Auth.DefaultAuthorizer and Auth.ApiKeyRequired: what a route gets unless its event says.
     default_authorizer: str | None = None
     api_key_required: bool = False
+    # SAM puts both on the OPTIONS method Cors adds too, unless Auth says otherwise (both
+    # AddDefaultAuthorizerToCorsPreflight and AddApiKeyRequiredToCorsPreflight default to true).
+    preflight_authorizer: bool = True
+    preflight_api_key: bool = True
 
     @property
     def stage_prefix(self) -> str:

@@ -1,0 +1,80 @@
+"""emulator.app.apis via load_app: the APIs SAM would create, their Globals, and bad API input."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from emulator.app.model import Route
+from emulator.app.template import TemplateError, load_app
+
+
+def write_app(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "fn").mkdir(exist_ok=True)
+    (tmp_path / "fn" / "app.py").write_text("def handler(event, context):\n    return {}\n")
+    template = tmp_path / "template.yaml"
+    header = "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\n"
+    template.write_text(header + body)
+    return template
+
+
+FUNCTION = """
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn/
+      Handler: app.handler
+      Runtime: python3.11
+      Events:
+"""
+
+
+def test_globals_reach_the_implicit_rest_and_http_apis(tmp_path):
+    globals_ = textwrap.dedent(
+        """\
+        Globals:
+          Api:
+            Cors: "'*'"
+            BinaryMediaTypes: [image~1png, "*~1*"]
+            Variables: {mode: local}
+          HttpApi:
+            CorsConfiguration: true
+            StageVariables: {tier: free}
+        """
+    )
+    events = """\
+        Rest: {Type: Api, Properties: {Path: /r, Method: get}}
+        Http: {Type: HttpApi, Properties: {Path: /h, Method: get}}
+        Catch: {Type: HttpApi}
+"""
+    template = write_app(tmp_path, globals_ + "Resources:" + FUNCTION + events)
+    app = load_app(template)
+    rest, http = app.apis["ServerlessRestApi"], app.apis["ServerlessHttpApi"]
+    assert (rest.kind, rest.stage, rest.name) == ("REST", "Prod", "sam-app")
+    assert rest.cors is not None and rest.cors.allow_origins == ("*",)
+    assert rest.binary_media_types == ("image/png", "*/*")
+    assert rest.stage_variables == {"mode": "local"}
+    assert (http.kind, http.stage, http.tracing) == ("HTTP", "$default", False)
+    assert http.cors is not None and http.cors.allow_origins == ("*",)
+    assert http.stage_variables == {"tier": "free"}
+    assert Route("ANY", "$default", "Fn", "ServerlessHttpApi", "2.0") in app.routes
+    assert rest.api_id != http.api_id
+
+
+@pytest.mark.parametrize(
+    ("events", "extra", "message"),
+    [
+        ("E: {Type: Api, Properties: {RestApiId: !Ref Nope, Path: /x, Method: get}}", "",
+         "is not a AWS::Serverless::Api"),
+        ("E: {Type: HttpApi, Properties: {Path: /x, Method: get, PayloadFormatVersion: '3.0'}}", "",
+         "1.0 or 2.0"),
+        ("E: {Type: Api, Properties: {RestApiId: !Ref A, Path: /x, Method: get, Auth: {Authorizer: Nope}}}",
+         "  A: {Type: AWS::Serverless::Api, Properties: {StageName: s}}", "Nope is not an authorizer"),
+        ("E: {Type: Api, Properties: {RestApiId: !Ref A, Path: /x, Method: get}}",
+         "  A: {Type: AWS::Serverless::Api, Properties: {StageName: 'bad stage'}}", "StageName"),
+    ],
+)  # fmt: skip
+def test_bad_api_input_stops_with_one_clear_line(tmp_path, events, extra, message):
+    template = write_app(tmp_path, "Resources:" + FUNCTION + "        " + events + "\n" + extra + "\n")
+    with pytest.raises(TemplateError, match=message):
+        load_app(template)
