@@ -25,6 +25,7 @@ from emulator.app.errors import TemplateError
 from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
 from emulator.app.parameter_overrides import parse_overrides, samconfig_overrides
 from emulator.dynamodb.service import DEFAULT_PORT as DEFAULT_DYNAMODB_PORT
+from emulator.lambda_.invoke_api import DEFAULT_PORT as DEFAULT_LAMBDA_PORT
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.stack import Stack, StackConfig, StartupError
 from emulator.tracing.sampling import SAMPLING_MODES
@@ -57,6 +58,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--port", type=int, default=DEFAULT_PORT, help="API Gateway port (0: any free port)")
     add("--dynamodb-port", "--services-port", dest="dynamodb_port", type=int, default=DEFAULT_DYNAMODB_PORT,
         help="DynamoDB (moto) port (0: any free port)")  # fmt: skip
+    add("--lambda-port", type=int, default=DEFAULT_LAMBDA_PORT,
+        help="Invoke API port, as `sam local start-lambda` (0: any free port, -1: none)")  # fmt: skip
     add("--xray-port", type=int, default=DEFAULT_XRAY_PORT,
         help="X-Ray daemon (UDP) and API (TCP) port (0: any free port)")  # fmt: skip
     add("--console-port", type=int, default=DEFAULT_CONSOLE_PORT,
@@ -191,6 +194,16 @@ def print_banner(stack: Stack, console: Console) -> None:
         console.print(
             f"  {sam_command(app.region, logs)} logs --cw-log-group {groups[0]} --tail", highlight=False
         )
+    lambda_url = stack.lambda_endpoint
+    if lambda_url is not None:
+        console.print(f"\nLambda (Invoke API, as sam local start-lambda): {lambda_url}", highlight=False)
+        first = next(iter(app.functions), None)
+        if first is not None:
+            console.print(
+                f"  {aws} lambda invoke --function-name {first} --endpoint-url {lambda_url} "
+                "--log-type Tail /dev/stdout",
+                highlight=False,
+            )
     console.print(f"\nX-Ray daemon: {stack.daemon_address} (UDP)", highlight=False)
     api_url = stack.xray_api_url
     if api_url is not None:
@@ -239,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 built_template=built_template(args.template, args.build_dir),
                 runtime_dir=args.runtime_dir,
                 port=args.port,
+                lambda_port=None if args.lambda_port < 0 else args.lambda_port,
                 dynamodb_port=args.dynamodb_port,
                 xray_port=args.xray_port,
                 console_port=None if args.console_port < 0 else args.console_port,

@@ -25,6 +25,7 @@ from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
 from emulator.app.template import load_app
 from emulator.dir_lock import LockHeld, hold_lock
 from emulator.dynamodb.service import DynamoDBService, ServicesError
+from emulator.lambda_.invoke_api import InvokeApiServer
 from emulator.lambda_.service import LambdaService
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.logs.service import CloudWatchLogs
@@ -51,6 +52,7 @@ class StackConfig:
     built_template: Path  # the `sam build` output's template.yaml
     runtime_dir: Path  # the local /var/runtime (awslambdaric + boto3), `make setup` installs it
     port: int = 0  # API Gateway
+    lambda_port: int | None = 0  # Lambda's Invoke API (`sam local start-lambda`); None: not served
     dynamodb_port: int = 0
     xray_port: int = 0
     console_port: int | None = None  # the X-Ray console (web page); None: not served
@@ -88,6 +90,7 @@ class Stack:
         self.logs: CloudWatchLogs | None = None
         self.xray: XRayProcess | None = None
         self.lambda_service: LambdaService | None = None
+        self.invoke_api: InvokeApiServer | None = None
         self.gateway: Gateway | None = None
         self.watcher: CodeWatcher | None = None
         self.daemon_address = ""
@@ -108,6 +111,11 @@ class Stack:
         return self._running(self.logs).endpoint_url
 
     @property
+    def lambda_endpoint(self) -> str | None:
+        """Lambda's Invoke API (`aws lambda invoke --endpoint-url`), if served."""
+        return self.invoke_api.url if self.invoke_api is not None else None
+
+    @property
     def xray_api_url(self) -> str | None:
         """None when segments go to a daemon the stack did not start."""
         return self.xray.api_url if self.xray is not None else None
@@ -122,6 +130,7 @@ class Stack:
             "apigateway": self.url,
             "dynamodb": self.dynamodb_endpoint,
             "logs": self.logs_endpoint,
+            "lambda": self.lambda_endpoint,
             "xray_daemon": self.daemon_address,
             "xray_api": self.xray_api_url,
             "console": self.console_url,
@@ -161,7 +170,9 @@ class Stack:
             self._lock_data_dir(config.data_dir)
         # Refuse a taken port before anything starts, so nothing has to be torn down; port 0
         # becomes a free port now, so the progress lines can say which.
-        for port, what in ((config.port, "API"), (config.dynamodb_port, "DynamoDB (moto)")):
+        ports = [(config.port, "API"), (config.dynamodb_port, "DynamoDB (moto)")]
+        ports.append((config.lambda_port or 0, "Lambda"))
+        for port, what in ports:
             if port:
                 self._check_port(port, what)
         if config.xray_daemon_address is None:
@@ -224,6 +235,10 @@ class Stack:
         self._exit.callback(self.lambda_service.close)
         if config.source_template is not None:
             self._check_sources(config.source_template, app)
+        if config.lambda_port is not None:
+            where = config.lambda_port or "(any free port)"
+            config.progress(f"starting Lambda's Invoke API on {HOST}:{where}")
+            self.invoke_api = self._start_invoke_api(app, config.lambda_port)
         config.progress(f"starting API Gateway on {HOST}:{config.port}")
         log = config.log
         access_log = (lambda line: log("api", line)) if log else None
@@ -274,6 +289,17 @@ class Stack:
             raise StartupError(str(error)) from None
         finally:
             self._exit.callback(watcher.stop)
+
+    def _start_invoke_api(self, app: AppSpec, port: int) -> InvokeApiServer:
+        assert self.lambda_service is not None
+        try:
+            server = InvokeApiServer(
+                self.lambda_service, region=app.region, account_id=app.account_id, port=port
+            )
+        except OSError as error:
+            raise StartupError(f"cannot start Lambda's Invoke API: {error.strerror or error}") from None
+        self._start_part(server.start, server.stop)
+        return server
 
     def _remove_reload_builds(self) -> None:
         if self.watcher is not None:

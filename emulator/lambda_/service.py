@@ -5,6 +5,7 @@ per invoke: pick or start a worker, hand it the event through its Runtime API, e
 timeout, log START/END/REPORT, and write the X-Ray segments Lambda writes.
 """
 
+import dataclasses
 import json
 import sys
 import threading
@@ -57,6 +58,9 @@ class InvokeResult:
     # The Invoke API's StatusCode: 200 whenever the function ran (even if it failed), else the
     # status of Lambda's refusal (413 too large, 429 throttled).
     status_code: int = 200
+    trace_id: str = ""  # the X-Ray trace the invocation is in (recorded or not)
+    # This invocation's log lines, START to REPORT, when asked for (the Invoke API's Tail).
+    log_lines: tuple[str, ...] = ()
 
 
 class ServiceClosed(RuntimeError):
@@ -92,10 +96,16 @@ class LambdaService:
             logical_id: WorkerPool(self._worker_starter(logical_id), max_workers_per_function)
             for logical_id in self._functions
         }
+        # Workers whose current invocation's lines are being kept (a Tail was asked for).
+        self._tails: dict[Worker, list[str]] = {}
         self._closed = False
         self._close_lock = threading.Lock()
 
-    def invoke(self, logical_id: str, event: bytes, trace: TraceHeader | None = None) -> InvokeResult:
+    def invoke(
+        self, logical_id: str, event: bytes, trace: TraceHeader | None = None, *, tail_log: bool = False
+    ) -> InvokeResult:
+        """Run the function on `event` and wait for the outcome. With `tail_log`, the result
+        carries the invocation's log lines (as Lambda's `X-Amz-Log-Type: Tail`)."""
         spec = self._functions.get(logical_id)
         if spec is None:
             raise KeyError(f"no function with logical id {logical_id!r}")
@@ -122,13 +132,18 @@ class LambdaService:
                 spec, request_id, lambda_trace, started_at, "TooManyRequestsException", "Rate Exceeded.", 429
             )
         reusable = False
+        if tail_log:
+            self._tails[worker] = []
         try:
             # The worker's own spec: the code (and settings) it was started with, even if the
             # function was updated since this request arrived.
             result = self._run(worker.spec, worker, request_id, event, lambda_trace, started_at)
             reusable = result.outcome in ("success", "error")
+            if tail_log:
+                result = dataclasses.replace(result, log_lines=tuple(self._tails.get(worker, ())))
             return result
         finally:
+            self._tails.pop(worker, None)
             pool.release(worker, reusable)
 
     @property
@@ -167,13 +182,23 @@ class LambdaService:
     def _worker_starter(self, logical_id: str) -> Callable[[], Worker]:
         def start_worker() -> Worker:
             spec = self._functions[logical_id]  # the current code, read at each start
-            return Worker(
+            started: list[Worker] = []  # the worker, once it exists: its lines may be kept
+
+            def log(line: str) -> None:
+                self._log(logical_id, line)
+                tail = self._tails.get(started[0]) if started else None
+                if tail is not None:
+                    tail.append(line)
+
+            worker = Worker(
                 spec,
                 runtime_dir=self._runtime_dir,
                 base_env=self._base_env,
-                log=lambda line: self._log(spec.logical_id, line),
+                log=log,
                 cloudwatch=self._cloudwatch,
             )
+            started.append(worker)
+            return worker
 
         return start_worker
 
@@ -257,6 +282,7 @@ class LambdaService:
             invocation=invocation_span,
             duration_ms=duration_ms,
             init_duration_ms=init_duration_ms,
+            trace_id=lambda_trace.trace_id,
         )
         if lambda_trace.sampled and self._segment_sender is not None:
             self._trace(spec, lambda_trace, invocation, result, Span(started_at, completed_at))
@@ -265,6 +291,9 @@ class LambdaService:
     def _write(self, spec: FunctionSpec, worker: Worker, line: str) -> None:
         """One of Lambda's own lines: to the terminal, and to the worker's log stream."""
         self._log(spec.logical_id, line)
+        tail = self._tails.get(worker)
+        if tail is not None:
+            tail.append(line)
         if self._cloudwatch is not None:
             self._cloudwatch(spec.log_group_name, worker.log_stream_name, line)
 
@@ -328,6 +357,7 @@ class LambdaService:
             duration_ms=0.0,
             init_duration_ms=None,
             status_code=status,
+            trace_id=lambda_trace.trace_id,
         )
 
 
