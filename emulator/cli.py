@@ -164,13 +164,23 @@ def print_banner(stack: Stack, console: Console) -> None:
     assert stack.app is not None and stack.gateway is not None
     app, url = stack.app, stack.url
     console.print()
-    console.print(f"[bold green]{escape(app.stack_name)}[/] is running locally (stage {app.stage}):")
+    console.print(f"[bold green]{escape(app.stack_name)}[/] is running locally:")
     if app.parameters:
         values = " ".join(f"{name}={value}" for name, value in app.parameters.items())
         console.print(f"  parameters: {escape(values)}", highlight=False)
-    for route, route_url in stack.gateway.route_urls():
-        function = app.functions[route.function].function_name
-        console.print(f"  {route.method:<7} {route_url}  [dim]→ {escape(function)}[/]", highlight=False)
+    for api, routes in stack.gateway.routes_by_api():
+        if not routes:
+            continue
+        kind = "HTTP API" if api.kind == "HTTP" else "REST API"
+        console.print(f"  {kind} {escape(api.logical_id)}, stage {escape(api.stage)}:", highlight=False)
+        for route, route_url in routes:
+            function = app.functions[route.function].function_name
+            # An HTTP API names its catch-all route $default; a 1.0 payload is worth saying.
+            notes = "  $default" if route.path == "$default" else ""
+            if api.kind == "HTTP" and route.payload_format == "1.0":
+                notes += "  (payload 1.0)"
+            line = f"    {route.method:<7} {route_url}{notes}  [dim]→ {escape(function)}[/]"
+            console.print(line, highlight=False)
     console.print("\nTry the tutorial:")
     console.print(f"  curl {url}/hello", highlight=False)
     console.print(f'  curl -X POST {url}/ddb -d \'{{"key": "my-first-key"}}\'', highlight=False)

@@ -161,6 +161,11 @@ class Gateway:
             urls.append((route, f"{self.url}{prefix}{path}"))
         return urls
 
+    def routes_by_api(self) -> list[tuple[ApiSpec, list[tuple[Route, str]]]]:
+        """Each API with its routes and their URLs, in the template's order (for the banner)."""
+        urls = self.route_urls()
+        return [(api, [(r, url) for r, url in urls if r.api == api.logical_id]) for api in self.apis.values()]
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()

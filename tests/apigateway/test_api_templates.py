@@ -6,10 +6,13 @@ binaryMediaTypes, stageVariables, API keys and Lambda authorizers.
 """
 
 import base64
+import io
 import re
 
 import pytest
+from rich.console import Console
 
+from emulator.cli import print_banner
 from tests.stack_helpers import RunningStack, request, running_stack
 
 pytestmark = pytest.mark.slow
@@ -289,3 +292,17 @@ def test_what_is_not_emulated_is_listed(stack):
     assert any(item.startswith("SpecApi.DefinitionBody.paths./mocked.get") for item in stack.app.ignored)
     # ... and said at start-up, one line each.
     assert ("api", "ignored locally: RestApi.EndpointConfiguration") in stack.logs
+
+
+def test_banner_lists_every_api_with_its_stage_and_routes(stack):
+    out = io.StringIO()
+    print_banner(stack.stack, Console(file=out, width=300, color_system=None))
+    text = out.getvalue()
+    assert "REST API RestApi, stage live:" in text
+    assert "HTTP API ServerlessHttpApi, stage $default:" in text
+    assert "HTTP API StagedHttpApi, stage dev:" in text
+    assert f"GET     {stack.url}/live/rest/{{id}}" not in text  # ANY, not GET
+    assert f"ANY     {stack.url}/live/rest/{{id}}" in text
+    assert f"ANY     {stack.url}/dev/  $default" in text
+    assert f"POST    {stack.url}/http/v1  (payload 1.0)" in text
+    assert f"GET     {stack.url}/spec/from-spec/{{id}}" in text
