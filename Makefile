@@ -8,7 +8,7 @@ RUNTIME_DIR := build/lambda-runtime
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= ap-northeast-1
 
-.PHONY: help setup browser build run test check lint format bench soak map traces console deploy delete clean
+.PHONY: help setup browser build run invoke test check lint format bench soak map traces console deploy delete clean
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 16
@@ -51,6 +51,11 @@ build: setup ## sam build (cached)
 
 run: build ## set up, sam build, start the local stack and print its URLs (ARGS=--help for options)
 	$(PY) -m emulator $(ARGS)
+
+# `sam local invoke` without Docker: through a running stack's Lambda if there is one, else a stack of its own.
+invoke: build ## one function on one event: FUNCTION=SamDdbFunction EVENT=events/ddb.json (prints result, log, trace id)
+	@if [ -z "$(FUNCTION)" ]; then echo "usage: make invoke FUNCTION=<logical id> [EVENT=events/<file>.json]" >&2; exit 2; fi
+	$(PY) -m emulator.invoke $(FUNCTION) $(if $(EVENT),--event $(EVENT)) $(ARGS)
 
 lint: check ## ruff, mypy and cfn-lint
 	$(BIN)/cfn-lint template.yaml
