@@ -13,19 +13,36 @@ export AWS_DEFAULT_REGION ?= ap-northeast-1
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 16
 
+# pip's output as one line per package with a count ("[12] boto3==1.40.0"), then the install
+# step: the first `make run` spends about a minute here, and this shows what it is doing and how far
+# it has got. Plain lines, no progress bars, so a CI log reads the same as a terminal; pip's errors
+# (stderr) pass through untouched and pipefail keeps its exit status.
+# $(call pip_progress,TOTAL): TOTAL is the number of packages expected, 0 when unknown (pip finds
+# out only as it resolves: the constraints pin more than one platform needs).
+define pip_progress
+awk -v total=$(1) '/^Collecting /{ n++; printf "  [%d%s] %s\n", n, (total ? "/" total : ""), $$2; fflush() } \
+	/^Installing collected packages:/{ count = split(substr($$0, index($$0, ":") + 2), names, ", "); \
+	printf "  installing %d packages (unpacking; the slow part) ...\n", count; fflush() } \
+	/^Successfully installed/{ print "  done"; fflush() }'
+endef
+PIP_INSTALL := PYTHONUNBUFFERED=1 $(PY) -m pip install --progress-bar off --disable-pip-version-check
+
 # The virtual environment, rebuilt when the pinned requirements change.
 $(VENV)/.installed: requirements-dev.txt constraints.txt
-	@echo "==> creating $(VENV) and installing the pinned tools"
+	@echo "==> [1/3] creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	@echo "==> [2/3] upgrading pip"
+	@set -o pipefail; $(PIP_INSTALL) --upgrade pip | $(call pip_progress,1)
+	@echo "==> [3/3] installing the pinned tools (SAM CLI, moto, the AWS CLI, ...): about 100 to collect, then unpack"
+	@set -o pipefail; $(PIP_INSTALL) -r requirements-dev.txt -c constraints.txt | $(call pip_progress,0)
 	touch $@
 
 # The local stand-in for Lambda's /var/runtime: only what the real runtime provides.
 $(RUNTIME_DIR)/.installed: emulator/lambda_/runtime-requirements.txt $(VENV)/.installed
 	@echo "==> installing the Lambda runtime interface client into $(RUNTIME_DIR)"
 	rm -rf $(RUNTIME_DIR)
-	$(PY) -m pip install --quiet --target $(RUNTIME_DIR) -r emulator/lambda_/runtime-requirements.txt -c constraints.txt
+	@set -o pipefail; $(PIP_INSTALL) --target $(RUNTIME_DIR) -r emulator/lambda_/runtime-requirements.txt \
+		-c constraints.txt | $(call pip_progress,0)
 	touch $@
 
 setup: $(VENV)/.installed $(RUNTIME_DIR)/.installed ## create .venv and build/lambda-runtime from the pinned requirements
