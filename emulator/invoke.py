@@ -150,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(answer.payload.decode(errors="replace"))
     if answer.function_error:
         print(f"function error: {answer.function_error}", file=sys.stderr)
-    print(f"trace id: {answer.trace_id}  (make traces ARGS='--id {answer.trace_id}')", file=sys.stderr)
+    # Stored in the stack's X-Ray (build/xray/traces.db, which `make run` serves too).
+    print(
+        f"trace id: {answer.trace_id}  (with the stack running: make traces ARGS='--id {answer.trace_id}')",
+        file=sys.stderr,
+    )
     return 0
 
 
