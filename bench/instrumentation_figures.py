@@ -16,6 +16,8 @@ Duration is the time from the runtime taking the event to its answer (the Runtim
 import re
 import statistics
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from rich.table import Table
@@ -68,6 +70,25 @@ class InstrumentationFigures:
         return table
 
 
+@contextmanager
+def _started(variant: str, attempts: int = 3) -> Iterator[LocalStack]:
+    """A started stack of this variant. `make run` builds first, and a `sam build` of another process
+    in this checkout (a cached one deletes the others' .aws-sam/deps folders) can fail it: try again."""
+    for attempt in range(attempts):
+        stack = LocalStack(["--parameter-overrides", f"Instrumentation={variant}"])
+        try:
+            stack.__enter__()  # stops what it started if it raises
+        except RuntimeError as error:
+            if "exited early" not in str(error) or attempt == attempts - 1:
+                raise
+            continue
+        try:
+            yield stack
+        finally:
+            stack.__exit__()
+        return
+
+
 def _percentile(values: list[float], percent: int) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
@@ -77,7 +98,7 @@ def measure(rounds: int = 3, warm_requests: int = 200) -> InstrumentationFigures
     samples: dict[tuple[str, str], Samples] = defaultdict(Samples)
     for _ in range(rounds):
         for variant in VARIANTS:
-            with LocalStack(["--parameter-overrides", f"Instrumentation={variant}"]) as stack:
+            with _started(variant) as stack:
                 # LocalStack waited for a 200 on /hello: HelloWorldFunction's cold start is done.
                 # POST /ddb's first request is its cold start; then the warm ones, on one connection.
                 for method, path, body in ROUTES.values():
