@@ -193,10 +193,11 @@ class CodeWatcher:
             self._say(f"{logical_id} not reloaded: its build cannot be read: {error}")
             return False
         retired = self._service.update_function_code(spec)
-        changed = ", ".join(sorted(self._shown(path) for path in paths))
+        # The files as they are now: an editor's scratch file, written and renamed away, is not news.
+        changed = ", ".join(sorted(self._shown(path) for path in paths if path.exists())) or "files removed"
         self._say(
             f"{logical_id} reloaded in {time.monotonic() - first_change:.2f} s "
-            f"(sam build {result.seconds:.2f} s, {retired} old workers retired; {changed})"
+            f"(sam build {result.seconds:.2f} s, old workers retired: {retired}; {changed})"
         )
         self._forget_old_builds()
         return True
