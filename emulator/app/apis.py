@@ -41,6 +41,8 @@ _REST_HANDLED = {"StageName", "Cors", "BinaryMediaTypes", "Variables", "Auth", "
                  "DefinitionBody", "Name", "OpenApiVersion", "Description"}  # fmt: skip
 _HTTP_HANDLED = {"StageName", "CorsConfiguration", "StageVariables", "DefinitionBody", "Name",
                  "Description", "FailOnWarnings"}  # fmt: skip
+_REST_EVENT_HANDLED = {"Path", "Method", "RestApiId", "Auth"}
+_HTTP_EVENT_HANDLED = {"Path", "Method", "ApiId", "PayloadFormatVersion"}
 _REST_AUTH_HANDLED = {"ApiKeyRequired", "Authorizers", "DefaultAuthorizer",
                       "AddDefaultAuthorizerToCorsPreflight", "AddApiKeyRequiredToCorsPreflight"}  # fmt: skip
 
@@ -101,7 +103,7 @@ def read_apis(
                     found.apis[api_id] = _rest_api(
                         api_id, implicit, resolver, stack_name, found.ignored, implicit=True
                     )
-                found.routes.append(_rest_route(function, where, props, found.apis[api_id]))
+                found.routes.append(_rest_route(function, where, props, found.apis[api_id], found.ignored))
             else:
                 api_id = _api_ref(props.get("ApiId"), explicit, HTTP_API, where) or IMPLICIT_HTTP_API
                 if api_id not in found.apis:
@@ -244,11 +246,13 @@ def _function_of_arn(arn: Any) -> str | None:
     return None
 
 
-def _rest_route(function: str, where: str, props: dict[str, Any], api: ApiSpec) -> Route:
+def _rest_route(function: str, where: str, props: dict[str, Any], api: ApiSpec, ignored: list[str]) -> Route:
     path, method = props.get("Path"), props.get("Method")
     if not isinstance(path, str) or not path.startswith("/") or not isinstance(method, str):
         raise TemplateError(f"{where}: an Api event needs a Path (/...) and a Method")
+    _note_ignored(where, props, _REST_EVENT_HANDLED, ignored)  # RequestParameters, RequestModel, ...
     auth = props.get("Auth") or {}
+    _note_ignored(f"{where}.Auth", auth, {"ApiKeyRequired", "Authorizer"}, ignored)
     # The event's Auth wins over the API's defaults; Authorizer: NONE opts a route out.
     authorizer = auth.get("Authorizer", api.default_authorizer)
     if authorizer == "NONE":
@@ -326,9 +330,7 @@ def _http_route(function: str, where: str, props: dict[str, Any], api_id: str, i
     version = str(props.get("PayloadFormatVersion", "2.0"))
     if version not in ("1.0", "2.0"):
         raise TemplateError(f"{where}.PayloadFormatVersion: 1.0 or 2.0, got {version}")
-    for key in ("Auth", "RouteSettings", "TimeoutInMillis"):
-        if key in props:
-            ignored.append(f"{where}.{key}")
+    _note_ignored(where, props, _HTTP_EVENT_HANDLED, ignored)  # Auth, RouteSettings, TimeoutInMillis
     if path is None and method is None:
         return Route("ANY", DEFAULT_ROUTE, function, api_id, version)
     if not isinstance(path, str) or not (path.startswith("/") or path == DEFAULT_ROUTE):

@@ -78,3 +78,51 @@ def test_bad_api_input_stops_with_one_clear_line(tmp_path, events, extra, messag
     template = write_app(tmp_path, "Resources:" + FUNCTION + "        " + events + "\n" + extra + "\n")
     with pytest.raises(TemplateError, match=message):
         load_app(template)
+
+
+def test_event_properties_not_emulated_are_named(tmp_path):
+    events = """\
+        Rest:
+          Type: Api
+          Properties:
+            {Path: /r, Method: get, RequestParameters: [method.request.header.X], Auth: {ResourcePolicy: {}}}
+        Http:
+          Type: HttpApi
+          Properties: {Path: /h, Method: get, Auth: {Authorizer: OAuth2}, TimeoutInMillis: 5000}
+"""
+    app = load_app(write_app(tmp_path, "Resources:" + FUNCTION + events))
+    assert {"Fn.Events.Rest.RequestParameters", "Fn.Events.Rest.Auth.ResourcePolicy", "Fn.Events.Http.Auth",
+            "Fn.Events.Http.TimeoutInMillis"} <= set(app.ignored)  # fmt: skip
+
+
+def test_http_api_definition_body_aws_proxy_routes(tmp_path):
+    api = """\
+  Spec:
+    Type: AWS::Serverless::HttpApi
+    Properties:
+      DefinitionBody:
+        openapi: '3.0.1'
+        info: {title: spec, version: '1.0'}
+        paths:
+          /things/{id}:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                payloadFormatVersion: '1.0'
+                uri: !GetAtt Fn.Arn
+          $default:
+            x-amazon-apigateway-any-method:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/\
+                  ${Fn.Arn}/invocations"
+"""
+    app = load_app(
+        write_app(
+            tmp_path,
+            "Resources:" + FUNCTION + "        H: {Type: Api, Properties: {Path: /x, Method: get}}\n" + api,
+        )
+    )
+    assert Route("GET", "/things/{id}", "Fn", "Spec", "1.0") in app.routes
+    assert Route("ANY", "$default", "Fn", "Spec", "2.0") in app.routes
+    assert app.apis["Spec"].kind == "HTTP"
