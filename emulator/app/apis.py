@@ -14,7 +14,7 @@ each, so that start-up can name it.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from emulator.app.errors import TemplateError
@@ -35,6 +35,7 @@ HTTP_API = "AWS::Serverless::HttpApi"
 API_KEY = "AWS::ApiGateway::ApiKey"
 HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 ANY_METHOD = "X-AMAZON-APIGATEWAY-ANY-METHOD"
+_BINARY_EXTENSION = "x-amazon-apigateway-binary-media-types"
 
 # Properties the local stack acts on; any other one on an API is named as ignored.
 _REST_HANDLED = {"StageName", "Cors", "BinaryMediaTypes", "Variables", "Auth", "TracingEnabled",
@@ -119,6 +120,12 @@ def read_apis(
             found.routes.extend(
                 _definition_routes(found.apis[logical_id], body, functions, found.ignored, found.routes)
             )
+            declared = body.get(_BINARY_EXTENSION) if isinstance(body, dict) else None
+            if isinstance(declared, list) and found.apis[logical_id].kind == "REST":
+                # The OpenAPI extension is how a DefinitionBody declares binaryMediaTypes.
+                api = found.apis[logical_id]
+                merged = (*api.binary_media_types, *(str(t) for t in declared))
+                found.apis[logical_id] = replace(api, binary_media_types=merged)
     return found
 
 
@@ -354,6 +361,14 @@ def _definition_routes(
     if not isinstance(body, dict) or not isinstance(body.get("paths"), dict):
         raise TemplateError(f"{where}: an OpenAPI document with paths (an inline DefinitionBody)")
     taken = {(r.api, r.method, r.path) for r in existing}
+    for key, value in body.items():
+        # The document's own API settings beyond its paths: only binary media types are read.
+        if key == "securityDefinitions" or (
+            key.startswith("x-amazon-apigateway-") and key != _BINARY_EXTENSION
+        ):
+            ignored.append(f"{where}.{key}")
+        elif key == "components" and isinstance(value, dict) and "securitySchemes" in value:
+            ignored.append(f"{where}.components.securitySchemes")
     routes: list[Route] = []
     for path, operations in body["paths"].items():
         if not isinstance(operations, dict):
@@ -369,6 +384,8 @@ def _definition_routes(
                     what = f"integration type {kind or 'none'}: only aws_proxy is emulated"
                     ignored.append(f"{route_name} ({what})")
                 continue
+            if "security" in operation:
+                ignored.append(f"{route_name}.security (the route is served without it)")
             function = _function_in_uri(integration.get("uri"), functions)
             if function is None:
                 ignored.append(f"{route_name} (its uri names no function of this template)")

@@ -126,3 +126,33 @@ def test_http_api_definition_body_aws_proxy_routes(tmp_path):
     assert Route("GET", "/things/{id}", "Fn", "Spec", "1.0") in app.routes
     assert Route("ANY", "$default", "Fn", "Spec", "2.0") in app.routes
     assert app.apis["Spec"].kind == "HTTP"
+
+
+def test_rest_definition_body_binary_types_are_read_and_its_security_named(tmp_path):
+    api = """\
+  Spec:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: s
+      DefinitionBody:
+        swagger: '2.0'
+        info: {title: spec, version: '1.0'}
+        x-amazon-apigateway-binary-media-types: [application/pdf]
+        x-amazon-apigateway-gateway-responses: {}
+        securityDefinitions: {key: {type: apiKey, name: x-api-key, in: header}}
+        paths:
+          /doc:
+            get:
+              security: [{key: []}]
+              x-amazon-apigateway-integration: {type: aws_proxy, httpMethod: POST, uri: !GetAtt Fn.Arn}
+"""
+    events = "        H: {Type: Api, Properties: {Path: /x, Method: get}}\n"
+    app = load_app(write_app(tmp_path, "Resources:" + FUNCTION + events + api))
+    assert app.apis["Spec"].binary_media_types == ("application/pdf",)
+    assert Route("GET", "/doc", "Fn", "Spec") in app.routes
+    named = {
+        "Spec.DefinitionBody.x-amazon-apigateway-gateway-responses",
+        "Spec.DefinitionBody.securityDefinitions",
+        "Spec.DefinitionBody.paths./doc.get.security (the route is served without it)",
+    }
+    assert named <= set(app.ignored)
