@@ -9,7 +9,8 @@ From "Use API Gateway Lambda authorizers" and "Output from an API Gateway Lambda
 - an authorizer failing with the error message "Unauthorized" is a 401; any other failure or a
   malformed answer is a 500 (AuthorizerConfigurationException).
 - the answer's policy: an explicit Deny of the method's ARN is a 403, no Allow of it a 403;
-  with an Allow, `principalId` and `context` reach the function as requestContext.authorizer.
+  with an Allow, `principalId` and `context` (its values as strings) reach the function as
+  requestContext.authorizer.
 """
 
 import json
@@ -92,7 +93,15 @@ def authorize(
         return Decision(DENIED, reason="the policy denies the method")
     if "Allow" not in effects:
         return Decision(NOT_ALLOWED, reason="the policy does not allow the method")
-    return Decision(context={**context, "principalId": principal, "integrationLatency": latency_ms})
+    # The function sees every context value as a string, as API Gateway passes them on.
+    passed = {key: _as_text(value) for key, value in context.items()}
+    return Decision(context={**passed, "principalId": principal, "integrationLatency": latency_ms})
+
+
+def _as_text(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _effect(statement: dict[str, Any], arn: str) -> str | None:

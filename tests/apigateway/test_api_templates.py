@@ -255,7 +255,8 @@ def test_token_authorizer_allows_and_passes_its_context(stack):
     event = echoed(stack, "GET", "/live/token", headers={"Authorization": "allow"})
     authorizer = event["requestContext"]["authorizer"]
     assert authorizer["principalId"] == "user-allow"
-    assert (authorizer["user"], authorizer["type"], authorizer["level"]) == ("allow", "TOKEN", 3)
+    # Context values reach the function as strings: the authorizer returned the number 3.
+    assert (authorizer["user"], authorizer["type"], authorizer["level"]) == ("allow", "TOKEN", "3")
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def test_token_authorizer_gets_the_documented_event_and_its_allow_passes_context
     decision = authorize(TOKEN, EVENT, ARN, invoke)
     assert decision.refusal is None
     assert seen == [("AuthFn", {"type": "TOKEN", "authorizationToken": "t0ken", "methodArn": ARN})]
-    assert decision.context["principalId"] == "me" and decision.context["n"] == 1
+    assert decision.context["principalId"] == "me" and decision.context["n"] == "1"
 
 
 @pytest.mark.parametrize(
