@@ -5,9 +5,14 @@ A request's path, hop by hop, as module:function (read it top to bottom):
 
     curl http://127.0.0.1:3000/ddb
       apigateway/gateway.py:_Handler._serve             HTTP in (the body read by http_body.py)
-      apigateway/gateway.py:Gateway.handle              stage, trace header, the stage segment
-      apigateway/routes.py:RouteTable.match             resource and method -> function
-      apigateway/proxy_integration.py:build_event       the REST API proxy event (payload 1.0)
+      apigateway/gateway.py:Gateway.handle              API Gateway's steps, in order:
+      apigateway/gateway.py:Gateway.route                 which API (by stage) and route
+      apigateway/routes.py:RouteTable.match               resource and method -> function
+      apigateway/cors.py                                  a preflight answered by the API itself
+      apigateway/media_types.py                           which bodies go base64 (binaryMediaTypes)
+      apigateway/proxy_integration.py:build_event         the REST API proxy event (payload 1.0)
+      apigateway/http_api_integration.py                  an HTTP API's payload 2.0 event
+      apigateway/authorizer.py:authorize                  a Lambda authorizer, its policy decides
       lambda_/service.py:LambdaService.invoke           Lambda's Invoke: timeout, START/END/REPORT
       lambda_/worker_pool.py:WorkerPool.acquire         a warm execution environment, or a new one
       lambda_/execution_environment.py:Worker           the process running awslambdaric
@@ -20,6 +25,7 @@ A request's path, hop by hop, as module:function (read it top to bottom):
       dynamodb/checkpoint.py                            moto's tables pickled every 1,000 writes
       lambda_/runtime_api.py:RuntimeApiServer           POST /invocation/{id}/response
       apigateway/proxy_integration.py:parse_result      the function's answer -> the HTTP response
+                                                        (http_api_integration.py:parse_result_v2)
 
     and its log lines:
       lambda_/service.py:LambdaService._write           START/END/REPORT, to the terminal and the

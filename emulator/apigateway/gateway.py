@@ -1,10 +1,13 @@
-"""The REST API front: HTTP in, a Lambda proxy integration call, HTTP out, like API Gateway.
+"""The API Gateway front: HTTP in, a Lambda proxy integration call, HTTP out, like API Gateway.
 
-Served on 127.0.0.1 both as `/hello` (like `sam local start-api`) and as `/Prod/hello` (like
-the execute-api URL). Errors answer as API Gateway does: 403 "Missing Authentication Token"
-for a route or method the API does not have, 413 over 10 MB, 502 when the function fails.
-Requests whose `Host` is not a loopback name are refused 403 (DNS rebinding), and the server
-holds at most `max_connections` connections, each closed after `idle_timeout` of silence.
+Every API of the template (REST and HTTP APIs, implicit and explicit) on one port, each under
+its stage (`/Prod/hello`, like the execute-api URL; an HTTP API's `$default` stage at `/`) and
+also without it (like `sam local start-api`). `Gateway.handle` reads as API Gateway's steps for
+one request. Errors answer as API Gateway does: a REST API 403 "Missing Authentication Token"
+for a route or method it does not have and 502 when the function fails, an HTTP API 404 "Not
+Found" and 500; 413 over 10 MB. Requests whose `Host` is not a loopback name are refused 403
+(DNS rebinding), and the server holds at most `max_connections` connections, each closed after
+`idle_timeout` of silence.
 """
 
 import contextlib
@@ -108,7 +111,6 @@ class Gateway:
         # Which requests with no decision of their own are traced: all, unless asked otherwise.
         self.sampler = sampler or TraceEverything()
         self.invoker = invoker
-        self.routes = RouteTable(app.routes)
         self.apis = app.apis or {IMPLICIT_REST_API: app.api(IMPLICIT_REST_API)}
         self.tables = {api: RouteTable([r for r in app.routes if r.api == api]) for api in self.apis}
         # Without a stage in the path (sam local's URLs) every route is served, but a $default
@@ -184,13 +186,6 @@ class Gateway:
         self.stop()
 
     # -- one request -------------------------------------------------------------------
-
-    def strip_stage(self, path: str) -> str:
-        """The implicit REST API's stage taken off `path` (kept for callers of the old gateway)."""
-        prefix = f"/{self.app.stage}"
-        if path == prefix or path.startswith(prefix + "/"):
-            return path[len(prefix) :] or "/"
-        return path
 
     def handle(
         self, request: IncomingRequest, local_url: str
