@@ -66,6 +66,7 @@ class LocalStack:
             "--port": self.port,
             "--dynamodb-port": self.dynamodb_port,
             "--xray-port": self.xray_port,
+            "--lambda-port": 0,  # not measured here: any free port, so stacks side by side never collide
             "--xray-db": tmp / "traces.db",
             "--data-dir": tmp / "dynamodb",
             "--endpoints-file": tmp / "endpoints.json",

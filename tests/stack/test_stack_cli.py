@@ -90,6 +90,7 @@ def stack_args(built_template: Path, tmp_path: Path, *extra: str) -> list[str]:
         "--template", str(ROOT / "template.yaml"),
         "--build-dir", str(built_template.parent),
         "--port", "0", "--services-port", "0", "--xray-port", "0", "--console-port", "0",
+        "--lambda-port", "0",
         "--xray-db", str(tmp_path / "traces.db"), "--data-dir", str(tmp_path / "dynamodb"),
         "--endpoints-file", str(tmp_path / "endpoints.json"),
         *extra,
