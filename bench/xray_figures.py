@@ -122,7 +122,7 @@ def _run_daemon(port: int, db_path: str, batch_window: float, counts: Any, ready
     """Child process: the local daemon over a real store, publishing what the store holds."""
     # No cap: every step's documents stay, so the store's count is what was stored.
     store = TraceStore(Path(db_path), max_documents=100_000_000)
-    daemon = Daemon(store, port=port, batch_window=batch_window)
+    daemon = Daemon(store, port=port, batch_window=batch_window, index_process=True)
     daemon.start()
     ready.set()
     try:

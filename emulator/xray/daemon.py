@@ -17,6 +17,8 @@ The traces' facts (the index GetTraceSummaries reads) are not computed in those 
 the store marks the traces written dirty, and the writer computes them when nothing has arrived
 for INDEX_IDLE_SECONDS, or every INDEX_INTERVAL_SECONDS under load, so a trace whose documents
 came in several batches is computed once. A query computes whatever is still dirty first.
+With index_process, a process of its own computes them instead (emulator/xray/indexer.py), so
+the writer only parses and stores, and the two use two cores rather than sharing one GIL.
 
 Any datagram costs at most itself: a document that cannot be parsed, validated or stored is
 rejected alone, the writer thread outlives every failure, and the queue is bounded in bytes
@@ -34,6 +36,7 @@ import uuid
 from collections import Counter
 
 from emulator.xray.documents import DocumentFacts, InvalidDocument, InvalidJson, parse_document
+from emulator.xray.indexer import IndexerProcess
 from emulator.xray.otlp import datagram as otlp_datagram
 from emulator.xray.otlp.decode import InvalidOtlp
 from emulator.xray.otlp.intake import convert
@@ -105,9 +108,12 @@ class Daemon:
         *,
         queue_bytes_limit: int = QUEUE_BYTES_LIMIT,
         batch_window: float = BATCH_WINDOW_SECONDS,
+        index_process: bool = False,
     ) -> None:
         """batch_window: seconds to wait for more datagrams after a batch's first (0: take only
-        what is already queued, one transaction per datagram when they arrive one at a time)."""
+        what is already queued, one transaction per datagram when they arrive one at a time).
+        index_process: compute the traces' facts in a child process (indexer.py) while running,
+        not on the writer's thread (which still computes what is left when it stops)."""
         if batch_window < 0:
             raise ValueError(f"batch_window must not be negative, got {batch_window}")
         self._store = store
@@ -141,6 +147,7 @@ class Daemon:
         self._receiver = threading.Thread(target=self._receive_loop, name="xray-daemon-udp", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="xray-daemon-writer", daemon=True)
         self._running = False
+        self._indexer = IndexerProcess(store.path) if index_process else None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -180,6 +187,8 @@ class Daemon:
 
     def start(self) -> None:
         self._running = True
+        if self._indexer is not None:
+            self._indexer.start()
         self._writer.start()
         self._receiver.start()
 
@@ -187,6 +196,8 @@ class Daemon:
         """Stop receiving, store what was queued, release the socket."""
         if not self._running:
             self._socket.close()
+            if self._indexer is not None:
+                self._indexer.stop()
             return
         self._running = False
         # Wake the receive loop now rather than at its next timeout: stop() is on the path
@@ -197,6 +208,8 @@ class Daemon:
         self._socket.close()
         self._queue.put(None)
         self._writer.join(timeout=30)
+        if self._indexer is not None:
+            self._indexer.stop()
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Block until every datagram sent to the daemon before this call is processed.
@@ -268,12 +281,16 @@ class Daemon:
             finally:
                 self._finish(batch)
             if None in batch:
-                self._refresh_index()  # the file is left with its index up to date
+                self._refresh_index(final=True)  # the file is left with its index up to date
                 return
             if time.monotonic() - self._last_index >= INDEX_INTERVAL_SECONDS:
                 self._refresh_index()
 
-    def _refresh_index(self) -> None:
+    def _refresh_index(self, *, final: bool = False) -> None:
+        """Compute the dirty traces' facts, unless the indexer process does (but when stopping:
+        the file is left with its index up to date, whatever the indexer had not reached)."""
+        if self._indexer is not None and not final:
+            return
         self._last_index = time.monotonic()
         try:
             count = self._store.refresh_index()

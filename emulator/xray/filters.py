@@ -153,7 +153,16 @@ class TraceFacts:
     # Reads the documents (only filters and summaries that need them call it); without one,
     # the detail is the bare service list.
     load_detail: Callable[[], TraceDetail] | None = field(default=None, repr=False, compare=False)
+    # The root causes of a kind (fault, error, responsetime) as stored with the trace's summary:
+    # `rootcause.*` filters read them there rather than the trace's documents.
+    load_root_causes: Callable[[str], list[RootCause]] | None = field(default=None, repr=False, compare=False)
     _detail: TraceDetail | None = field(default=None, repr=False, compare=False)
+
+    def root_causes(self, kind: str) -> list[RootCause]:
+        """The trace's root causes of `kind` (a ROOT_CAUSE_KINDS word)."""
+        if self._detail is None and self.load_root_causes is not None:
+            return self.load_root_causes(kind)
+        return _root_causes(self.detail(), kind)
 
     def detail(self) -> TraceDetail:
         if self._detail is None:
@@ -784,7 +793,7 @@ class _Parser:
         inner = self.parse_braces(ROOT_CAUSE_LISTS[listed])
 
         def predicate(trace: TraceFacts) -> bool:
-            for cause in _root_causes(trace.detail(), kind):
+            for cause in trace.root_causes(kind):
                 elements = _elements(cause, listed)
                 for index, element in enumerate(elements):
                     if inner is None or inner(Listed(element, index, len(elements))):
@@ -809,11 +818,10 @@ class _Parser:
         negate = op_token.text == "!="
 
         def predicate(trace: TraceFacts) -> bool:
-            detail = trace.detail()
             found = any(
                 _json_matches(pattern, _root_cause_json(cause))
                 for kind in kinds
-                for cause in _root_causes(detail, kind)
+                for cause in trace.root_causes(kind)
                 for pattern in patterns
             )
             return found != negate
@@ -898,6 +906,38 @@ def _root_cause_json(cause: RootCause) -> dict[str, Any]:
         entry["Inferred"] = service.inferred
         services.append(entry)
     return {"Services": services, "ClientImpacting": cause.client_impacting}
+
+
+def root_causes_from_json(causes: list[dict[str, Any]]) -> list[RootCause]:
+    """The root causes root_cause_json wrote, read back: root_cause_json of each gives the
+    same JSON (an entity with a Coverage has no exceptions; a response time path shows none)."""
+    return [
+        RootCause(
+            services=[
+                RootCauseService(
+                    name=service["Name"],
+                    node_type=service.get("Type", ""),
+                    account_id=service.get("AccountId"),
+                    inferred=service["Inferred"],
+                    entity_path=[
+                        RootCauseEntity(
+                            name=entity["Name"],
+                            exceptions=[
+                                RootCauseException(x["Name"], x.get("Message"))
+                                for x in entity.get("Exceptions", ())
+                            ],
+                            remote=entity["Remote"],
+                            coverage=entity.get("Coverage"),
+                        )
+                        for entity in service["EntityPath"]
+                    ],
+                )
+                for service in cause["Services"]
+            ],
+            client_impacting=cause["ClientImpacting"],
+        )
+        for cause in causes
+    ]
 
 
 def _entity_json(entity: RootCauseEntity) -> dict[str, Any]:

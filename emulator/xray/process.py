@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         max_documents=args.max_documents,
         retention_seconds=args.retention_seconds,
         region=args.region,
+        index_process=True,
     )
     try:
         server.start()

@@ -37,7 +37,10 @@ class XRayServer:
         api_idle_timeout: float = IDLE_TIMEOUT_SECONDS,
         api_max_connections: int = MAX_CONNECTIONS,
         queue_bytes_limit: int = QUEUE_BYTES_LIMIT,
+        index_process: bool = False,
     ) -> None:
+        """index_process: the traces' facts computed in a child process (Daemon's option): what
+        the stack's X-Ray process uses; tests start many servers and keep the one process."""
         self.host = host
         self.port = port
         self.db_path = Path(db_path)
@@ -48,6 +51,7 @@ class XRayServer:
         self.api_idle_timeout = api_idle_timeout
         self.api_max_connections = api_max_connections
         self.queue_bytes_limit = queue_bytes_limit
+        self.index_process = index_process
         self.store: TraceStore | None = None
         self._daemon: Daemon | None = None
         self._api: XRayApiServer | None = None
@@ -61,7 +65,13 @@ class XRayServer:
         )
         backend = XRayBackend(self.store, region=self.region)
         try:
-            self._daemon = Daemon(self.store, self.host, self.port, queue_bytes_limit=self.queue_bytes_limit)
+            self._daemon = Daemon(
+                self.store,
+                self.host,
+                self.port,
+                queue_bytes_limit=self.queue_bytes_limit,
+                index_process=self.index_process,
+            )
             udp_port = self._daemon.address[1]
             self._api = self._bind_api(backend, udp_port)
         except BaseException:
@@ -187,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="ap-northeast-1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    server = XRayServer(port=args.port, db_path=args.db, max_documents=args.max_documents, region=args.region)
+    server = XRayServer(
+        port=args.port,
+        db_path=args.db,
+        max_documents=args.max_documents,
+        region=args.region,
+        index_process=True,
+    )
     try:
         server.start()
     except OSError as error:

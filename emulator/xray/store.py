@@ -20,13 +20,16 @@ in its own transaction (so a crash cannot leave a stale index behind: the marks 
 the next start). A trace's documents arrive over several transactions (the SDK's subsegments,
 then the function's, Lambda's and the stage's segments), and its facts cost far more than
 storing a document, so they are computed later, once for all those writes: by the daemon's
-writer when it has time (refresh_index), and always before a query reads them (reader).
+indexer process beside the writer (index_dirty: from a read snapshot, stored only for traces no
+write touched since), or by the writer when it has time (refresh_index), and always before a
+query reads them (reader).
 
 Writes come from one thread at a time (the daemon's writer, the API's PutTraceSegments) under
 a lock; reads open their own connection so they never wait for a write (WAL).
 """
 
 import gc
+import json
 import logging
 import sqlite3
 import threading
@@ -35,7 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from emulator.xray import graph, minute_stats, trace_index
+from emulator.xray import graph, minute_stats, trace_index, traces
 from emulator.xray.documents import DocumentFacts, InvalidDocument, parse_document
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,9 @@ MAX_OWNER_PASSES = 16
 # Documents whose parent has not arrived are retried on each insert for this long, then left
 # alone (a parent this late is not coming), so orphans do not slow every insert down.
 RESOLVE_WINDOW_SECONDS = 600.0
+
+# How many dirty traces index_dirty computes at once: about half a second's work.
+INDEX_BATCH_LIMIT = 2000
 
 # Kept in the same file by other modules, and carried into a new file on a schema change.
 TABLES_OF_OTHER_MODULES = ("xray_groups",)  # emulator/xray/groups.py
@@ -131,7 +137,10 @@ CREATE TABLE IF NOT EXISTS annotations (
 );
 CREATE INDEX IF NOT EXISTS annotations_trace ON annotations (trace_id);
 CREATE INDEX IF NOT EXISTS annotations_doc ON annotations (doc_seq);
-CREATE TABLE IF NOT EXISTS dirty_traces (trace_id TEXT PRIMARY KEY) WITHOUT ROWID;
+-- mark: when the trace was last written (a value each write raises), so facts computed from a
+-- snapshot are stored only if no write touched the trace since (TraceStore.index_dirty).
+CREATE TABLE IF NOT EXISTS dirty_traces (trace_id TEXT PRIMARY KEY, mark INTEGER NOT NULL DEFAULT 0)
+    WITHOUT ROWID;
 """
 
 
@@ -166,6 +175,10 @@ class TraceStore:
         if version not in (0, SCHEMA_VERSION):
             carried_over = self._set_aside_older_file(version)
         self._db.executescript(SCHEMA)
+        # A file of this schema from before the marks: its table gains the column (a mark of 0
+        # is older than any new write's), rather than a new schema version re-importing it all.
+        if "mark" not in {row[1] for row in self._db.execute("PRAGMA table_info(dirty_traces)")}:
+            self._db.execute("ALTER TABLE dirty_traces ADD COLUMN mark INTEGER NOT NULL DEFAULT 0")
         trace_index.create(self._db)
         self._db.executescript(minute_stats.SCHEMA)
         self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -178,6 +191,9 @@ class TraceStore:
         # The minutes of the documents it deleted (their graph aggregates no longer hold).
         self._deleted_minutes: set[int] = set()
         self._last_settle = 0.0
+        # The last dirty mark written: marks only rise (nanoseconds, so a store opened later, or
+        # in another process, starts above every mark already in the file).
+        self._last_mark = 0
         # Whether dirty_traces may hold rows (under _lock): spares a reader a transaction when
         # nothing is dirty. Read from the file, so marks left by a crash are computed too.
         self._any_dirty = self._db.execute("SELECT 1 FROM dirty_traces LIMIT 1").fetchone() is not None
@@ -447,8 +463,11 @@ class TraceStore:
         touched, self._touched = self._touched, set()
         deleted, self._deleted_minutes = self._deleted_minutes, set()
         if touched:
+            self._last_mark = mark = max(self._last_mark + 1, time.time_ns())
             db.executemany(
-                "INSERT OR IGNORE INTO dirty_traces (trace_id) VALUES (?)", [(t,) for t in touched]
+                "INSERT INTO dirty_traces (trace_id, mark) VALUES (?, ?)"
+                " ON CONFLICT (trace_id) DO UPDATE SET mark = excluded.mark",
+                [(t, mark) for t in touched],
             )
             self._any_dirty = True
         minute_stats.mark_dirty(db, touched, deleted)
@@ -496,6 +515,60 @@ class TraceStore:
                     gc.enable()
             self._any_dirty = False
             return len(dirty)
+
+    def index_dirty(self, limit: int = INDEX_BATCH_LIMIT) -> int:
+        """Compute the facts of up to `limit` dirty traces without holding the write lock while
+        computing; return how many were stored (0: none was dirty, or every one was written
+        again meanwhile and stays dirty).
+
+        For a process of its own beside the writer (emulator/xray/indexer.py): the facts are
+        computed from a read snapshot, which blocks no writer (WAL), and only stored, in a short
+        write transaction, for the traces whose dirty mark is still the one the snapshot read.
+        A trace written since keeps its newer mark and is computed again later; a trace the
+        writer's refresh_index computed meanwhile has no mark left and is not overwritten.
+        """
+        with self._lock:
+            self._check_open()
+            db = self._db
+            collecting = gc.isenabled()
+            gc.disable()  # as in refresh_index: many small objects, few kept
+            try:
+                db.execute("BEGIN")
+                try:
+                    marks = dict(
+                        db.execute("SELECT trace_id, mark FROM dirty_traces LIMIT ?", (limit,)).fetchall()
+                    )
+                    ids = sorted(marks)
+                    computed = traces.computed_traces(db, ids) if ids else []
+                finally:
+                    db.execute("COMMIT")
+                if not ids:
+                    return 0
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    current = {
+                        row[0]
+                        for row in db.execute(
+                            # Not correlated: the marks still current are found once, then
+                            # deleted by key (a correlated subquery read the whole batch per row).
+                            "DELETE FROM dirty_traces WHERE trace_id IN (SELECT m.key FROM json_each(?) AS m"
+                            " JOIN dirty_traces AS d ON d.trace_id = m.key AND d.mark = m.value)"
+                            " RETURNING trace_id",
+                            (json.dumps(marks),),
+                        )
+                    }
+                    trace_index.store_computed(
+                        db, sorted(current), [item for item in computed if item[0].trace_id in current]
+                    )
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+                return len(current)
+            finally:
+                if collecting:
+                    gc.enable()
 
     @staticmethod
     def _refresh_one_by_one(db: sqlite3.Connection, trace_ids: list[str]) -> None:

@@ -196,14 +196,21 @@ def computed_traces(db: sqlite3.Connection, trace_ids: list[str]) -> list[tuple[
         rows_of[row[0]].append(row)
     # Per trace: throttled anywhere; inferred nodes no real segment answers (a group each).
     throttled: set[str] = set()
+    # Traces with an error or fault flag on any span: only their entities' flags are read for
+    # root causes (the spans hold each span's flags as span_status reads them; an inferred
+    # segment copies its subsegment's), so most traces skip that walk.
+    flagged: set[str] = set()
     inferred_nodes: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for trace_id, throttle, name, node_type, answered in db.execute(
-        "SELECT trace_id, max(throttle), inferred_name, inferred_type, min(answered) FROM spans"
-        " WHERE trace_id IN (SELECT value FROM json_each(?)) GROUP BY trace_id, inferred_name, inferred_type",
+    for trace_id, throttle, error, fault, name, node_type, answered in db.execute(
+        "SELECT trace_id, max(throttle), max(error), max(fault), inferred_name, inferred_type,"
+        " min(answered) FROM spans WHERE trace_id IN (SELECT value FROM json_each(?))"
+        " GROUP BY trace_id, inferred_name, inferred_type",
         (ids,),
     ):
         if throttle:
             throttled.add(trace_id)
+        if error or fault:
+            flagged.add(trace_id)
         if name is not None and not answered:
             inferred_nodes[trace_id].append((name, node_type))
     notes = db.execute(_ANNOTATIONS, {"ids": ids}).fetchall()
@@ -250,7 +257,7 @@ def computed_traces(db: sqlite3.Connection, trace_ids: list[str]) -> list[tuple[
             (facts.http_url, facts.http_method, facts.http_status) = root[10:13]
             (facts.http_useragent, facts.http_clientip) = root[13:15]
             facts.error, facts.fault = bool(root[_ERROR]), bool(root[_FAULT])
-        detail = trace_detail(_tree(trace_id, rows), calls=False)
+        detail = trace_detail(_tree(trace_id, rows), calls=False, any_flagged=trace_id in flagged)
         computed.append((facts, summary(facts, annotations.get(trace_id, {}), detail)))
     return computed
 
@@ -512,12 +519,14 @@ class _Entity:
         return float(end) - float(start)
 
 
-def trace_detail(tree: TraceTree, calls: bool = True) -> TraceDetail:
+def trace_detail(tree: TraceTree, calls: bool = True, any_flagged: bool = True) -> TraceDetail:
     """Services, edges, root causes and per-segment fields: every fact that needs the documents,
     computed here and only here (filters and TraceSummary both read it).
 
     calls=False leaves out what only filters read (each node's segments as Calls, the edges):
-    a TraceSummary needs none of it, and building it was a third of a summary's cost."""
+    a TraceSummary needs none of it, and building it was a third of a summary's cost.
+    any_flagged=False: the caller knows no span of the trace has the error or fault flag (the
+    spans table says so), so there are no fault or error root causes to look for."""
     nodes: dict[tuple[str, str], ServiceNode] = {}
     spans: dict[str, _Entity] = {}
     tops: list[_Entity] = []
@@ -558,7 +567,7 @@ def trace_detail(tree: TraceTree, calls: bool = True) -> TraceDetail:
         if calls:
             root_call = _call(root.document, root.node, statuses.of(root.document), root=True)
             detail.edges.append(EdgeCalls(client, root.node, [root_call]))
-        everything = _descendants(root)
+        everything = _descendants(root) if any_flagged else []
         # Both flags in one pass; most traces have neither, and then no path is built.
         faults: set[int] = set()
         errors: set[int] = set()

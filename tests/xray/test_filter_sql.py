@@ -73,7 +73,10 @@ def atoms(draw: st.DrawFn) -> str:
         st.sampled_from(
             ['service("sam-app/Prod") { fault }', "rootcause.error.service { inferred = false }",
              'resource.arn CONTAINS "function"', 'edge("sam-app/Prod", id(type: "AWS::Lambda")) { ok }',
-             "rootcause.fault.entity { remote }"]
+             "rootcause.fault.entity { remote }", 'rootcause.json = #[{"ClientImpacting": true}]',
+             "rootcause.responsetime.entity { coverage > 0.5 }", "rootcause.fault.exception",
+             'rootcause.error.exception { name = "KeyError" }',
+             'rootcause.responsetime.service { name = "Demo" }']
         )
     )  # fmt: skip
 

@@ -4,17 +4,20 @@ the documents (traces.trace_facts and traces.summary), whatever order and batche
 import json
 import random
 import sqlite3
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from emulator.xray import trace_index, traces
 from emulator.xray.backend import XRayBackend
+from emulator.xray.daemon import Daemon
 from emulator.xray.documents import parse_document
 from emulator.xray.filters import TraceDetail, TraceFacts
 from emulator.xray.store import TraceStore
 from tests.xray.random_traces import TRACE_FILES, random_documents
-from tests.xray.xray_support import fresh_trace
+from tests.xray.xray_support import datagram, fresh_trace, send
 
 
 def assert_stored_facts_agree(store: TraceStore) -> int:
@@ -197,7 +200,7 @@ def test_stored_times_intake_refuses_today_are_left_out_as_the_reference_leaves_
             (trace_ids[0],),
         )
         raw.execute("UPDATE docs SET end_time = 1e308 WHERE trace_id = ?", (trace_ids[1],))
-        raw.executemany("INSERT INTO dirty_traces VALUES (?)", [(trace_ids[0],), (trace_ids[1],)])
+        raw.executemany("INSERT INTO dirty_traces (trace_id) VALUES (?)", [(trace_ids[0],), (trace_ids[1],)])
     store.close()
     reopened = TraceStore(path)
     try:
@@ -224,4 +227,120 @@ def test_computed_traces_answer_what_trace_facts_and_summary_answer(tmp_path: Pa
         assert {facts.trace_id: facts for facts, _ in computed} == reference
         for facts, summary in computed:
             assert summary == traces.summary(reference[facts.trace_id], notes.get(facts.trace_id, {}))
+    store.close()
+
+
+# -- the facts computed beside the writer (TraceStore.index_dirty, emulator/xray/indexer.py) ----
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_facts_computed_from_snapshots_between_batches_equal_the_reference(tmp_path: Path, seed):
+    rng = random.Random(200 + seed)
+    store = TraceStore(tmp_path / "traces.db")
+    documents = random_documents(rng, 12)
+    while documents:
+        size = rng.randint(1, 9)
+        batch, documents = documents[:size], documents[size:]
+        store.insert([parse_document(json.dumps(document)) for document in batch])
+        while store.index_dirty(limit=rng.randint(1, 4)):
+            pass
+        # Computed by index_dirty alone: nothing is left for the query to compute.
+        assert dirty_in_file(store.path) == set()
+        assert_stored_facts_agree(store)
+    store.close()
+
+
+def test_a_trace_written_while_its_facts_are_computed_stays_dirty_and_is_not_stored_stale(
+    tmp_path: Path, monkeypatch
+):
+    path = tmp_path / "traces.db"
+    indexer, writer = TraceStore(path), TraceStore(path)
+    documents = fresh_trace("tutorial_ddb_trace.json")
+    trace_id = documents[0]["trace_id"]
+    stage = next(d for d in documents if d.get("origin") == "AWS::ApiGateway::Stage")
+    writer.insert([parse_document(json.dumps(d)) for d in documents if d is not stage])
+    computed_traces = traces.computed_traces
+
+    def written_meanwhile(db: sqlite3.Connection, ids: list[str]) -> Any:
+        # From the indexer's snapshot, then the writer (another connection, as the daemon's
+        # process is) stores the trace's last document before the facts are written.
+        result = computed_traces(db, ids)
+        writer.insert([parse_document(json.dumps(stage))])
+        return result
+
+    monkeypatch.setattr(traces, "computed_traces", written_meanwhile)
+    try:
+        assert indexer.index_dirty() == 0
+        assert dirty_in_file(path) == {trace_id}
+        with sqlite3.connect(path) as raw:
+            assert raw.execute("SELECT count(*) FROM trace_index").fetchone()[0] == 0
+        monkeypatch.setattr(traces, "computed_traces", computed_traces)
+        assert indexer.index_dirty() == 1 and dirty_in_file(path) == set()
+        assert assert_stored_facts_agree(indexer) == 1
+    finally:
+        indexer.close()
+        writer.close()
+
+
+def test_a_file_whose_dirty_table_has_no_marks_gains_them_and_keeps_its_dirty_traces(tmp_path: Path):
+    path = tmp_path / "traces.db"
+    store = TraceStore(path)
+    documents = fresh_trace("tutorial_hello_trace.json")
+    store.insert([parse_document(json.dumps(d)) for d in documents])
+    store.close()
+    with sqlite3.connect(path) as raw:  # the table as the previous version wrote it
+        raw.execute("DROP TABLE dirty_traces")
+        raw.execute("CREATE TABLE dirty_traces (trace_id TEXT PRIMARY KEY) WITHOUT ROWID")
+        raw.execute("INSERT INTO dirty_traces VALUES (?)", (documents[0]["trace_id"],))
+    reopened = TraceStore(path)
+    try:
+        assert reopened.index_dirty() == 1
+        assert assert_stored_facts_agree(reopened) == 1
+    finally:
+        reopened.close()
+
+
+def test_the_daemons_indexer_process_computes_the_facts_and_stops_with_it(tmp_path: Path):
+    store = TraceStore(tmp_path / "traces.db")
+    daemon = Daemon(store, port=0, index_process=True)
+    daemon.start()
+    indexer = daemon._indexer
+    assert indexer is not None
+    try:
+        names = ["tutorial_hello_trace.json", "tutorial_ddb_trace.json"]
+        for document in (d for name in names for d in fresh_trace(name)):
+            send(daemon.address[1], datagram(document))
+        assert daemon.wait_idle(10)
+        # The child computes them (the writer leaves them to it): the file says none is dirty.
+        deadline = time.monotonic() + 30
+        while dirty_in_file(store.path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert dirty_in_file(store.path) == set()
+        assert daemon.indexed == 0
+        assert assert_stored_facts_agree(store) == 2
+        assert indexer.running
+    finally:
+        daemon.stop()
+        store.close()
+    assert not indexer.running
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_root_causes_read_back_from_the_stored_summary_equal_those_of_the_documents(tmp_path: Path, seed):
+    # rootcause.* filters read them from the summary (trace_index.row_facts), not the documents.
+    rng = random.Random(300 + seed)
+    store = TraceStore(tmp_path / "traces.db")
+    store.insert([parse_document(json.dumps(d)) for d in random_documents(rng, 10)])
+    with store.reader() as db:
+        reference = traces.trace_facts(
+            db, sorted({row[0] for row in db.execute("SELECT trace_id FROM docs")})
+        )
+        rows = db.execute(f"SELECT {trace_index.COLUMNS}, summary FROM trace_index").fetchall()
+        assert len(rows) == len(reference)
+        for row in rows:
+            facts = trace_index.row_facts(db, row)
+            detail = reference[facts.trace_id].detail()
+            assert facts.root_causes("fault") == detail.fault_root_causes
+            assert facts.root_causes("error") == detail.error_root_causes
+            assert facts.root_causes("responsetime") == detail.response_time_root_causes
     store.close()
