@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import socket
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -180,8 +181,9 @@ class _Receiver:
         return int(self.counts[STORED])
 
     def cpu_seconds(self) -> float:
-        """utime + stime of the receiver process, all its threads."""
-        return _cpu_seconds(self._process.pid or 0)
+        """utime + stime of the receiver process, all its threads, and of its children (the
+        daemon's indexer process computes the traces' facts: work every document costs)."""
+        return sum(_cpu_seconds(pid) for pid in _process_tree(self._process.pid or 0))
 
     def settled(self, timeout: float = 120.0) -> int:
         """The stored count once the queue is empty and the count has stopped moving."""
@@ -290,9 +292,23 @@ def _low_rate_cost(tmp: Path, batch_window: float) -> tuple[float, float]:
                     time.sleep(SEGMENT_GAP_SECONDS)
                 time.sleep(REQUEST_GAP_SECONDS)
         stored = daemon.settled()
+        _facts_settled(tmp / f"low-rate-{batch_window}.db")
         cpu = daemon.cpu_seconds() - cpu_before
         batches = int(daemon.counts[BATCHES])
     return cpu / stored, stored / batches
+
+
+def _facts_settled(path: Path, timeout: float = 60.0) -> None:
+    """Wait until the daemon's indexer process has computed every dirty trace of the file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            if db.execute("SELECT 1 FROM dirty_traces LIMIT 1").fetchone() is None:
+                return
+        finally:
+            db.close()
+        time.sleep(0.05)
 
 
 def _insert_cost(tmp: Path, batch_size: int, documents: int = 4000) -> float:
@@ -371,11 +387,12 @@ def _xray_cpu_share() -> list[CpuShare]:
         for route, request in routes.items():
             measure_latency(request, count=50)
             tree = _process_tree(root)
-            xray = [pid for pid in tree if b"emulator.xray.process" in _cmdline(pid)]
+            # The X-Ray process and its indexer child (the traces' facts).
+            xray = [pid for pid in tree if b"emulator.xray." in _cmdline(pid)]
             before = {pid: _cpu_seconds(pid) for pid in tree}
             measure_latency(request, count=STACK_REQUESTS, warmup=0)
-            # The last request's segments reach the store, and the writer (idle by then)
-            # computes the facts of the traces still dirty: work the requests caused.
+            # The last request's segments reach the store, and the indexer computes the
+            # facts of the traces still dirty: work the requests caused.
             time.sleep(1.0)
             used = {pid: _cpu_seconds(pid) - before[pid] for pid in tree}
             shares.append(
