@@ -8,7 +8,6 @@ tutorial traces made new (tests/xray/data), some turned into errors, throttles a
 
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +19,7 @@ from selenium.webdriver.remote.webelement import WebElement
 
 from console.web.server import ConsoleServer
 from emulator.xray.server import XRayServer
-from tests.browser.page_support import css, page_errors, screenshot, trace_rows, wait_for
+from tests.browser.page_support import css, screenshot, trace_rows, wait_for
 from tests.xray.xray_support import fresh_trace, make_client, send_documents
 
 HELLO = "tutorial_hello_trace.json"
@@ -33,12 +32,6 @@ OUTCOMES = {
     "fault": (502, {"fault": True}),
 }
 RING_PARTS = ("ok", "error", "throttle", "fault")
-
-
-@pytest.fixture(scope="module")
-def xray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRayServer]:
-    with XRayServer(port=0, db_path=tmp_path_factory.mktemp("xray") / "traces.db") as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +50,6 @@ def sent(xray_server: XRayServer) -> dict[str, list[str]]:
         ids["hello" if recorded == HELLO else "ddb"].append(str(stage["trace_id"]))
     send_documents(xray_server, documents)
     return ids
-
-
-@pytest.fixture(scope="module")
-def console(xray_server: XRayServer) -> Iterator[ConsoleServer]:
-    with ConsoleServer(xray_server.api_url, None) as server:
-        yield server
-
-
-@pytest.fixture
-def page(driver: WebDriver, console: ConsoleServer) -> Iterator[WebDriver]:
-    driver.get("about:blank")
-    page_errors(driver)
-    yield driver
-    assert page_errors(driver) == []
 
 
 def service_graph(xray_server: XRayServer) -> list[dict[str, Any]]:

@@ -6,10 +6,8 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -18,32 +16,10 @@ from selenium.webdriver.support.ui import Select
 from console.web.server import ConsoleServer
 from emulator.loopback import free_port
 from emulator.xray.server import XRayServer
-from tests.browser.page_support import css, page_errors, screenshot, trace_rows, wait_for
+from tests.browser.page_support import css, screenshot, trace_rows, wait_for
 from tests.xray.xray_support import find, fresh_trace, make_client, send_documents
 
 HOSTILE = '<img src=x onerror="window.__pwned = 1">'
-
-
-@pytest.fixture(scope="module")
-def xray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRayServer]:
-    with XRayServer(port=0, db_path=tmp_path_factory.mktemp("xray") / "traces.db") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def console(xray_server: XRayServer) -> Iterator[ConsoleServer]:
-    with ConsoleServer(xray_server.api_url, None) as server:
-        yield server
-
-
-@pytest.fixture
-def page(driver: WebDriver, console: ConsoleServer) -> Iterator[WebDriver]:
-    """The browser on a blank page (a fresh document per test), its error log emptied; after the
-    test, the page must have reported no JavaScript error."""
-    driver.get("about:blank")
-    page_errors(driver)
-    yield driver
-    assert page_errors(driver) == []
 
 
 def send(

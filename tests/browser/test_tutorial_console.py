@@ -14,16 +14,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from console.web.server import ConsoleServer
 from emulator.xray.server import XRayServer
-from tests.browser.page_support import css, page_errors, screenshot, trace_rows, wait_for
+from tests.browser.page_support import css, screenshot, trace_rows, wait_for
 from tests.stack_helpers import Response, RunningStack, request, running_stack
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def xray_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XRayServer]:
-    with XRayServer(port=0, db_path=tmp_path_factory.mktemp("xray") / "traces.db") as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +37,6 @@ def console(xray_server: XRayServer, tutorial: RunningStack) -> Iterator[Console
     # Function logs are in moto's CloudWatch Logs, on the DynamoDB endpoint (emulator/logs).
     with ConsoleServer(xray_server.api_url, tutorial.dynamodb_endpoint) as server:
         yield server
-
-
-@pytest.fixture
-def page(driver: WebDriver, console: ConsoleServer) -> Iterator[WebDriver]:
-    driver.get("about:blank")
-    page_errors(driver)
-    yield driver
-    assert page_errors(driver) == []
 
 
 def trace_id_of(response: Response) -> str:
