@@ -6,6 +6,7 @@ a request needs them, each on 127.0.0.1:
 
     DynamoDB (moto, a child process) → X-Ray (daemon + API, a child process)
     → Lambda (a worker pool per function) → API Gateway (the HTTP port users call)
+    → the edge (one endpoint for every local AWS service, routed by signature)
 
 and stop in reverse, each at most once, whatever failed on the way up.
 """
@@ -25,6 +26,7 @@ from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
 from emulator.app.template import load_app
 from emulator.dir_lock import LockHeld, hold_lock
 from emulator.dynamodb.service import DynamoDBService, ServicesError
+from emulator.edge.server import EdgeServer
 from emulator.lambda_.invoke_api import InvokeApiServer
 from emulator.lambda_.service import LambdaService
 from emulator.local_credentials import FAKE_CREDENTIALS
@@ -54,6 +56,8 @@ class StackConfig:
     port: int = 0  # API Gateway
     lambda_port: int | None = 0  # Lambda's Invoke API (`sam local start-lambda`); None: not served
     dynamodb_port: int = 0
+    # One endpoint for DynamoDB, Logs, X-Ray and Lambda (`AWS_ENDPOINT_URL`); None: not served.
+    endpoint_port: int | None = 0
     xray_port: int = 0
     console_port: int | None = None  # the X-Ray console (web page); None: not served
     xray_db: Path | None = None  # None: a store that lives as long as the stack
@@ -92,6 +96,7 @@ class Stack:
         self.lambda_service: LambdaService | None = None
         self.invoke_api: InvokeApiServer | None = None
         self.gateway: Gateway | None = None
+        self.edge: EdgeServer | None = None
         self.watcher: CodeWatcher | None = None
         self.daemon_address = ""
 
@@ -116,6 +121,11 @@ class Stack:
         return self.invoke_api.url if self.invoke_api is not None else None
 
     @property
+    def endpoint_url(self) -> str | None:
+        """The one endpoint for every local AWS service (`AWS_ENDPOINT_URL`), if served."""
+        return self.edge.url if self.edge is not None else None
+
+    @property
     def xray_api_url(self) -> str | None:
         """None when segments go to a daemon the stack did not start."""
         return self.xray.api_url if self.xray is not None else None
@@ -134,6 +144,7 @@ class Stack:
             "xray_daemon": self.daemon_address,
             "xray_api": self.xray_api_url,
             "console": self.console_url,
+            "endpoint": self.endpoint_url,
         }
 
     # -- start and stop -----------------------------------------------------------------
@@ -172,6 +183,7 @@ class Stack:
         # becomes a free port now, so the progress lines can say which.
         ports = [(config.port, "API"), (config.dynamodb_port, "DynamoDB (moto)")]
         ports.append((config.lambda_port or 0, "Lambda"))
+        ports.append((config.endpoint_port or 0, "the AWS endpoint"))
         for port, what in ports:
             if port:
                 self._check_port(port, what)
@@ -252,6 +264,11 @@ class Stack:
             sampler=make_sampler(config.sampling),
         )
         self._start_part(self.gateway.start, self.gateway.stop)
+        if config.endpoint_port is not None:
+            config.progress(
+                f"starting the AWS endpoint on {HOST}:{config.endpoint_port or '(any free port)'}"
+            )
+            self.edge = self._start_edge(config.endpoint_port)
         if config.endpoints_file is not None:
             self._write_endpoints(config.endpoints_file)
 
@@ -298,6 +315,21 @@ class Stack:
             )
         except OSError as error:
             raise StartupError(f"cannot start Lambda's Invoke API: {error.strerror or error}") from None
+        self._start_part(server.start, server.stop)
+        return server
+
+    def _start_edge(self, port: int) -> EdgeServer:
+        # Keyed by the name a request is signed for; moto serves DynamoDB and Logs on one port.
+        upstreams = {
+            "dynamodb": self.dynamodb_endpoint,
+            "logs": self.logs_endpoint,
+            "xray": self.xray_api_url,
+            "lambda": self.lambda_endpoint,
+        }
+        try:
+            server = EdgeServer(upstreams, port=port)
+        except OSError as error:
+            raise StartupError(f"cannot start the AWS endpoint: {error.strerror or error}") from None
         self._start_part(server.start, server.stop)
         return server
 
