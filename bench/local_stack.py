@@ -67,6 +67,7 @@ class LocalStack:
             "--dynamodb-port": self.dynamodb_port,
             "--xray-port": self.xray_port,
             "--lambda-port": 0,  # not measured here: any free port, so stacks side by side never collide
+            "--endpoint-port": 0,  # likewise
             "--xray-db": tmp / "traces.db",
             "--data-dir": tmp / "dynamodb",
             "--endpoints-file": tmp / "endpoints.json",

@@ -50,6 +50,7 @@ class StackRun:
             "--template", str(ROOT / "template.yaml"), "--build-dir", str(build_dir),
             "--runtime-dir", str(ROOT / "build" / "lambda-runtime"),
             "--port", "0", "--dynamodb-port", "0", "--xray-port", "0", "--lambda-port", "0",
+            "--endpoint-port", "0",
             "--xray-db", str(data_dir / "traces.db"), "--data-dir", str(data_dir / "dynamodb"),
             "--endpoints-file", str(self.endpoints_file),
         ]  # fmt: skip

@@ -25,6 +25,7 @@ from emulator.app.errors import TemplateError
 from emulator.app.model import DEFAULT_REGION, DEFAULT_STACK_NAME, AppSpec
 from emulator.app.parameter_overrides import parse_overrides, samconfig_overrides
 from emulator.dynamodb.service import DEFAULT_PORT as DEFAULT_DYNAMODB_PORT
+from emulator.edge.server import DEFAULT_PORT as DEFAULT_ENDPOINT_PORT
 from emulator.lambda_.invoke_api import DEFAULT_PORT as DEFAULT_LAMBDA_PORT
 from emulator.local_credentials import FAKE_CREDENTIALS
 from emulator.stack import Stack, StackConfig, StartupError
@@ -60,6 +61,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="DynamoDB (moto) port (0: any free port)")  # fmt: skip
     add("--lambda-port", type=int, default=DEFAULT_LAMBDA_PORT,
         help="Invoke API port, as `sam local start-lambda` (0: any free port, -1: none)")  # fmt: skip
+    add("--endpoint-port", type=int, default=DEFAULT_ENDPOINT_PORT,
+        help="one endpoint for DynamoDB, Logs, X-Ray and Lambda, routed by the service a request is "
+        "signed for, as LocalStack's (AWS_ENDPOINT_URL; 0: any free port, -1: none)")  # fmt: skip
     add("--xray-port", type=int, default=DEFAULT_XRAY_PORT,
         help="X-Ray daemon (UDP) and API (TCP) port (0: any free port)")  # fmt: skip
     add("--console-port", type=int, default=DEFAULT_CONSOLE_PORT,
@@ -224,10 +228,27 @@ def print_banner(stack: Stack, console: Console) -> None:
         console.print("  make traces ARGS=--latest the newest trace's timeline")
     if stack.console_url is not None:
         console.print(f"\nX-Ray console: [bold]{stack.console_url}[/] (map, traces, logs)", highlight=False)
+    print_endpoint(stack, console)
     if stack.watcher is not None:
         watched = ", ".join(_relative(path) for path in stack.watcher.watched)
         console.print(f"\nWatching {escape(watched)}: an edit is rebuilt and reloaded (--no-watch: off)")
     console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
+
+
+def print_endpoint(stack: Stack, console: Console) -> None:
+    """The one endpoint, as the environment variables botocore (boto3, the AWS CLI, the SAM CLI)
+    reads: AWS_ENDPOINT_URL for every service, or AWS_ENDPOINT_URL_<SERVICE> for one."""
+    endpoint = stack.endpoint_url
+    if endpoint is None:
+        return
+    console.print(
+        f"\nOne endpoint for DynamoDB, Logs, X-Ray and Lambda: [bold]{endpoint}[/]", highlight=False
+    )
+    console.print(f"  export AWS_ENDPOINT_URL={endpoint}", highlight=False)
+    services = ["DYNAMODB", "LOGS", "XRAY", "LAMBDA"]
+    console.print(
+        f"  or one service each: AWS_ENDPOINT_URL_<{'|'.join(services)}>={endpoint}", highlight=False
+    )
 
 
 def _relative(path: Path) -> str:
@@ -264,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 port=args.port,
                 lambda_port=None if args.lambda_port < 0 else args.lambda_port,
                 dynamodb_port=args.dynamodb_port,
+                endpoint_port=None if args.endpoint_port < 0 else args.endpoint_port,
                 xray_port=args.xray_port,
                 console_port=None if args.console_port < 0 else args.console_port,
                 xray_db=args.xray_db,

@@ -90,7 +90,7 @@ def stack_args(built_template: Path, tmp_path: Path, *extra: str) -> list[str]:
         "--template", str(ROOT / "template.yaml"),
         "--build-dir", str(built_template.parent),
         "--port", "0", "--services-port", "0", "--xray-port", "0", "--console-port", "0",
-        "--lambda-port", "0",
+        "--lambda-port", "0", "--endpoint-port", "0",
         "--xray-db", str(tmp_path / "traces.db"), "--data-dir", str(tmp_path / "dynamodb"),
         "--endpoints-file", str(tmp_path / "endpoints.json"),
         *extra,
@@ -110,11 +110,12 @@ def test_stack_serves_the_tutorial_and_stops_without_leaving_a_process(
         xray_api = emulator.wait_for(r"X-Ray API: (http://127\.0\.0\.1:\d+)").group(1)
         emulator.wait_for(r"make traces")
         console_url = emulator.wait_for(r"X-Ray console: (http://127\.0\.0\.1:\d+/)").group(1)
+        endpoint = emulator.wait_for(r"export AWS_ENDPOINT_URL=(http://127\.0\.0\.1:\d+)$").group(1)
         emulator.wait_for(r"Ready\.")
         # What `make map`, `make traces` and `make console` read to find this stack on its free ports.
         endpoints = json.loads((tmp_path / "endpoints.json").read_text())
         assert endpoints["apigateway"] == url and endpoints["xray_api"] == xray_api
-        assert endpoints["console"] == console_url
+        assert endpoints["console"] == console_url and endpoints["endpoint"] == endpoint
         assert request("GET", url + "/hello").json() == {"message": "hello world"}
         # The console the local X-Ray serves passes the page's calls to this stack's X-Ray API.
         now = time.time()
