@@ -16,6 +16,8 @@ from emulator.app.resource_names import (
     DYNAMODB_TABLE,
     FUNCTION,
     IMPLICIT_API,
+    LAYER_TYPES,
+    SERVERLESS_LAYER,
     SIMPLE_TABLE,
     api_id_for,
     physical_name,
@@ -207,6 +209,8 @@ class Resolver:
             return self.table_name(target)
         if kind == FUNCTION:
             return self.function_name(target)
+        if kind in LAYER_TYPES:
+            return self.layer_arn(target)
         if kind == "AWS::SQS::Queue":
             # A queue's Ref is its URL, not its name.
             name = self._named(target, "QueueName")
@@ -271,6 +275,16 @@ class Resolver:
 
     def function_name(self, logical_id: str) -> str:
         return self._named(logical_id, "FunctionName")
+
+    def layer_arn(self, logical_id: str) -> str:
+        """A layer's Ref: its version's ARN, version 1 (the first one a stack publishes). SAM names a
+        layer by its logical id unless LayerName says otherwise; CloudFormation generates a name."""
+        if self.resources[logical_id].get("Type") == SERVERLESS_LAYER:
+            props = self.resources[logical_id].get("Properties") or {}
+            name = str(self.resolve(props.get("LayerName") or logical_id, f"{logical_id}.LayerName"))
+        else:
+            name = self._named(logical_id, "LayerName")
+        return f"arn:aws:lambda:{self.region}:{self.account_id}:layer:{name}:1"
 
     def log_group_name(self, logical_id: str) -> str:
         return self._named(logical_id, "LogGroupName")

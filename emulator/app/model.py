@@ -31,6 +31,9 @@ class FunctionSpec:
     region: str = DEFAULT_REGION
     account_id: str = DEFAULT_ACCOUNT_ID
     log_group: str = ""  # LoggingConfig.LogGroup; empty: Lambda's default /aws/lambda/<name>
+    # The built folders of the function's Layers, in the template's order: what Lambda extracts
+    # into /opt, a later layer's files over an earlier one's.
+    layers: tuple[Path, ...] = ()
 
     @property
     def log_group_name(self) -> str:

@@ -7,6 +7,10 @@ FUNCTION = "AWS::Serverless::Function"
 SIMPLE_TABLE = "AWS::Serverless::SimpleTable"
 DYNAMODB_TABLE = "AWS::DynamoDB::Table"
 LOG_GROUP = "AWS::Logs::LogGroup"
+# A layer sam build builds (ContentUri), and the CloudFormation resource SAM turns it into (Content).
+SERVERLESS_LAYER = "AWS::Serverless::LayerVersion"
+LAMBDA_LAYER = "AWS::Lambda::LayerVersion"
+LAYER_TYPES = (SERVERLESS_LAYER, LAMBDA_LAYER)
 # The REST API that SAM creates for Api events without a RestApiId, and its stage.
 IMPLICIT_API = "ServerlessRestApi"
 IMPLICIT_STAGE = "Prod"

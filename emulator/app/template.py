@@ -33,7 +33,9 @@ from emulator.app.resource_names import (
     DYNAMODB_TABLE,
     FUNCTION,
     IMPLICIT_STAGE,
+    LAYER_TYPES,
     LOG_GROUP,
+    SERVERLESS_LAYER,
     SIMPLE_TABLE,
     api_id_for,
     physical_name,
@@ -161,14 +163,7 @@ def _function(template: Path, logical_id: str, resource: dict[str, Any], resolve
     props = resource.get("Properties") or {}
     if props.get("PackageType") == "Image" or "ImageUri" in props:
         raise TemplateError(f"{logical_id}: container image functions are not supported locally")
-    layers = resolver.resolve(props.get("Layers"), f"{logical_id}.Layers")
-    if layers:
-        # A layer's files would be under /opt (an ADOT layer's /opt/otel-instrument, say); the local
-        # stack has no copy of them, so running the function without them would be another function.
-        raise TemplateError(
-            f"{logical_id}: Layers are not supported locally ({', '.join(map(str, layers))}); "
-            "put the packages in the function's requirements.txt"
-        )
+    layers = _layers(template, logical_id, props, resolver)
     code_uri = props.get("CodeUri")
     if code_uri is None:
         raise TemplateError(f"{logical_id}: no CodeUri (InlineCode is not supported locally)")
@@ -208,7 +203,49 @@ def _function(template: Path, logical_id: str, resource: dict[str, Any], resolve
         log_group=str(resolver.resolve(log_group, f"{logical_id}.LoggingConfig.LogGroup"))
         if log_group
         else "",
+        layers=layers,
     )
+
+
+def _layers(template: Path, logical_id: str, props: dict[str, Any], resolver: Resolver) -> tuple[Path, ...]:
+    """The built folders of the function's Layers, in order. A layer must be one of the template's
+    (`!Ref MyLayer`, or its ARN): a layer ARN from elsewhere (a public AWS layer, another account's)
+    has files only AWS has, and the function without them would be another function, so it is
+    refused with the way out, rather than ignored."""
+    chosen = resolver.resolve(props.get("Layers"), f"{logical_id}.Layers") or []
+    if not isinstance(chosen, list):
+        raise TemplateError(f"{logical_id}.Layers: must be a list of layer ARNs, got {json.dumps(chosen)}")
+    by_arn = {
+        resolver.layer_arn(layer_id): layer_id
+        for layer_id, resource in resolver.resources.items()
+        if isinstance(resource, dict) and resource.get("Type") in LAYER_TYPES
+    }
+    folders: list[Path] = []
+    for arn in chosen:
+        layer_id = by_arn.get(str(arn))
+        if layer_id is None:
+            raise TemplateError(
+                f"{logical_id}.Layers: {arn} is not a layer of this template, and its files are only in "
+                "AWS; add its packages to the function's requirements.txt or declare the layer "
+                f"({SERVERLESS_LAYER} with a local ContentUri)"
+            )
+        folders.append(_layer_folder(template, layer_id, resolver.resources[layer_id]))
+    return tuple(folders)
+
+
+def _layer_folder(template: Path, layer_id: str, resource: dict[str, Any]) -> Path:
+    props = resource.get("Properties") or {}
+    # sam build rewrites a Serverless layer's ContentUri, and a Lambda layer's Content, to its
+    # build folder (<build dir>/<LayerLogicalId>, with python/ inside for BuildMethod python3.x).
+    content = props.get("ContentUri" if resource.get("Type") == SERVERLESS_LAYER else "Content")
+    if not isinstance(content, str):
+        raise TemplateError(
+            f"{layer_id}: a layer's content must be a local folder (sam build's), got {json.dumps(content)}"
+        )
+    folder = (template.parent / content).resolve()
+    if not folder.is_dir():
+        raise TemplateError(f"{layer_id}: layer folder {folder} does not exist (run `sam build`)")
+    return folder
 
 
 def _check_unique(routes: list[Route]) -> None:

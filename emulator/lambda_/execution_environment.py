@@ -165,7 +165,9 @@ class Worker:
         base_env: dict[str, str],
         log: Callable[[str], None],
         cloudwatch: CloudWatchSink | None = None,
+        opt_dir: Path | None = None,
     ) -> None:
+        """`opt_dir`: the folder that stands for the function's /opt (its layers), if it has any."""
         self.spec = spec
         self.invocations_started = 0
         self._log = log
@@ -181,6 +183,7 @@ class Worker:
             runtime_api=self.server.address,
             base_env=base_env,
             log_stream=self.log_stream_name,
+            opt_dir=opt_dir,
         )
         env, lifeline_fds = lifeline.child_options(lambda_env)
         self.started_at = time.time()

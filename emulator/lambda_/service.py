@@ -7,7 +7,9 @@ timeout, log START/END/REPORT, and write the X-Ray segments Lambda writes.
 
 import dataclasses
 import json
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from emulator.app.model import FunctionSpec
 from emulator.lambda_.execution_environment import CloudWatchSink, Worker
+from emulator.lambda_.layers import merge_layers
 from emulator.lambda_.log_lines import end_line, report_line, start_line, timeout_line, timeout_message
 from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES, Invocation, error_payload
 from emulator.lambda_.segments import (
@@ -100,6 +103,11 @@ class LambdaService:
         self._tails: dict[Worker, list[str]] = {}
         self._closed = False
         self._close_lock = threading.Lock()
+        # Each function's /opt (its layers merged), made when its first worker starts, anew for
+        # each code update: a folder per spec, under one folder the service removes when it closes.
+        self._opt_root = Path(tempfile.mkdtemp(prefix="lambda-opt-"))
+        self._opt_dirs: dict[str, tuple[FunctionSpec, Path]] = {}  # by logical id
+        self._opt_lock = threading.Lock()
 
     def invoke(
         self, logical_id: str, event: bytes, trace: TraceHeader | None = None, *, tail_log: bool = False
@@ -170,6 +178,7 @@ class LambdaService:
             for pool in self._pools.values():
                 workers.extend(pool.begin_close())
             finish_close(workers)
+            shutil.rmtree(self._opt_root, ignore_errors=True)
 
     def __enter__(self) -> "LambdaService":
         return self
@@ -196,11 +205,26 @@ class LambdaService:
                 base_env=self._base_env,
                 log=log,
                 cloudwatch=self._cloudwatch,
+                opt_dir=self._opt_dir(spec),
             )
             started.append(worker)
             return worker
 
         return start_worker
+
+    def _opt_dir(self, spec: FunctionSpec) -> Path | None:
+        if not spec.layers:
+            return None
+        with self._opt_lock:
+            # An updated function (a new spec) gets a new merge, since its layers may have been
+            # rebuilt with other files; workers of the old one keep theirs (removed at close).
+            made = self._opt_dirs.get(spec.logical_id)
+            if made is None or made[0] is not spec:
+                made = self._opt_dirs[spec.logical_id] = (
+                    spec,
+                    merge_layers(spec.layers, self._opt_root / spec.logical_id),
+                )
+            return made[1]
 
     def _run(
         self,

@@ -162,7 +162,7 @@ def test_a_resource_whose_condition_is_false_is_not_run(tmp_path: Path):
     assert list(with_extra.functions) == ["Main", "Extra"]
 
 
-def test_a_function_with_layers_is_refused_not_run_without_them(tmp_path: Path):
+def test_a_layer_not_in_the_template_is_refused_not_run_without_it(tmp_path: Path):
     (tmp_path / "fn").mkdir()
     (tmp_path / "template.yaml").write_text(
         "Conditions:\n  Never: !Equals [a, b]\n"
@@ -173,5 +173,24 @@ def test_a_function_with_layers_is_refused_not_run_without_them(tmp_path: Path):
     assert list(load_app(tmp_path / "template.yaml").functions) == ["Fn"]  # no layer chosen: it runs
     text = (tmp_path / "template.yaml").read_text().replace("!If [Never,", "!If [Always,")
     (tmp_path / "template.yaml").write_text(text.replace("Never: !Equals [a, b]", "Always: !Equals [a, a]"))
-    with pytest.raises(TemplateError, match=r"Fn: Layers are not supported locally \(arn:aws:lambda:"):
+    refused = r"Fn.Layers: arn:aws:lambda:\S+:1 is not a layer of this template"
+    with pytest.raises(TemplateError, match=refused):
         load_app(tmp_path / "template.yaml")
+
+
+def test_layers_of_the_template_are_the_function_s_built_folders_in_order(tmp_path: Path):
+    for folder in ("fn", "FirstLayer", "SecondLayer"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "template.yaml").write_text(
+        "Resources:\n"
+        "  FirstLayer:\n    Type: AWS::Serverless::LayerVersion\n"
+        "    Properties:\n      ContentUri: FirstLayer\n"
+        "  SecondLayer:\n    Type: AWS::Lambda::LayerVersion\n"
+        "    Properties:\n      Content: SecondLayer\n      LayerName: second\n"
+        "  Fn:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: fn/\n      Handler: a.h\n      Runtime: python3.11\n"
+        "      Layers:\n        - !Ref SecondLayer\n"
+        "        - arn:aws:lambda:ap-northeast-1:123456789012:layer:FirstLayer:1\n"
+    )
+    function = load_app(tmp_path / "template.yaml").functions["Fn"]
+    assert function.layers == (tmp_path / "SecondLayer", tmp_path / "FirstLayer")

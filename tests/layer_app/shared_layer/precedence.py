@@ -1,0 +1,3 @@
+"""In both layers: OverrideLayer comes later in Layers, so its copy is the one imported."""
+
+SOURCE = "shared_layer"
