@@ -7,8 +7,11 @@ the implicit API's routes, and the intrinsic functions in environment variables 
 properties.
 """
 
+import hashlib
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -165,15 +168,19 @@ def _function(template: Path, logical_id: str, resource: dict[str, Any], resolve
         raise TemplateError(f"{logical_id}: container image functions are not supported locally")
     layers = _layers(template, logical_id, props, resolver)
     code_uri = props.get("CodeUri")
-    if code_uri is None:
-        raise TemplateError(f"{logical_id}: no CodeUri (InlineCode is not supported locally)")
-    if not isinstance(code_uri, str):
+    inline_code = props.get("InlineCode")
+    if inline_code is not None:
+        code_dir = _inline_code_dir(logical_id, resolver.resolve(inline_code, f"{logical_id}.InlineCode"))
+    elif code_uri is None:
+        raise TemplateError(f"{logical_id}: neither CodeUri nor InlineCode")
+    elif not isinstance(code_uri, str):
         raise TemplateError(f"{logical_id}: CodeUri must be a local folder, got {json.dumps(code_uri)}")
-    code_dir = (template.parent / code_uri).resolve()
-    if not code_dir.is_dir():
-        raise TemplateError(
-            f"{logical_id}: CodeUri folder {code_dir} does not exist (run `make build` / `sam build`)"
-        )
+    else:
+        code_dir = (template.parent / code_uri).resolve()
+        if not code_dir.is_dir():
+            raise TemplateError(
+                f"{logical_id}: CodeUri folder {code_dir} does not exist (run `make build` / `sam build`)"
+            )
     for required in ("Handler", "Runtime"):
         if not props.get(required):
             raise TemplateError(f"{logical_id}: no {required} (neither on the function nor in Globals)")
@@ -205,6 +212,36 @@ def _function(template: Path, logical_id: str, resource: dict[str, Any], resolve
         else "",
         layers=layers,
     )
+
+
+def _inline_code_dir(logical_id: str, code: Any) -> Path:
+    """A folder holding the function's InlineCode as index.py, where Lambda puts it (SAM makes it the
+    function's Code.ZipFile, which CloudFormation writes to a file named index).
+
+    The folder is named by the code's hash, in a folder of this user's under the temporary
+    directory, not next to the template: the stack also reads the source template (to watch it),
+    and sam build's folder is sam build's. The file is dated 1970: it changes only with the
+    template, which is what says whether a build is stale, never newer than a build of it."""
+    if not isinstance(code, str):
+        raise TemplateError(f"{logical_id}.InlineCode: must be the code as a string, got {json.dumps(code)}")
+    digest = hashlib.sha256(code.encode()).hexdigest()[:16]
+    root = Path(tempfile.gettempdir()) / f"sam-local-inline-code-{os.getuid()}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    # The temporary directory is shared: code is run from here only if the folder is this user's alone.
+    owner = root.lstat()
+    if owner.st_uid != os.getuid() or owner.st_mode & 0o077 or root.is_symlink():
+        raise TemplateError(f"{logical_id}.InlineCode: {root} is not this user's own folder; remove it")
+    folder = root / digest
+    index = folder / "index.py"
+    if not index.is_file() or index.read_text() != code:
+        folder.mkdir(exist_ok=True)
+        # Written whole under another name, then renamed: a worker of another stack reading the same
+        # code never sees half a file.
+        partial = folder / f".index.py.{os.getpid()}"
+        partial.write_text(code)
+        os.utime(partial, (0, 0))
+        partial.replace(index)
+    return folder
 
 
 def _layers(template: Path, logical_id: str, props: dict[str, Any], resolver: Resolver) -> tuple[Path, ...]:

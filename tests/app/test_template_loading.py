@@ -255,3 +255,43 @@ def test_missing_file_is_a_template_error(tmp_path):
 def test_api_id_is_ten_lowercase_alphanumerics():
     assert re.fullmatch(r"[a-z0-9]{10}", api_id_for("sam-app"))
     assert api_id_for("sam-app") == api_id_for("sam-app")
+
+
+def test_inline_code_is_the_function_s_index_py(tmp_path: Path):
+    template = write_app(
+        tmp_path,
+        """
+        Resources:
+          Inline:
+            Type: AWS::Serverless::Function
+            Properties:
+              Handler: index.handler
+              Runtime: python3.11
+              InlineCode: |
+                def handler(event, context):
+                    return "inline"
+        """,
+        code_dirs=(),
+    )
+    code_dir = load_app(template).functions["Inline"].code_dir
+    assert (code_dir / "index.py").read_text() == 'def handler(event, context):\n    return "inline"\n'
+    # Never newer than a build: the template says whether the code changed.
+    assert (code_dir / "index.py").stat().st_mtime == 0
+    assert load_app(template).functions["Inline"].code_dir == code_dir  # the same code, the same folder
+
+
+def test_a_function_with_neither_code_uri_nor_inline_code_is_refused(tmp_path: Path):
+    template = write_app(
+        tmp_path,
+        """
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              Handler: index.handler
+              Runtime: python3.11
+        """,
+        code_dirs=(),
+    )
+    with pytest.raises(TemplateError, match="Fn: neither CodeUri nor InlineCode"):
+        load_app(template)

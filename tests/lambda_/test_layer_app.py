@@ -1,9 +1,9 @@
-"""Layers built by `sam build` (tests/layer_app/), through the real stack.
+"""Layers built by `sam build` and InlineCode (tests/layer_app/), through the real stack.
 
 Lambda extracts a function's layers into /opt in the order of its Layers, a later layer's file
 replacing an earlier one's, and puts /opt/python/lib/python3.11/site-packages and /opt/python on
 sys.path after the function's code and before the runtime's; the local stack gives each function a
-folder that stands for /opt (LOCAL_LAMBDA_OPT_DIR).
+folder that stands for /opt (LOCAL_LAMBDA_OPT_DIR). InlineCode is the function's index.py.
 """
 
 from pathlib import Path
@@ -57,3 +57,9 @@ def test_a_layer_s_ref_is_its_version_arn(stack: RunningStack):
     assert request("GET", stack.url + "/layered").json()["layer_arn"] == (
         "arn:aws:lambda:ap-northeast-1:123456789012:layer:SharedLayer:1"
     )
+
+
+def test_inline_code_runs_as_index_py(stack: RunningStack):
+    response = request("GET", stack.url + "/inline")
+    assert response.status == 200, response.body
+    assert response.json() == {"file": "index.py"}
