@@ -235,6 +235,16 @@ def print_banner(stack: Stack, console: Console) -> None:
     console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
 
 
+# botocore's per-service variables: AWS_ENDPOINT_URL_ and the service id, upper case, spaces as _
+# (CloudWatch Logs is CLOUDWATCH_LOGS, not LOGS).
+ENDPOINT_VARIABLES = (
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "AWS_ENDPOINT_URL_XRAY",
+    "AWS_ENDPOINT_URL_LAMBDA",
+)
+
+
 def print_endpoint(stack: Stack, console: Console) -> None:
     """The one endpoint, as the environment variables botocore (boto3, the AWS CLI, the SAM CLI)
     reads: AWS_ENDPOINT_URL for every service, or AWS_ENDPOINT_URL_<SERVICE> for one."""
@@ -245,10 +255,7 @@ def print_endpoint(stack: Stack, console: Console) -> None:
         f"\nOne endpoint for DynamoDB, Logs, X-Ray and Lambda: [bold]{endpoint}[/]", highlight=False
     )
     console.print(f"  export AWS_ENDPOINT_URL={endpoint}", highlight=False)
-    services = ["DYNAMODB", "LOGS", "XRAY", "LAMBDA"]
-    console.print(
-        f"  or one service each: AWS_ENDPOINT_URL_<{'|'.join(services)}>={endpoint}", highlight=False
-    )
+    console.print(f"  or for one service: {', '.join(ENDPOINT_VARIABLES)}", highlight=False)
 
 
 def _relative(path: Path) -> str:

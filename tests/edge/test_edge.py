@@ -16,8 +16,10 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
+import botocore.session
 import pytest
 
+from emulator.cli import ENDPOINT_VARIABLES
 from emulator.stack import Stack, StackConfig
 from tests.conftest import sam_cli_env
 
@@ -206,9 +208,40 @@ def test_aws_cli_and_sam_traces_through_aws_endpoint_url(
     result = subprocess.run(
         [str(BIN / "sam"), "traces", "--trace-id", wanted if wanted in ids else ids[0]],
         env=sam_env,
+        cwd=tmp_path,  # not the project's: its samconfig.toml names another region
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "HelloWorldFunction" in result.stdout or "hello" in result.stdout.lower(), result.stdout
+
+
+@pytest.mark.parametrize("service", ["dynamodb", "logs", "xray", "lambda"])
+def test_the_banner_names_botocores_variables(service: str) -> None:
+    """Each AWS_ENDPOINT_URL_<SERVICE> the banner prints is the one botocore reads for it."""
+    service_id = botocore.session.get_session().get_service_model(service).service_id
+    assert f"AWS_ENDPOINT_URL_{service_id.replace(' ', '_').upper()}" in ENDPOINT_VARIABLES
+
+
+def test_sam_logs_through_aws_endpoint_url(env: dict[str, str], stack: Stack, tmp_path: Path) -> None:
+    """`sam logs` (which has no --endpoint-url) reads the function's log group through the edge."""
+    assert stack.app is not None
+    invoke_hello()
+    group = stack.app.functions["HelloWorldFunction"].log_group_name
+    sam_env = {**sam_cli_env(tmp_path / "sam-cli"), **env}
+    deadline = time.monotonic() + 15  # the lines are shipped in batches, a moment later
+    while True:
+        result = subprocess.run(
+            [str(BIN / "sam"), "logs", "--cw-log-group", group],
+            env=sam_env,
+            cwd=tmp_path,  # not the project's: its samconfig.toml names another region
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        if "REPORT RequestId" in result.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert "REPORT RequestId" in result.stdout, result.stdout
