@@ -245,3 +245,40 @@ def test_sam_logs_through_aws_endpoint_url(env: dict[str, str], stack: Stack, tm
             break
         time.sleep(0.5)
     assert "REPORT RequestId" in result.stdout, result.stdout
+
+
+def test_readme_commands_through_aws_endpoint_url(env: dict[str, str], tmp_path: Path) -> None:
+    """The README's lines with only AWS_ENDPOINT_URL: aws lambda invoke, then `sam traces` with no
+    trace id (the recent traces)."""
+    result = subprocess.run(
+        [
+            str(BIN / "aws"),
+            "lambda",
+            "invoke",
+            "--function-name",
+            "HelloWorldFunction",
+            str(tmp_path / "out.json"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "out.json").read_text())["statusCode"] == 200
+    sam_env = {**sam_cli_env(tmp_path / "sam-cli"), **env}
+    deadline = time.monotonic() + 10
+    while True:
+        result = subprocess.run(
+            [str(BIN / "sam"), "traces"],
+            env=sam_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        if "HelloWorldFunction" in result.stdout or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert "HelloWorldFunction" in result.stdout, result.stdout + result.stderr
