@@ -13,13 +13,14 @@ from typing import Any
 from emulator.app.errors import TemplateError
 from emulator.app.resource_names import (
     ALPHABET_LOWER,
+    ALPHABET_UPPER,
     DYNAMODB_TABLE,
     FUNCTION,
     IMPLICIT_API,
+    LAMBDA_LAYER,
     LAYER_TYPES,
     SERVERLESS_LAYER,
     SIMPLE_TABLE,
-    api_id_for,
     physical_name,
     stable_id,
 )
@@ -27,11 +28,21 @@ from emulator.app.resource_names import (
 # `!Ref AWS::NoValue`: the property (or list item) it is the value of is removed, as CloudFormation does.
 _NO_VALUE = object()
 _SUB_VARIABLE = re.compile(r"\$\{(!?)([^}]*)\}")
+REST_API_TYPES = ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
+HTTP_API_TYPES = ("AWS::Serverless::HttpApi", "AWS::ApiGatewayV2::Api")
+STATE_MACHINE_TYPES = ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+# S3 website endpoints of these regions are s3-website-<region>; of the others, s3-website.<region>.
+_S3_WEBSITE_DASH_REGIONS = {
+    "us-east-1", "us-west-1", "us-west-2", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1",
+    "eu-west-1", "sa-east-1", "us-gov-west-1",
+}  # fmt: skip
 # What `!Ref` returns for resources whose Ref is their name (when the template names them).
 _NAME_PROPERTY = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::IAM::Role": "RoleName",
     "AWS::S3::Bucket": "BucketName",
+    "AWS::Events::Rule": "Name",
+    "AWS::Kinesis::Stream": "Name",
 }
 
 
@@ -199,8 +210,9 @@ class Resolver:
             if "Default" not in parameter:
                 raise TemplateError(f"{where}: parameter {target} has no Default to run with locally")
             return parameter["Default"]
-        if target == IMPLICIT_API:
-            return api_id_for(self.stack_name)
+        if target in (IMPLICIT_API, "ServerlessHttpApi"):
+            # The APIs SAM makes for events that name none: not in the template, yet referenced.
+            return self.api_id(target)
         resource = self.resources.get(target)
         if not isinstance(resource, dict):
             raise TemplateError(f"{where}: !Ref {target}: no such resource or parameter")
@@ -211,6 +223,12 @@ class Resolver:
             return self.function_name(target)
         if kind in LAYER_TYPES:
             return self.layer_arn(target)
+        if kind == "AWS::SNS::Topic":
+            return self._attribute(target, kind, "TopicArn", resource.get("Properties") or {})
+        if kind in STATE_MACHINE_TYPES:
+            return self._attribute(target, kind, "Arn", resource.get("Properties") or {})
+        if kind in REST_API_TYPES or kind in HTTP_API_TYPES:
+            return self.api_id(target)
         if kind == "AWS::SQS::Queue":
             # A queue's Ref is its URL, not its name.
             name = self._named(target, "QueueName")
@@ -223,27 +241,95 @@ class Resolver:
         target, attribute = (self.resolve(part, where) for part in _pair("Fn::GetAtt", argument, where))
         resource = self.resources.get(target)
         if not isinstance(resource, dict):
+            role_of = self._implicit_role_of(target)
+            if role_of is not None and attribute == "Arn":
+                return f"arn:aws:iam::{self.account_id}:role/{physical_name(self.stack_name, target)}"
             raise TemplateError(f"{where}: !GetAtt {target}.{attribute}: no such resource")
-        kind = resource.get("Type")
+        kind = str(resource.get("Type"))
+        value = self._attribute(target, kind, str(attribute), resource.get("Properties") or {})
+        if value is None:
+            raise TemplateError(f"{where}: !GetAtt {target}.{attribute} ({kind}) cannot be resolved locally")
+        return value
+
+    def _attribute(self, target: str, kind: str, attribute: str, props: dict[str, Any]) -> str | None:
+        """The attribute's value as CloudFormation documents it for the type, with the names and ids
+        a deployment would give (stable across runs); None for an attribute not known here."""
         region, account = self.region, self.account_id
         if kind in (DYNAMODB_TABLE, SIMPLE_TABLE):
             table_arn = f"arn:aws:dynamodb:{region}:{account}:table/{self.table_name(target)}"
-            if attribute == "Arn":
-                return table_arn
             # Only a table with a stream has one; CloudFormation refuses the attribute otherwise.
-            if attribute == "StreamArn" and (resource.get("Properties") or {}).get("StreamSpecification"):
-                return f"{table_arn}/stream/1970-01-01T00:00:00.000"
-        elif kind == FUNCTION and attribute == "Arn":
+            stream = (
+                f"{table_arn}/stream/1970-01-01T00:00:00.000" if props.get("StreamSpecification") else None
+            )
+            return {"Arn": table_arn, "StreamArn": stream}.get(attribute)
+        if kind in (FUNCTION, "AWS::Lambda::Function") and attribute == "Arn":
             return f"arn:aws:lambda:{region}:{account}:function:{self.function_name(target)}"
-        elif kind == "AWS::IAM::Role" and attribute == "Arn":
-            return f"arn:aws:iam::{account}:role/{self._named(target, 'RoleName')}"
-        elif kind == "AWS::Logs::LogGroup" and attribute == "Arn":
+        if kind == LAMBDA_LAYER and attribute == "LayerVersionArn":
+            return self.layer_arn(target)
+        if kind == "AWS::IAM::Role":
+            role = self._named(target, "RoleName")
+            # A role id is AROA and 17 upper-case alphanumerics.
+            role_id = "AROA" + stable_id(f"{self.stack_name}/{target}", 17, ALPHABET_UPPER)
+            return {"Arn": f"arn:aws:iam::{account}:role/{role}", "RoleId": role_id}.get(attribute)
+        if kind == "AWS::Logs::LogGroup" and attribute == "Arn":
             return f"arn:aws:logs:{region}:{account}:log-group:{self._named(target, 'LogGroupName')}:*"
-        elif kind == "AWS::SQS::Queue" and attribute == "Arn":
-            return f"arn:aws:sqs:{region}:{account}:{self._named(target, 'QueueName')}"
-        elif kind == "AWS::S3::Bucket" and attribute == "Arn":
-            return f"arn:aws:s3:::{self._named(target, 'BucketName')}"
-        raise TemplateError(f"{where}: !GetAtt {target}.{attribute} ({kind}) cannot be resolved locally")
+        if kind == "AWS::SQS::Queue":
+            queue = self._named(target, "QueueName")
+            return {
+                "Arn": f"arn:aws:sqs:{region}:{account}:{queue}",
+                "QueueName": queue,
+                "QueueUrl": f"https://sqs.{region}.amazonaws.com/{account}/{queue}",
+            }.get(attribute)
+        if kind == "AWS::SNS::Topic":
+            topic = self._named(target, "TopicName")
+            return {"TopicArn": f"arn:aws:sns:{region}:{account}:{topic}", "TopicName": topic}.get(attribute)
+        if kind == "AWS::S3::Bucket":
+            bucket = self._named(target, "BucketName")
+            # The older regions' website endpoints have a dash before the region, the others a dot.
+            website = "-" if region in _S3_WEBSITE_DASH_REGIONS else "."
+            return {
+                "Arn": f"arn:aws:s3:::{bucket}",
+                "DomainName": f"{bucket}.s3.amazonaws.com",
+                "DualStackDomainName": f"{bucket}.s3.dualstack.{region}.amazonaws.com",
+                "RegionalDomainName": f"{bucket}.s3.{region}.amazonaws.com",
+                "WebsiteURL": f"http://{bucket}.s3-website{website}{region}.amazonaws.com",
+            }.get(attribute)
+        if kind in REST_API_TYPES:
+            if attribute == "RootResourceId":
+                return stable_id(f"{self.stack_name}/{target}/root", 10, ALPHABET_LOWER)
+            if attribute == "RestApiId":
+                return self.api_id(target)
+        if kind in HTTP_API_TYPES:
+            api = self.api_id(target)
+            return {"ApiId": api, "ApiEndpoint": f"https://{api}.execute-api.{region}.amazonaws.com"}.get(
+                attribute
+            )
+        if kind == "AWS::Events::Rule" and attribute == "Arn":
+            return f"arn:aws:events:{region}:{account}:rule/{self._named(target, 'Name')}"
+        if kind in STATE_MACHINE_TYPES:
+            machine = self._named(target, "Name")
+            arn = f"arn:aws:states:{region}:{account}:stateMachine:{machine}"
+            return {"Arn": arn, "Name": machine}.get(attribute)
+        if kind == "AWS::Kinesis::Stream" and attribute == "Arn":
+            return f"arn:aws:kinesis:{region}:{account}:stream/{self._named(target, 'Name')}"
+        return None
+
+    def api_id(self, logical_id: str) -> str:
+        """A REST or HTTP API's id: 10 lower-case alphanumerics, the same on every run."""
+        return stable_id(f"{self.stack_name}/{logical_id}", 10, ALPHABET_LOWER)
+
+    def _implicit_role_of(self, target: str) -> str | None:
+        """The function whose role `target` is, when SAM makes it: a function without a Role gets
+        `<FunctionId>Role`, which a template may GetAtt (its Arn) though it never declares it."""
+        function = target[: -len("Role")] if target.endswith("Role") else ""
+        resource = self.resources.get(function)
+        if (
+            isinstance(resource, dict)
+            and resource.get("Type") == FUNCTION
+            and "Role" not in (resource.get("Properties") or {})
+        ):
+            return function
+        return None
 
     def sub(self, argument: Any, where: str) -> str:
         if isinstance(argument, list):
@@ -315,11 +401,3 @@ def _pair(function: str, argument: Any, where: str) -> tuple[Any, Any]:
     if not isinstance(argument, list) or len(argument) != 2:
         raise TemplateError(f"{where}: {function} needs a list of two items, got {json.dumps(argument)}")
     return argument[0], argument[1]
-
-
-# What `!Ref` returns for resources whose Ref is their name (when the template names them).
-_NAME_PROPERTY = {
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::IAM::Role": "RoleName",
-    "AWS::S3::Bucket": "BucketName",
-}

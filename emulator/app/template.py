@@ -56,6 +56,10 @@ DEFAULT_MEMORY_SIZE = 128
 # warns about them on stderr when the process exits: noise after the stack's one-line errors.
 logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 
+# Resource types read by apis.py (APIs, API keys) or by a function (its layers), not by the loop here.
+_READ_ELSEWHERE = {
+    "AWS::Serverless::Api", "AWS::Serverless::HttpApi", "AWS::ApiGateway::ApiKey", *LAYER_TYPES,
+}  # fmt: skip
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
 _SIMPLE_TABLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
 
@@ -92,6 +96,7 @@ def load_app(
     routes: list[Route] = []
     tables: list[TableSpec] = []
     log_groups: list[LogGroupSpec] = []
+    not_created: list[str] = []
     for logical_id, resource in resources.items():
         kind = resource.get("Type") if isinstance(resource, dict) else None
         condition = resource.get("Condition") if isinstance(resource, dict) else None
@@ -103,6 +108,12 @@ def load_app(
             tables.append(_table(logical_id, resource, resolver))
         elif kind == LOG_GROUP:
             log_groups.append(_log_group(logical_id, resource, resolver))
+        elif kind not in _READ_ELSEWHERE:
+            # A queue, a topic, a role, a bucket...: nothing runs it locally, but what other resources
+            # say of it (Ref, GetAtt) resolves, so the template runs; named, not dropped silently.
+            not_created.append(
+                f"{logical_id} ({kind}): not created; its Ref and GetAtt resolve to a deployment's names"
+            )
     if not functions:
         raise TemplateError(f"{template}: no {FUNCTION} resources")
     found = read_apis(resources, globals_, set(functions), resolver, stack_name)
@@ -128,7 +139,7 @@ def load_app(
         log_groups=log_groups,
         parameters=resolver.parameter_values(),
         apis=found.apis,
-        ignored=found.ignored,
+        ignored=[*not_created, *found.ignored],
         api_keys=found.api_keys,
     )
 

@@ -45,6 +45,18 @@ DOCUMENT = {
         "Bucket": {"Type": "AWS::S3::Bucket"},
         "NamedBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "my-bucket"}},
         "Topic": {"Type": "AWS::SNS::Topic"},
+        "NamedTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}},
+        "Api": {"Type": "AWS::Serverless::Api"},
+        "HttpApi": {"Type": "AWS::Serverless::HttpApi"},
+        "Rule": {"Type": "AWS::Events::Rule", "Properties": {"Name": "nightly"}},
+        "Machine": {"Type": "AWS::Serverless::StateMachine", "Properties": {"Name": "orders"}},
+        "CfnMachine": {"Type": "AWS::StepFunctions::StateMachine"},
+        "Stream": {"Type": "AWS::Kinesis::Stream"},
+        "LambdaFn": {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "raw"}},
+        "Layer": {"Type": "AWS::Serverless::LayerVersion"},
+        "CfnLayer": {"Type": "AWS::Lambda::LayerVersion", "Properties": {"LayerName": "deps"}},
+        "WithRole": {"Type": "AWS::Serverless::Function", "Properties": {"Role": "arn:aws:iam::1:role/x"}},
+        "Other": {"Type": "AWS::Cognito::UserPool"},
     },
 }
 
@@ -230,16 +242,67 @@ def test_getatt_bucket_arn_has_no_region_or_account():
     [
         ("Table.StreamLabel", "AWS::DynamoDB::Table"),
         ("Fn.Version", "AWS::Serverless::Function"),
-        ("Role.RoleId", "AWS::IAM::Role"),
-        ("Queue.QueueUrl", "AWS::SQS::Queue"),
-        ("Bucket.DomainName", "AWS::S3::Bucket"),
-        ("Topic.TopicArn", "AWS::SNS::Topic"),
+        ("Role.RoleName", "AWS::IAM::Role"),
+        ("Queue.Url", "AWS::SQS::Queue"),
+        ("Bucket.Name", "AWS::S3::Bucket"),
+        ("Topic.Arn", "AWS::SNS::Topic"),
+        ("Machine.StateMachineArn", "AWS::Serverless::StateMachine"),
+        ("Other.Arn", "AWS::Cognito::UserPool"),
     ],
 )
 def test_getatt_of_an_unsupported_attribute_names_it_and_the_type(target, kind):
     assert (
         error_of({"Fn::GetAtt": target}) == f"{WHERE}: !GetAtt {target} ({kind}) cannot be resolved locally"
     )
+
+
+def test_getatt_of_the_types_a_sam_template_commonly_references():
+    region, account = REGION, ACCOUNT
+    expected = {
+        "Queue.QueueName": generated("Queue"),
+        "NamedQueue.QueueUrl": f"https://sqs.{region}.amazonaws.com/{account}/jobs",
+        "NamedTopic.TopicArn": f"arn:aws:sns:{region}:{account}:alerts",
+        "NamedTopic.TopicName": "alerts",
+        "Topic.TopicName": generated("Topic"),
+        "NamedBucket.DomainName": "my-bucket.s3.amazonaws.com",
+        "NamedBucket.RegionalDomainName": f"my-bucket.s3.{region}.amazonaws.com",
+        # ap-northeast-1 is one of the regions whose website endpoint has a dash.
+        "NamedBucket.WebsiteURL": f"http://my-bucket.s3-website-{region}.amazonaws.com",
+        "Rule.Arn": f"arn:aws:events:{region}:{account}:rule/nightly",
+        "Machine.Arn": f"arn:aws:states:{region}:{account}:stateMachine:orders",
+        "Machine.Name": "orders",
+        "CfnMachine.Name": generated("CfnMachine"),
+        "Stream.Arn": f"arn:aws:kinesis:{region}:{account}:stream/{generated('Stream')}",
+        "LambdaFn.Arn": f"arn:aws:lambda:{region}:{account}:function:raw",
+        "CfnLayer.LayerVersionArn": f"arn:aws:lambda:{region}:{account}:layer:deps:1",
+        # SAM makes the role of a function that names none, <FunctionId>Role.
+        "FnRole.Arn": f"arn:aws:iam::{account}:role/{generated('FnRole')}",
+    }
+    for target, value in expected.items():
+        assert resolve({"Fn::GetAtt": target}) == value, target
+    role_id = resolve({"Fn::GetAtt": "Role.RoleId"})
+    assert re.fullmatch(r"AROA[A-Z0-9]{17}", role_id) and resolve({"Fn::GetAtt": "Role.RoleId"}) == role_id
+    root = resolve({"Fn::GetAtt": "Api.RootResourceId"})
+    assert re.fullmatch(r"[a-z0-9]{10}", root) and root != resolve({"Ref": "Api"})
+    api = resolve({"Ref": "HttpApi"})
+    assert (
+        resolve({"Fn::GetAtt": "HttpApi.ApiEndpoint"}) == f"https://{api}.execute-api.{region}.amazonaws.com"
+    )
+
+
+def test_ref_of_topics_state_machines_apis_and_layers():
+    assert resolve({"Ref": "NamedTopic"}) == f"arn:aws:sns:{REGION}:{ACCOUNT}:alerts"
+    assert resolve({"Ref": "Machine"}) == f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders"
+    assert re.fullmatch(r"[a-z0-9]{10}", resolve({"Ref": "Api"}))
+    assert resolve({"Ref": "Rule"}) == "nightly"
+    # SAM names a layer by its logical id unless LayerName says otherwise.
+    assert resolve({"Ref": "Layer"}) == f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:Layer:1"
+    assert resolve({"Ref": "CfnLayer"}) == f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:deps:1"
+
+
+def test_getatt_of_the_role_of_a_function_that_has_one_is_not_made_up():
+    missing = f"{WHERE}: !GetAtt WithRoleRole.Arn: no such resource"
+    assert error_of({"Fn::GetAtt": "WithRoleRole.Arn"}) == missing
 
 
 def test_getatt_of_a_missing_resource():

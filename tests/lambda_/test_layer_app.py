@@ -4,12 +4,14 @@ Lambda extracts a function's layers into /opt in the order of its Layers, a late
 replacing an earlier one's, and puts /opt/python/lib/python3.11/site-packages and /opt/python on
 sys.path after the function's code and before the runtime's; the local stack gives each function a
 folder that stands for /opt (LOCAL_LAMBDA_OPT_DIR). InlineCode is the function's index.py.
+!GetAtt of resources the stack does not create resolve to the values CloudFormation documents.
 """
 
 from pathlib import Path
 
 import pytest
 
+from emulator.app.resource_names import physical_name
 from tests.conftest import REPO_ROOT, sam_build
 from tests.stack_helpers import RunningStack, request, running_stack
 
@@ -63,3 +65,21 @@ def test_inline_code_runs_as_index_py(stack: RunningStack):
     response = request("GET", stack.url + "/inline")
     assert response.status == 200, response.body
     assert response.json() == {"file": "index.py"}
+
+
+def test_getatt_values_reach_the_function(stack: RunningStack):
+    getatt = request("GET", stack.url + "/layered").json()["getatt"]
+    inline = stack.app.functions["InlineFunction"]
+    assert getatt == {
+        "QUEUE_URL": "https://sqs.ap-northeast-1.amazonaws.com/123456789012/layer-app-jobs",
+        "QUEUE_ARN": "arn:aws:sqs:ap-northeast-1:123456789012:layer-app-jobs",
+        "TOPIC_NAME": physical_name("sam-app", "Alerts"),
+        "BUCKET_DOMAIN": "layer-app-files.s3.ap-northeast-1.amazonaws.com",
+        "INLINE_ROLE_ARN": f"arn:aws:iam::123456789012:role/{physical_name('sam-app', 'InlineFunctionRole')}",
+        "INLINE_ARN": inline.arn,
+    }
+
+
+def test_resources_not_created_are_named_at_start(stack: RunningStack):
+    for resource in ("Jobs (AWS::SQS::Queue)", "Alerts (AWS::SNS::Topic)", "Files (AWS::S3::Bucket)"):
+        assert any(item.startswith(resource + ": not created") for item in stack.app.ignored), resource

@@ -18,6 +18,17 @@ def handler(event, context):
                 "sys_path": sys.path,
                 "layer_arn": os.environ["SHARED_LAYER_ARN"],
                 "opt_dir": os.environ["LOCAL_LAMBDA_OPT_DIR"],
+                "getatt": {
+                    name: os.environ[name]
+                    for name in (
+                        "QUEUE_URL",
+                        "QUEUE_ARN",
+                        "TOPIC_NAME",
+                        "BUCKET_DOMAIN",
+                        "INLINE_ROLE_ARN",
+                        "INLINE_ARN",
+                    )
+                },
             }
         ),
     }
