@@ -11,17 +11,17 @@ import contextlib
 import json
 import logging
 import socket
-import threading
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from emulator.connection_cap import ConnectionCap, answer_and_close
 from emulator.edge.proxy import UpstreamFailed, forward
 from emulator.edge.routing import Unrouted, route, signed_service
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
-from emulator.loopback import HOST, is_loopback_host
+from emulator.loopback import is_loopback_host
+from emulator.loopback_server import LoopbackHTTPServer
 
 logger = logging.getLogger(__name__)
 
@@ -33,31 +33,15 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 _BROWSER_SITES = {"cross-site", "same-site"}
 
 
-class EdgeServer(ConnectionCap, ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class EdgeServer(ConnectionCap, LoopbackHTTPServer):
+    thread_name = "edge"
 
     def __init__(self, upstreams: dict[str, str | None], *, port: int = 0) -> None:
         """`upstreams`: signing name → the local service's URL (None: not running)."""
         self.upstreams = upstreams
         self.idle_timeout = IDLE_TIMEOUT_SECONDS
         self.max_connections = MAX_CONNECTIONS
-        super().__init__((HOST, port), EdgeRequestHandler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.server_address[1]}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="edge", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-        self.server_close()
+        super().__init__(port, EdgeRequestHandler)
 
     def refuse_connection(self, connection: socket.socket) -> None:
         body = json.dumps(

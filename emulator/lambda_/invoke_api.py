@@ -26,7 +26,7 @@ import socket
 import threading
 import uuid
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -35,7 +35,8 @@ from emulator.connection_cap import ConnectionCap, answer_and_close
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
 from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES
 from emulator.lambda_.service import InvokeResult, LambdaService, ServiceClosed
-from emulator.loopback import HOST, is_loopback_host
+from emulator.loopback import is_loopback_host
+from emulator.loopback_server import LoopbackHTTPServer
 from emulator.tracing.trace_header import TraceHeader, parse_trace_header
 
 logger = logging.getLogger(__name__)
@@ -66,9 +67,8 @@ def find_function(functions: dict[str, FunctionSpec], name: str) -> tuple[Functi
     return None, qualifier
 
 
-class InvokeApiServer(ConnectionCap, ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class InvokeApiServer(ConnectionCap, LoopbackHTTPServer):
+    thread_name = "lambda-invoke-api"
 
     def __init__(self, service: LambdaService, *, region: str, account_id: str, port: int = 0) -> None:
         self.service = service
@@ -76,22 +76,7 @@ class InvokeApiServer(ConnectionCap, ThreadingHTTPServer):
         self.account_id = account_id
         self.idle_timeout = IDLE_TIMEOUT_SECONDS
         self.max_connections = MAX_CONNECTIONS
-        super().__init__((HOST, port), InvokeRequestHandler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.server_address[1]}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="lambda-invoke-api", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(timeout=5)
-        self.server_close()
+        super().__init__(port, InvokeRequestHandler)
 
     def refuse_connection(self, connection: socket.socket) -> None:
         message = f"serving {self.max_connections} connections; retry"
