@@ -24,6 +24,7 @@ from emulator.apigateway.proxy_integration import (
     _status,
     _utf8,
     request_time,
+    result_body,
 )
 
 
@@ -123,19 +124,4 @@ def parse_result_v2(payload: bytes) -> ProxyResponse:
         raise MalformedResult("cookies must be a list")
     # "In the response to the client, each cookie becomes a set-cookie header."
     headers.extend(("set-cookie", _header_value("cookies", cookie)) for cookie in cookies)
-    encoded = result.get("isBase64Encoded", False)
-    if not isinstance(encoded, bool):
-        raise MalformedResult("isBase64Encoded must be true or false")
-    body = result.get("body")
-    if body is None:
-        data = b""
-    elif not isinstance(body, str):
-        raise MalformedResult(f"body must be a string, got {type(body).__name__}")
-    elif encoded:
-        try:
-            data = base64.b64decode(body, validate=True)
-        except ValueError:
-            raise MalformedResult("isBase64Encoded is true but body is not base64") from None
-    else:
-        data = _utf8(body, "body")
-    return ProxyResponse(status, headers, data)
+    return ProxyResponse(status, headers, result_body(result, decode_base64=True))

@@ -190,22 +190,27 @@ def parse_result(payload: bytes, *, decode_base64: bool = True) -> ProxyResponse
         raise MalformedResult(f"unknown key(s) in the result: {', '.join(unknown)}")
     status = _status(result.get("statusCode"))
     headers = _headers(result.get("headers"), result.get("multiValueHeaders"))
+    return ProxyResponse(status, headers, result_body(result, decode_base64=decode_base64))
+
+
+def result_body(result: dict[str, Any], *, decode_base64: bool) -> bytes:
+    """The body of a function's result as bytes: base64-decoded when the result says
+    isBase64Encoded and the API decodes it (an HTTP API always; a REST API for its binary
+    media types), else the text as UTF-8."""
     encoded = result.get("isBase64Encoded", False)
     if not isinstance(encoded, bool):
         raise MalformedResult("isBase64Encoded must be true or false")
     body = result.get("body")
     if body is None:
-        data = b""
-    elif not isinstance(body, str):
+        return b""
+    if not isinstance(body, str):
         raise MalformedResult(f"body must be a string, got {type(body).__name__}")
-    elif encoded and decode_base64:
+    if encoded and decode_base64:
         try:
-            data = base64.b64decode(body, validate=True)
+            return base64.b64decode(body, validate=True)
         except ValueError:  # binascii.Error, or a character outside ASCII
             raise MalformedResult("isBase64Encoded is true but body is not base64") from None
-    else:
-        data = _utf8(body, "body")
-    return ProxyResponse(status, headers, data)
+    return _utf8(body, "body")
 
 
 def _status(value: Any) -> int:
