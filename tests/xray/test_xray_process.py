@@ -1,6 +1,7 @@
 """The X-Ray server in its own process, as the local stack runs it."""
 
 import os
+import random
 import signal
 import socket
 import time
@@ -40,9 +41,24 @@ def test_a_busy_port_is_a_one_line_startup_error(db_path):
     assert xray.pid is None, "a failed start leaves no child behind"
 
 
+def port_outside_the_ephemeral_range() -> int:
+    """A free port (UDP and TCP) below Linux's ephemeral range: a port=0 port is in that range,
+    and once its child dies any outgoing connection of the machine may take the number before
+    the restart binds it again (seen once in CI: four tries, each EADDRINUSE)."""
+    for port in random.sample(range(20000, 32000), 200):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            try:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port between 20000 and 32000")
+
+
 def test_a_child_that_dies_is_restarted_on_its_port_and_stores_again(db_path):
     lines: list[str] = []
-    with XRayProcess(port=0, db_path=db_path, log=lines.append) as xray:
+    with XRayProcess(port=port_outside_the_ephemeral_range(), db_path=db_path, log=lines.append) as xray:
         first_pid, address = xray.pid, xray.daemon_address
         assert first_pid is not None
         os.kill(first_pid, signal.SIGKILL)
