@@ -5,13 +5,11 @@ command) makes, --follow included; and, like DynamoDB on the same port, not a we
 import http.client
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from emulator.dynamodb.moto_process import MotoProcess
 from emulator.logs.shipper import logs_client
 from tests.logs.logs_support import (
     GROUP,
@@ -29,30 +27,26 @@ from tests.logs.logs_support import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoProcess]:
-    process = MotoProcess()
-    process.start()
-    yield process
-    process.stop()
-
-
 def run(command: list[str], env: dict[str, str]) -> str:
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"{command[0]} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
 
-def test_aws_cli_filter_log_events_and_describe_log_groups(moto):
+def test_aws_cli_filter_log_events_and_describe_log_groups(shared_moto):
     group = f"{GROUP}/cli"
     request_id = new_request_id()
     write_stream(
-        moto.endpoint_url, group, stream_name("a"), invocation(request_id, "hello from print"), now_ms()
+        shared_moto.endpoint_url,
+        group,
+        stream_name("a"),
+        invocation(request_id, "hello from print"),
+        now_ms(),
     )
-    env = cli_env(moto.endpoint_url)
+    env = cli_env(shared_moto.endpoint_url)
     aws = str(venv_tool("aws"))
 
-    local = ["--endpoint-url", moto.endpoint_url, "--output", "json"]
+    local = ["--endpoint-url", shared_moto.endpoint_url, "--output", "json"]
     printed = run([aws, "logs", "filter-log-events", "--log-group-name", group, *local], env)
     events = json.loads(printed)["events"]
     assert event_messages(events) == invocation(request_id, "hello from print")
@@ -71,18 +65,23 @@ def test_aws_cli_filter_log_events_and_describe_log_groups(moto):
     ]
 
     printed = run(
-        [aws, "logs", "describe-log-groups", "--endpoint-url", moto.endpoint_url, "--output", "json"], env
+        [aws, "logs", "describe-log-groups", "--endpoint-url", shared_moto.endpoint_url, "--output", "json"],
+        env,
     )
     assert group in [entry["logGroupName"] for entry in json.loads(printed)["logGroups"]]
 
 
-def test_sam_logs_cw_log_group(moto, tmp_path: Path):
+def test_sam_logs_cw_log_group(shared_moto, tmp_path: Path):
     group = f"{GROUP}/sam"
     request_id = new_request_id()
     write_stream(
-        moto.endpoint_url, group, stream_name("b"), invocation(request_id, "printed by the handler"), now_ms()
+        shared_moto.endpoint_url,
+        group,
+        stream_name("b"),
+        invocation(request_id, "printed by the handler"),
+        now_ms(),
     )
-    env = cli_env(moto.endpoint_url, tmp_path / "sam-cli")
+    env = cli_env(shared_moto.endpoint_url, tmp_path / "sam-cli")
     (tmp_path / "sam-cli").mkdir()
     (tmp_path / "sam-cli" / "metadata.json").write_text(json.dumps({"telemetryEnabled": False}))
 
@@ -97,16 +96,16 @@ def test_sam_logs_cw_log_group(moto, tmp_path: Path):
     assert all(line.startswith(stream_name("b")) for line in lines if line.strip()), printed
 
 
-def test_the_calls_of_aws_logs_tail_and_its_follow_mode(moto):
+def test_the_calls_of_aws_logs_tail_and_its_follow_mode(shared_moto):
     """`aws logs tail GROUP --since 10m [--follow]` (CLI v2) pages FilterLogEvents with
     interleaved=True from --since; --follow polls again from the newest timestamp seen and
     leaves out the events whose eventId it has printed: ids must be unique and stable."""
     group = f"{GROUP}/tail"
     first, second = new_request_id(), new_request_id()
     at = now_ms()
-    write_stream(moto.endpoint_url, group, stream_name("c"), invocation(first, "one"), at)
-    write_stream(moto.endpoint_url, group, stream_name("d"), invocation(second, "two"), at + 3)
-    client = logs_client(moto.endpoint_url, REGION)
+    write_stream(shared_moto.endpoint_url, group, stream_name("c"), invocation(first, "one"), at)
+    write_stream(shared_moto.endpoint_url, group, stream_name("d"), invocation(second, "two"), at + 3)
+    client = logs_client(shared_moto.endpoint_url, REGION)
     arguments = {"logGroupName": group, "interleaved": True, "startTime": at - 600_000}
 
     pages = client.get_paginator("filter_log_events").paginate(**arguments)
@@ -115,7 +114,7 @@ def test_the_calls_of_aws_logs_tail_and_its_follow_mode(moto):
 
     # --follow: a new invocation arrives at the newest timestamp seen so far, and later.
     third = new_request_id()
-    write_stream(moto.endpoint_url, group, stream_name("c"), invocation(third, "three"), at + 3)
+    write_stream(shared_moto.endpoint_url, group, stream_name("c"), invocation(third, "three"), at + 3)
     newest = max(event["timestamp"] for event in seen)
     printed = {event["eventId"] for event in seen if event["timestamp"] == newest}
     again = client.filter_log_events(**{**arguments, "startTime": newest})["events"]
@@ -143,11 +142,13 @@ def logs_call(endpoint_url: str, group: str, **headers: str) -> tuple[int, bytes
         connection.close()
 
 
-def test_a_web_page_cannot_read_the_logs(moto):
+def test_a_web_page_cannot_read_the_logs(shared_moto):
     group = f"{GROUP}/guarded"
-    write_stream(moto.endpoint_url, group, stream_name("e"), invocation(new_request_id(), "secret"), now_ms())
+    write_stream(
+        shared_moto.endpoint_url, group, stream_name("e"), invocation(new_request_id(), "secret"), now_ms()
+    )
 
-    status, body, _ = logs_call(moto.endpoint_url, group)
+    status, body, _ = logs_call(shared_moto.endpoint_url, group)
     assert status == 200 and b"secret" in body  # the SDK's way in
 
     for headers in (
@@ -155,7 +156,7 @@ def test_a_web_page_cannot_read_the_logs(moto):
         {"Host": "evil.example"},
         {"Sec-Fetch-Site": "cross-site"},
     ):
-        status, body, answer_headers = logs_call(moto.endpoint_url, group, **headers)
+        status, body, answer_headers = logs_call(shared_moto.endpoint_url, group, **headers)
         assert status == 403, headers
         assert b"secret" not in body
         assert not [name for name in answer_headers if name.startswith("access-control-")]

@@ -1,26 +1,14 @@
 """The template's AWS::Logs::LogGroup resources are read with their names and retention, and
 created in moto at start (once: a restart on the same data keeps them as they are)."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from emulator.app.template import load_app
-from emulator.dynamodb.moto_process import MotoProcess
 from emulator.logs.service import CloudWatchLogs
 from emulator.logs.shipper import logs_client
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "ap-northeast-1"
-
-
-@pytest.fixture()
-def moto() -> Iterator[MotoProcess]:
-    process = MotoProcess()
-    process.start()
-    yield process
-    process.stop()
 
 
 def test_the_tutorials_log_groups_are_read_and_are_the_functions_groups():

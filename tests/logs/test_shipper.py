@@ -30,14 +30,6 @@ STREAM_B = "2026/11/30/[$LATEST]" + "b" * 32
 
 
 @pytest.fixture()
-def moto() -> Iterator[MotoProcess]:
-    process = MotoProcess()
-    process.start()
-    yield process
-    process.stop()
-
-
-@pytest.fixture()
 def make_shipper(moto: MotoProcess) -> Iterator[Any]:
     shippers: list[LogShipper] = []
 
