@@ -27,6 +27,10 @@ from emulator.app.template import load_app
 from emulator.dir_lock import LockHeld, hold_lock
 from emulator.dynamodb.service import DynamoDBService, ServicesError
 from emulator.edge.server import EdgeServer
+from emulator.lambda_.event_sources.context import EventSourceContext, Stopper
+from emulator.lambda_.event_sources.schedules import start_schedules
+from emulator.lambda_.event_sources.sqs_poller import start_sqs_pollers
+from emulator.lambda_.event_sources.stream_poller import start_stream_pollers
 from emulator.lambda_.invoke_api import InvokeApiServer
 from emulator.lambda_.service import LambdaService
 from emulator.local_credentials import FAKE_CREDENTIALS
@@ -264,6 +268,7 @@ class Stack:
             sampler=make_sampler(config.sampling),
         )
         self._start_part(self.gateway.start, self.gateway.stop)
+        self._start_event_sources(app, sender)
         if config.endpoint_port is not None:
             config.progress(
                 f"starting the AWS endpoint on {HOST}:{config.endpoint_port or '(any free port)'}"
@@ -306,6 +311,31 @@ class Stack:
             raise StartupError(str(error)) from None
         finally:
             self._exit.callback(watcher.stop)
+
+    def _start_event_sources(self, app: AppSpec, sender: SegmentSender) -> None:
+        """Queues and streams polled, schedules run: after the gateway, so that a message waiting
+        in a queue from the last run meets a stack that is up. Stopped before Lambda closes."""
+        assert self.lambda_service is not None
+        log = self.config.log
+        context = EventSourceContext(
+            app=app,
+            lambda_service=self.lambda_service,
+            endpoint_url=self.dynamodb_endpoint,
+            segment_sender=sender,
+            log=(lambda line: log("events", line)) if log else self.config.progress,
+        )
+        starters: list[Callable[[EventSourceContext], Stopper | None]] = [
+            start_sqs_pollers,
+            start_stream_pollers,
+            start_schedules,
+        ]
+        for start in starters:
+            try:
+                stop = start(context)
+            except OSError as error:
+                raise StartupError(f"cannot start the event sources: {error.strerror or error}") from None
+            if stop is not None:
+                self._exit.callback(stop)
 
     def _start_invoke_api(self, app: AppSpec, port: int) -> InvokeApiServer:
         assert self.lambda_service is not None

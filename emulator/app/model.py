@@ -142,6 +142,65 @@ class LogGroupSpec:
 
 
 @dataclass(frozen=True)
+class QueueSpec:
+    """One AWS::SQS::Queue, created in the local SQS (moto) at start."""
+
+    logical_id: str
+    queue_name: str  # QueueName, or the name CloudFormation generates
+    arn: str
+    attributes: dict[str, str] = field(default_factory=dict)  # CreateQueue's Attributes
+
+
+@dataclass(frozen=True)
+class SqsEventSpec:
+    """An SQS event: Lambda polls the queue and invokes the function with batches of messages."""
+
+    function: str  # logical id
+    event_id: str
+    queue_arn: str
+    batch_size: int = 10
+    batching_window_s: int = 0  # MaximumBatchingWindowInSeconds
+    enabled: bool = True
+    report_batch_item_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
+
+
+@dataclass(frozen=True)
+class StreamEventSpec:
+    """A DynamoDB event: Lambda reads the table's stream and invokes the function with batches."""
+
+    function: str  # logical id
+    event_id: str
+    stream_arn: str  # as the template resolves it; the local stream's own ARN is looked up by table
+    starting_position: str  # TRIM_HORIZON or LATEST
+    batch_size: int = 100
+    batching_window_s: int = 0
+    enabled: bool = True
+    maximum_retry_attempts: int = -1  # -1: until the records expire
+    maximum_record_age_s: int = -1  # -1: no limit
+    bisect_on_error: bool = False
+    report_batch_item_failures: bool = False
+
+    @property
+    def table_name(self) -> str:
+        """arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label> → <name>."""
+        return self.stream_arn.split(":table/", 1)[-1].split("/stream/", 1)[0]
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A Schedule event (an EventBridge rule) or a ScheduleV2 event (an EventBridge Scheduler schedule)."""
+
+    function: str  # logical id
+    event_id: str
+    expression: str  # rate(5 minutes), cron(0 12 * * ? *), at(2026-12-01T00:00:00)
+    input: str | None = None  # the event the function gets instead of EventBridge's, as JSON text
+    enabled: bool = True
+    name: str = ""  # the template's Name, if any
+    scheduler: bool = False  # True: ScheduleV2 (EventBridge Scheduler)
+    timezone: str = "UTC"  # ScheduleExpressionTimezone (ScheduleV2 only)
+
+
+@dataclass(frozen=True)
 class AppSpec:
     stack_name: str
     region: str
@@ -163,6 +222,11 @@ class AppSpec:
     # The Values of the template's AWS::ApiGateway::ApiKey resources: the keys a route with
     # ApiKeyRequired accepts (with none declared, any x-api-key is taken).
     api_keys: list[str] = field(default_factory=list)
+    # Queues to create, and the events that are not API routes (event_sources.py).
+    queues: list[QueueSpec] = field(default_factory=list)
+    sqs_events: list[SqsEventSpec] = field(default_factory=list)
+    stream_events: list[StreamEventSpec] = field(default_factory=list)
+    schedules: list[ScheduleSpec] = field(default_factory=list)
 
     def api(self, logical_id: str) -> ApiSpec:
         found = self.apis.get(logical_id)

@@ -21,6 +21,7 @@ from samtranslator.public.exceptions import InvalidDocumentException
 
 from emulator.app.apis import normalize_path, read_apis
 from emulator.app.errors import TemplateError
+from emulator.app.event_sources import SQS_QUEUE, read_event_sources
 from emulator.app.intrinsics import Resolver
 from emulator.app.model import (
     DEFAULT_ACCOUNT_ID,
@@ -59,6 +60,7 @@ logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 # Resource types read by apis.py (APIs, API keys) or by a function (its layers), not by the loop here.
 _READ_ELSEWHERE = {
     "AWS::Serverless::Api", "AWS::Serverless::HttpApi", "AWS::ApiGateway::ApiKey", *LAYER_TYPES,
+    SQS_QUEUE,
 }  # fmt: skip
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
 _SIMPLE_TABLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
@@ -119,6 +121,7 @@ def load_app(
     found = read_apis(resources, globals_, set(functions), resolver, stack_name)
     routes = found.routes
     _check_unique(routes)
+    sources = read_event_sources(resources, set(functions), resolver)
     for api in found.apis.values():
         for authorizer in api.authorizers.values():
             if authorizer.function not in functions:
@@ -139,8 +142,12 @@ def load_app(
         log_groups=log_groups,
         parameters=resolver.parameter_values(),
         apis=found.apis,
-        ignored=[*not_created, *found.ignored],
+        ignored=[*not_created, *found.ignored, *sources.ignored],
         api_keys=found.api_keys,
+        queues=sources.queues,
+        sqs_events=sources.sqs_events,
+        stream_events=sources.stream_events,
+        schedules=sources.schedules,
     )
 
 

@@ -1,0 +1,219 @@
+"""The template's queues and the function events that are not API routes: SQS and DynamoDB
+stream event source mappings, and Schedule rules.
+
+What SAM turns each event into, and so what the local stack runs:
+
+- `SQS`      → an AWS::Lambda::EventSourceMapping on the queue (Lambda polls it);
+- `DynamoDB` → an AWS::Lambda::EventSourceMapping on the table's stream;
+- `Schedule` → an AWS::Events::Rule with the function as its target; `ScheduleV2` → an
+  AWS::Scheduler::Schedule.
+
+Every other event type (S3, SNS, Kinesis, ...) and every property the local stack does not act
+on is added to `ignored`, one phrase each, so that start-up names it.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.app.errors import TemplateError
+from emulator.app.intrinsics import Resolver
+from emulator.app.model import QueueSpec, ScheduleSpec, SqsEventSpec, StreamEventSpec
+
+SQS_QUEUE = "AWS::SQS::Queue"
+# Read by apis.py.
+_API_EVENTS = {"Api", "HttpApi"}
+
+# The properties each event type's reader acts on; any other is named as ignored.
+_SQS_HANDLED = {"Queue", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes"}
+_STREAM_HANDLED = {"Stream", "StartingPosition", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds",
+                   "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
+                   "FunctionResponseTypes"}  # fmt: skip
+_SCHEDULE_HANDLED = {"Schedule", "Input", "Enabled", "State", "Name", "Description"}
+_SCHEDULE_V2_HANDLED = {"ScheduleExpression", "ScheduleExpressionTimezone", "Input", "State", "Name",
+                        "Description", "StartDate", "EndDate", "FlexibleTimeWindow"}  # fmt: skip
+# The queue attributes CreateQueue takes, by the CloudFormation property that sets them.
+_QUEUE_ATTRIBUTES = {
+    "DelaySeconds": "DelaySeconds",
+    "MaximumMessageSize": "MaximumMessageSize",
+    "MessageRetentionPeriod": "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "VisibilityTimeout": "VisibilityTimeout",
+    "FifoQueue": "FifoQueue",
+    "ContentBasedDeduplication": "ContentBasedDeduplication",
+    "DeduplicationScope": "DeduplicationScope",
+    "FifoThroughputLimit": "FifoThroughputLimit",
+    "RedrivePolicy": "RedrivePolicy",
+    "RedriveAllowPolicy": "RedriveAllowPolicy",
+}
+# Properties of a queue that change nothing a local consumer sees (encryption at rest, tags).
+_QUEUE_NOT_APPLIED = {"KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled", "Tags"}
+
+# Lambda's defaults (the EventSourceMapping API reference).
+SQS_DEFAULT_BATCH_SIZE = 10
+STREAM_DEFAULT_BATCH_SIZE = 100
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+
+
+@dataclass
+class EventSourceSet:
+    queues: list[QueueSpec] = field(default_factory=list)
+    sqs_events: list[SqsEventSpec] = field(default_factory=list)
+    stream_events: list[StreamEventSpec] = field(default_factory=list)
+    schedules: list[ScheduleSpec] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+def read_event_sources(resources: dict[str, Any], functions: set[str], resolver: Resolver) -> EventSourceSet:
+    found = EventSourceSet()
+    for logical_id, resource in resources.items():
+        if isinstance(resource, dict) and resource.get("Type") == SQS_QUEUE:
+            found.queues.append(_queue(logical_id, resource, resolver, found.ignored))
+    for function in sorted(functions):
+        events = (resources[function].get("Properties") or {}).get("Events") or {}
+        for event_id, event in events.items():
+            where = f"{function}.Events.{event_id}"
+            if not isinstance(event, dict) or not isinstance(event.get("Type"), str):
+                raise TemplateError(f"{where}: an event needs a Type")
+            kind = event["Type"]
+            props = event.get("Properties") or {}
+            if kind in _API_EVENTS:
+                continue
+            if kind == "SQS":
+                found.sqs_events.append(_sqs_event(function, event_id, where, props, resolver))
+                _name_unhandled(where, props, _SQS_HANDLED, found.ignored)
+            elif kind == "DynamoDB":
+                found.stream_events.append(_stream_event(function, event_id, where, props, resolver))
+                _name_unhandled(where, props, _STREAM_HANDLED, found.ignored)
+            elif kind == "Schedule":
+                found.schedules.append(_schedule(function, event_id, where, props, resolver, v2=False))
+                _name_unhandled(where, props, _SCHEDULE_HANDLED, found.ignored)
+            elif kind == "ScheduleV2":
+                found.schedules.append(_schedule(function, event_id, where, props, resolver, v2=True))
+                _name_unhandled(where, props, _SCHEDULE_V2_HANDLED, found.ignored)
+            else:
+                found.ignored.append(f"{where} ({kind} event): not delivered locally; invoke the function "
+                                     "with `make invoke` or the Lambda Invoke API instead")  # fmt: skip
+    return found
+
+
+def _queue(logical_id: str, resource: dict[str, Any], resolver: Resolver, ignored: list[str]) -> QueueSpec:
+    props = resolver.resolve(resource.get("Properties") or {}, f"{logical_id}.Properties")
+    attributes: dict[str, str] = {}
+    for prop, attribute in _QUEUE_ATTRIBUTES.items():
+        if prop not in props:
+            continue
+        value = props[prop]
+        if isinstance(value, dict):
+            value = json.dumps(value)  # the redrive policies are JSON in the API
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        attributes[attribute] = str(value)
+    for prop in sorted(set(props) - set(_QUEUE_ATTRIBUTES) - {"QueueName"}):
+        why = "not applied locally" if prop in _QUEUE_NOT_APPLIED else "not emulated"
+        ignored.append(f"{logical_id}.{prop} ({SQS_QUEUE}): {why}")
+    arn = resolver.get_att([logical_id, "Arn"], f"{logical_id}")
+    return QueueSpec(logical_id, arn.rsplit(":", 1)[1], arn, attributes)
+
+
+def _sqs_event(
+    function: str, event_id: str, where: str, props: dict[str, Any], resolver: Resolver
+) -> SqsEventSpec:
+    queue = props.get("Queue")
+    if queue is None:
+        raise TemplateError(f"{where}: an SQS event needs a Queue (the queue's ARN)")
+    return SqsEventSpec(
+        function=function,
+        event_id=event_id,
+        queue_arn=str(resolver.resolve(queue, f"{where}.Queue")),
+        batch_size=_int(props, "BatchSize", SQS_DEFAULT_BATCH_SIZE, where, resolver),
+        batching_window_s=_int(props, "MaximumBatchingWindowInSeconds", 0, where, resolver),
+        enabled=_bool(props, "Enabled", True, where, resolver),
+        report_batch_item_failures=_reports_item_failures(props, where, resolver),
+    )
+
+
+def _stream_event(
+    function: str, event_id: str, where: str, props: dict[str, Any], resolver: Resolver
+) -> StreamEventSpec:
+    stream = props.get("Stream")
+    if stream is None:
+        raise TemplateError(f"{where}: a DynamoDB event needs a Stream (the table's StreamArn)")
+    position = str(resolver.resolve(props.get("StartingPosition", ""), f"{where}.StartingPosition"))
+    if position not in ("TRIM_HORIZON", "LATEST"):
+        raise TemplateError(f"{where}.StartingPosition: must be TRIM_HORIZON or LATEST, got {position!r}")
+    return StreamEventSpec(
+        function=function,
+        event_id=event_id,
+        stream_arn=str(resolver.resolve(stream, f"{where}.Stream")),
+        starting_position=position,
+        batch_size=_int(props, "BatchSize", STREAM_DEFAULT_BATCH_SIZE, where, resolver),
+        batching_window_s=_int(props, "MaximumBatchingWindowInSeconds", 0, where, resolver),
+        enabled=_bool(props, "Enabled", True, where, resolver),
+        maximum_retry_attempts=_int(props, "MaximumRetryAttempts", -1, where, resolver),
+        maximum_record_age_s=_int(props, "MaximumRecordAgeInSeconds", -1, where, resolver),
+        bisect_on_error=_bool(props, "BisectBatchOnFunctionError", False, where, resolver),
+        report_batch_item_failures=_reports_item_failures(props, where, resolver),
+    )
+
+
+def _schedule(
+    function: str, event_id: str, where: str, props: dict[str, Any], resolver: Resolver, *, v2: bool
+) -> ScheduleSpec:
+    key = "ScheduleExpression" if v2 else "Schedule"
+    expression = props.get(key)
+    if expression is None:
+        raise TemplateError(f"{where}: a {'ScheduleV2' if v2 else 'Schedule'} event needs {key}")
+    state = resolver.resolve(props.get("State"), f"{where}.State")
+    if state is None and not v2 and "Enabled" in props:
+        state = "ENABLED" if _bool(props, "Enabled", True, where, resolver) else "DISABLED"
+    state = str(state or "ENABLED")
+    if state not in ("ENABLED", "DISABLED"):
+        raise TemplateError(f"{where}.State: must be ENABLED or DISABLED, got {state!r}")
+    data = props.get("Input")
+    name = resolver.resolve(props.get("Name"), f"{where}.Name")
+    zone_key = "ScheduleExpressionTimezone"
+    timezone = resolver.resolve(props.get(zone_key), f"{where}.{zone_key}")
+    return ScheduleSpec(
+        function=function,
+        event_id=event_id,
+        expression=str(resolver.resolve(expression, f"{where}.{key}")),
+        input=str(resolver.resolve(data, f"{where}.Input")) if data is not None else None,
+        enabled=state == "ENABLED",
+        # SAM names the rule <Function><Event> (CloudFormation adds the stack and a suffix).
+        name=str(name) if name else "",
+        scheduler=v2,
+        timezone=str(timezone) if timezone else "UTC",
+    )
+
+
+def _reports_item_failures(props: dict[str, Any], where: str, resolver: Resolver) -> bool:
+    types = resolver.resolve(props.get("FunctionResponseTypes") or [], f"{where}.FunctionResponseTypes")
+    if not isinstance(types, list) or any(kind != REPORT_BATCH_ITEM_FAILURES for kind in types):
+        raise TemplateError(
+            f"{where}.FunctionResponseTypes: the only type is {REPORT_BATCH_ITEM_FAILURES}, "
+            f"got {json.dumps(types)}"
+        )
+    return bool(types)
+
+
+def _name_unhandled(where: str, props: dict[str, Any], handled: set[str], ignored: list[str]) -> None:
+    for prop in sorted(set(props) - handled):
+        ignored.append(f"{where}.{prop}: not emulated")
+
+
+def _int(props: dict[str, Any], key: str, default: int, where: str, resolver: Resolver) -> int:
+    value = resolver.resolve(props.get(key, default), f"{where}.{key}")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TemplateError(f"{where}.{key}: not a whole number: {json.dumps(value)}") from None
+
+
+def _bool(props: dict[str, Any], key: str, default: bool, where: str, resolver: Resolver) -> bool:
+    value = resolver.resolve(props.get(key, default), f"{where}.{key}")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise TemplateError(f"{where}.{key}: must be true or false, got {json.dumps(value)}")

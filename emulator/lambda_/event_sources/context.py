@@ -1,0 +1,23 @@
+"""What every event source needs from the running stack, handed over in one piece."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from emulator.app.model import AppSpec
+from emulator.lambda_.service import LambdaService
+from emulator.tracing.segment_sender import SegmentSender
+
+# Stops what a start_* function started; called once, when the stack stops.
+Stopper = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class EventSourceContext:
+    app: AppSpec
+    lambda_service: LambdaService
+    # moto's endpoint: SQS, DynamoDB and DynamoDB Streams are served there (signed per service).
+    endpoint_url: str
+    segment_sender: SegmentSender | None
+    # One line for the terminal per event worth a user's attention (a batch that failed, a rule
+    # that fired), without a trailing newline; the stack prefixes it with the source's name.
+    log: Callable[[str], None]
