@@ -27,6 +27,7 @@ from emulator.app.template import load_app
 from emulator.dir_lock import LockHeld, hold_lock
 from emulator.dynamodb.service import DynamoDBService, ServicesError
 from emulator.edge.server import EdgeServer
+from emulator.lambda_.async_invoke import AsyncInvoker
 from emulator.lambda_.event_sources.context import EventSourceContext, Stopper
 from emulator.lambda_.event_sources.schedules import start_schedules
 from emulator.lambda_.event_sources.sqs_poller import start_sqs_pollers
@@ -98,6 +99,7 @@ class Stack:
         self.logs: CloudWatchLogs | None = None
         self.xray: XRayProcess | None = None
         self.lambda_service: LambdaService | None = None
+        self.async_invoker: AsyncInvoker | None = None
         self.invoke_api: InvokeApiServer | None = None
         self.gateway: Gateway | None = None
         self.edge: EdgeServer | None = None
@@ -249,6 +251,16 @@ class Stack:
         # no worker runs from them.
         self._exit.callback(self._remove_reload_builds)
         self._exit.callback(self.lambda_service.close)
+        log = config.log
+        # Lambda's queue for Event invokes and schedules; closed before the workers are.
+        self.async_invoker = AsyncInvoker(
+            self.lambda_service,
+            sqs_endpoint_url=self.dynamodb_endpoint,
+            region=app.region,
+            log=(lambda line: log("lambda", line)) if log else config.progress,
+            workers=config.max_workers_per_function,
+        )
+        self._exit.callback(self.async_invoker.close)
         if config.source_template is not None:
             self._check_sources(config.source_template, app)
         if config.lambda_port is not None:
@@ -256,7 +268,6 @@ class Stack:
             config.progress(f"starting Lambda's Invoke API on {HOST}:{where}")
             self.invoke_api = self._start_invoke_api(app, config.lambda_port)
         config.progress(f"starting API Gateway on {HOST}:{config.port}")
-        log = config.log
         access_log = (lambda line: log("api", line)) if log else None
         self.gateway = Gateway(
             app,
@@ -320,6 +331,7 @@ class Stack:
         context = EventSourceContext(
             app=app,
             lambda_service=self.lambda_service,
+            async_invoker=self._running(self.async_invoker),
             endpoint_url=self.dynamodb_endpoint,
             segment_sender=sender,
             log=(lambda line: log("events", line)) if log else self.config.progress,
@@ -341,7 +353,11 @@ class Stack:
         assert self.lambda_service is not None
         try:
             server = InvokeApiServer(
-                self.lambda_service, region=app.region, account_id=app.account_id, port=port
+                self.lambda_service,
+                self._running(self.async_invoker),
+                region=app.region,
+                account_id=app.account_id,
+                port=port,
             )
         except OSError as error:
             raise StartupError(f"cannot start Lambda's Invoke API: {error.strerror or error}") from None

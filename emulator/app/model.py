@@ -5,6 +5,7 @@ them has to know how a SAM template is written.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,20 @@ DEFAULT_REGION = "ap-northeast-1"
 DEFAULT_STACK_NAME = "sam-app"
 # The account id AWS's own examples use; moto answers for it too.
 DEFAULT_ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class AsyncInvokeConfig:
+    """What Lambda does with an event it queued (an Event invoke, a schedule): the function's
+    EventInvokeConfig and DeadLetterQueue, with Lambda's defaults (2 retries, 6 hours)."""
+
+    maximum_retry_attempts: int = 2
+    maximum_event_age_s: int = 21600
+    # Destination ARNs: an SQS queue or a function of the template (other types are named as
+    # not emulated when the template is read).
+    on_success: str | None = None
+    on_failure: str | None = None
+    dead_letter_queue: str | None = None  # DeadLetterQueue TargetArn of Type SQS
 
 
 @dataclass(frozen=True)
@@ -34,6 +49,7 @@ class FunctionSpec:
     # The built folders of the function's Layers, in the template's order: what Lambda extracts
     # into /opt, a later layer's files over an earlier one's.
     layers: tuple[Path, ...] = ()
+    async_config: AsyncInvokeConfig = AsyncInvokeConfig()
 
     @property
     def log_group_name(self) -> str:
@@ -198,6 +214,12 @@ class ScheduleSpec:
     name: str = ""  # the template's Name, if any
     scheduler: bool = False  # True: ScheduleV2 (EventBridge Scheduler)
     timezone: str = "UTC"  # ScheduleExpressionTimezone (ScheduleV2 only)
+    # ScheduleV2 only: StartDate and EndDate (aware datetimes), GroupName, and the
+    # FlexibleTimeWindow's MaximumWindowInMinutes (0: Mode OFF).
+    start: datetime | None = None
+    end: datetime | None = None
+    group: str = "default"
+    flexible_window_minutes: int = 0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from emulator.app.model import (
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
     AppSpec,
+    AsyncInvokeConfig,
     FunctionSpec,
     LogGroupSpec,
     Route,
@@ -61,6 +62,13 @@ logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
 _READ_ELSEWHERE = {
     "AWS::Serverless::Api", "AWS::Serverless::HttpApi", "AWS::ApiGateway::ApiKey", *LAYER_TYPES,
     SQS_QUEUE,
+}  # fmt: skip
+# The function properties the local stack acts on (Role and Description only say what a
+# deployment makes); any other is named at start-up as not emulated.
+_FUNCTION_HANDLED = {
+    "CodeUri", "InlineCode", "Handler", "Runtime", "Timeout", "MemorySize", "Environment", "Tracing",
+    "Architectures", "LoggingConfig", "Layers", "Events", "FunctionName", "PackageType", "Role",
+    "Description", "Tags", "EventInvokeConfig", "DeadLetterQueue",
 }  # fmt: skip
 _INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput", "OnDemandThroughput")
 _SIMPLE_TABLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
@@ -106,6 +114,7 @@ def load_app(
             continue  # CloudFormation does not create it
         if kind == FUNCTION:
             functions[logical_id] = _function(template, logical_id, resource, resolver)
+            not_created.extend(_function_not_emulated(logical_id, resource.get("Properties") or {}))
         elif kind in (DYNAMODB_TABLE, SIMPLE_TABLE):
             tables.append(_table(logical_id, resource, resolver))
         elif kind == LOG_GROUP:
@@ -229,6 +238,67 @@ def _function(template: Path, logical_id: str, resource: dict[str, Any], resolve
         if log_group
         else "",
         layers=layers,
+        async_config=_async_config(logical_id, props, resolver),
+    )
+
+
+def _function_not_emulated(logical_id: str, props: dict[str, Any]) -> list[str]:
+    """One phrase per property of the function the local stack does not act on."""
+    lines: list[str] = []
+    for prop in sorted(set(props) - _FUNCTION_HANDLED):
+        if prop == "Policies":
+            lines.append(f"{logical_id}.Policies: IAM is not enforced locally (every call is allowed)")
+        else:
+            lines.append(f"{logical_id}.{prop}: not emulated")
+    for key in sorted(set(props.get("LoggingConfig") or {}) - {"LogGroup"}):
+        lines.append(f"{logical_id}.LoggingConfig.{key}: not emulated (lines are plain text)")
+    return lines
+
+
+def _async_config(logical_id: str, props: dict[str, Any], resolver: Resolver) -> AsyncInvokeConfig:
+    """EventInvokeConfig and DeadLetterQueue: retries and where a queued event goes when it is done.
+    Locally a destination is an SQS queue or a function of the template; another type is refused
+    rather than ignored, since the event it would get would be lost without a word."""
+    where = f"{logical_id}.EventInvokeConfig"
+    config = resolver.resolve(props.get("EventInvokeConfig") or {}, where)
+    destinations = config.get("DestinationConfig") or {}
+
+    def destination(key: str) -> str | None:
+        target = destinations.get(key)
+        if not target:
+            return None
+        kind, arn = target.get("Type"), target.get("Destination")
+        if kind not in ("SQS", "Lambda") or not isinstance(arn, str):
+            raise TemplateError(
+                f"{where}.DestinationConfig.{key}: locally a destination is an SQS queue or a function of "
+                f"the template (Type SQS or Lambda with its ARN), got {json.dumps(target)}"
+            )
+        return arn
+
+    dead_letter = resolver.resolve(props.get("DeadLetterQueue"), f"{logical_id}.DeadLetterQueue")
+    if dead_letter and (
+        dead_letter.get("Type") != "SQS" or not isinstance(dead_letter.get("TargetArn"), str)
+    ):
+        raise TemplateError(
+            f"{logical_id}.DeadLetterQueue: locally a dead-letter queue is an SQS queue (Type SQS with its "
+            f"TargetArn), got {json.dumps(dead_letter)}"
+        )
+    try:
+        retries = int(config.get("MaximumRetryAttempts", 2))
+        age = int(config.get("MaximumEventAgeInSeconds", 21600))
+    except (TypeError, ValueError):
+        raise TemplateError(
+            f"{where}: MaximumRetryAttempts and MaximumEventAgeInSeconds are numbers"
+        ) from None
+    # The ranges Lambda's PutFunctionEventInvokeConfig accepts.
+    if not 0 <= retries <= 2 or not 60 <= age <= 21600:
+        raise TemplateError(f"{where}: MaximumRetryAttempts is 0-2 and MaximumEventAgeInSeconds 60-21600")
+    return AsyncInvokeConfig(
+        maximum_retry_attempts=retries,
+        maximum_event_age_s=age,
+        on_success=destination("OnSuccess"),
+        on_failure=destination("OnFailure"),
+        dead_letter_queue=dead_letter["TargetArn"] if dead_letter else None,
     )
 
 

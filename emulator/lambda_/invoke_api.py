@@ -18,12 +18,10 @@ with an Origin is refused: a web page must not run functions, and no SDK sends o
 """
 
 import base64
-import contextlib
 import json
 import logging
 import re
 import socket
-import threading
 import uuid
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
@@ -33,6 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from emulator.app.model import FunctionSpec
 from emulator.connection_cap import ConnectionCap, answer_and_close
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
+from emulator.lambda_.async_invoke import AsyncInvoker
 from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES
 from emulator.lambda_.service import InvokeResult, LambdaService, ServiceClosed
 from emulator.loopback import is_loopback_host
@@ -70,8 +69,17 @@ def find_function(functions: dict[str, FunctionSpec], name: str) -> tuple[Functi
 class InvokeApiServer(ConnectionCap, LoopbackHTTPServer):
     thread_name = "lambda-invoke-api"
 
-    def __init__(self, service: LambdaService, *, region: str, account_id: str, port: int = 0) -> None:
+    def __init__(
+        self,
+        service: LambdaService,
+        async_invoker: AsyncInvoker,
+        *,
+        region: str,
+        account_id: str,
+        port: int = 0,
+    ) -> None:
         self.service = service
+        self.async_invoker = async_invoker
         self.region = region
         self.account_id = account_id
         self.idle_timeout = IDLE_TIMEOUT_SECONDS
@@ -214,16 +222,14 @@ class InvokeRequestHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, result.payload, headers, request_id=result.request_id)
 
     def _invoke_async(self, spec: FunctionSpec, event: bytes, trace: TraceHeader | None) -> None:
-        """Accepted at once (202), run in the background, as Lambda's internal queue does."""
-        service = self.server.service
-
-        def run() -> None:
-            # The stack stopping first: as an event Lambda never got to.
-            with contextlib.suppress(ServiceClosed):
-                service.invoke(spec.logical_id, event, trace)
-
-        threading.Thread(target=run, name=f"event-{spec.logical_id}", daemon=True).start()
-        self._send(HTTPStatus.ACCEPTED, b"", {})
+        """Accepted at once (202) into Lambda's queue for the function (async_invoke.py), with
+        the request id every try of it will run as."""
+        try:
+            request_id = self.server.async_invoker.submit(spec.logical_id, event, trace)
+        except ServiceClosed:
+            self._error(HTTPStatus.SERVICE_UNAVAILABLE, "ServiceException", "the local Lambda is stopping")
+            return
+        self._send(HTTPStatus.ACCEPTED, b"", {}, request_id=request_id)
 
     def _unknown(self) -> None:
         self.close_connection = True

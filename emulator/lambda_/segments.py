@@ -56,8 +56,23 @@ def trace_for_invoke(spec: FunctionSpec, incoming: TraceHeader | None) -> Lambda
     )
 
 
+@dataclass(frozen=True)
+class AsyncAttempt:
+    """One try at running an event Lambda queued (an Event invoke): when the event was queued,
+    and which try this is (1, then 2 and 3 for the retries after a function error)."""
+
+    queued_at: float
+    attempt: int = 1
+
+
 def send_service_segment(
-    sender: SegmentSender, trace: LambdaTrace, spec: FunctionSpec, request_id: str, span: Span, status: int
+    sender: SegmentSender,
+    trace: LambdaTrace,
+    spec: FunctionSpec,
+    request_id: str,
+    span: Span,
+    status: int,
+    async_attempt: AsyncAttempt | None = None,
 ) -> None:
     sender.send(
         lambda_service_segment(
@@ -68,6 +83,7 @@ def send_service_segment(
             request_id=request_id,
             span=span,
             status=status,
+            async_attempt=async_attempt,
         )
     )
 
@@ -106,11 +122,18 @@ def lambda_service_segment(
     request_id: str,
     span: Span,
     status: int = 200,
+    async_attempt: AsyncAttempt | None = None,
 ) -> dict[str, Any]:
     """The `AWS::Lambda` segment: the Lambda service accepting and running the invoke.
 
     A function error does not change its status: Invoke itself answered 200 and reported
     the error in the payload, so the error shows on the function segment instead.
+
+    An event Lambda queued (an Event invoke, a schedule) shows the time it waited in Lambda's
+    queue as a `Dwell Time` subsegment and the run as `Attempt #<n>` (the Lambda developer
+    guide's X-Ray page: the service node shows "your request's dwell time and number of
+    invocations"). Each try is its own AWS::Lambda segment of the same trace, starting when
+    the event was queued.
     """
     document: dict[str, Any] = {
         "name": function.name,
@@ -126,6 +149,15 @@ def lambda_service_segment(
     }
     if parent_id:
         document["parent_id"] = parent_id
+    if async_attempt is not None:
+        started = max(async_attempt.queued_at, span.start)
+        document["start_time"] = min(async_attempt.queued_at, span.start)
+        document["subsegments"] = [
+            {"id": new_segment_id(), "name": "Dwell Time", "start_time": async_attempt.queued_at,
+             "end_time": started},
+            {"id": new_segment_id(), "name": f"Attempt #{async_attempt.attempt}", "start_time": started,
+             "end_time": span.end},
+        ]  # fmt: skip
     return document
 
 

@@ -23,6 +23,7 @@ from emulator.lambda_.layers import merge_layers
 from emulator.lambda_.log_lines import end_line, report_line, start_line, timeout_line, timeout_message
 from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES, Invocation, error_payload
 from emulator.lambda_.segments import (
+    AsyncAttempt,
     LambdaTrace,
     send_function_segment,
     send_service_segment,
@@ -110,17 +111,26 @@ class LambdaService:
         self._opt_lock = threading.Lock()
 
     def invoke(
-        self, logical_id: str, event: bytes, trace: TraceHeader | None = None, *, tail_log: bool = False
+        self,
+        logical_id: str,
+        event: bytes,
+        trace: TraceHeader | None = None,
+        *,
+        tail_log: bool = False,
+        async_attempt: AsyncAttempt | None = None,
+        request_id: str | None = None,
     ) -> InvokeResult:
         """Run the function on `event` and wait for the outcome. With `tail_log`, the result
-        carries the invocation's log lines (as Lambda's `X-Amz-Log-Type: Tail`)."""
+        carries the invocation's log lines (as Lambda's `X-Amz-Log-Type: Tail`); with
+        `async_attempt`, this is a try at an event Lambda queued (async_invoke.py), whose every
+        try has the same `request_id`."""
         spec = self._functions.get(logical_id)
         if spec is None:
             raise KeyError(f"no function with logical id {logical_id!r}")
         if self._closed:
             raise ServiceClosed("the Lambda service is closed")
         started_at = time.time()
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         lambda_trace = trace_for_invoke(spec, trace)
         if len(event) > MAX_PAYLOAD_BYTES:
             message = (
@@ -145,7 +155,9 @@ class LambdaService:
         try:
             # The worker's own spec: the code (and settings) it was started with, even if the
             # function was updated since this request arrived.
-            result = self._run(worker.spec, worker, request_id, event, lambda_trace, started_at)
+            result = self._run(
+                worker.spec, worker, request_id, event, lambda_trace, started_at, async_attempt
+            )
             reusable = result.outcome in ("success", "error")
             if tail_log:
                 result = dataclasses.replace(result, log_lines=tuple(self._tails.get(worker, ())))
@@ -234,6 +246,7 @@ class LambdaService:
         event: bytes,
         lambda_trace: LambdaTrace,
         started_at: float,
+        async_attempt: AsyncAttempt | None = None,
     ) -> InvokeResult:
         cold_start = worker.invocations_started == 0
         worker.invocations_started += 1
@@ -309,7 +322,7 @@ class LambdaService:
             trace_id=lambda_trace.trace_id,
         )
         if lambda_trace.sampled and self._segment_sender is not None:
-            self._trace(spec, lambda_trace, invocation, result, Span(started_at, completed_at))
+            self._trace(spec, lambda_trace, invocation, result, Span(started_at, completed_at), async_attempt)
         return result
 
     def _write(self, spec: FunctionSpec, worker: Worker, line: str) -> None:
@@ -328,6 +341,7 @@ class LambdaService:
         invocation: Invocation,
         result: InvokeResult,
         service_span: Span,
+        async_attempt: AsyncAttempt | None = None,
     ) -> None:
         sender = self._segment_sender
         assert sender is not None
@@ -336,7 +350,11 @@ class LambdaService:
             overhead = None
             if worker_ready_at is not None:
                 overhead = Span(result.invocation.end, max(result.invocation.end, worker_ready_at))
-            send_service_segment(sender, lambda_trace, spec, result.request_id, service_span, 200)
+            # An event Lambda queued was accepted with 202; a synchronous invoke answered 200.
+            status = 202 if async_attempt is not None else 200
+            send_service_segment(
+                sender, lambda_trace, spec, result.request_id, service_span, status, async_attempt
+            )
             send_function_segment(
                 sender,
                 lambda_trace,

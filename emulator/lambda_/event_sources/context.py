@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.app.model import AppSpec
+from emulator.lambda_.async_invoke import AsyncInvoker
 from emulator.lambda_.service import LambdaService
 from emulator.tracing.segment_sender import SegmentSender
 
@@ -15,6 +16,8 @@ Stopper = Callable[[], None]
 class EventSourceContext:
     app: AppSpec
     lambda_service: LambdaService
+    # Lambda's queue for asynchronous invocations (what EventBridge's schedules hand events to).
+    async_invoker: AsyncInvoker
     # moto's endpoint: SQS, DynamoDB and DynamoDB Streams are served there (signed per service).
     endpoint_url: str
     segment_sender: SegmentSender | None
