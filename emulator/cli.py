@@ -62,7 +62,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     add("--lambda-port", type=int, default=DEFAULT_LAMBDA_PORT,
         help="Invoke API port, as `sam local start-lambda` (0: any free port, -1: none)")  # fmt: skip
     add("--endpoint-port", type=int, default=DEFAULT_ENDPOINT_PORT,
-        help="one endpoint for DynamoDB, Logs, X-Ray and Lambda, routed by the service a request is "
+        help="one endpoint for DynamoDB, Logs, SQS, X-Ray and Lambda, routed by the service a request is "
         "signed for, as LocalStack's (AWS_ENDPOINT_URL; 0: any free port, -1: none)")  # fmt: skip
     add("--xray-port", type=int, default=DEFAULT_XRAY_PORT,
         help="X-Ray daemon (UDP) and API (TCP) port (0: any free port)")  # fmt: skip
@@ -240,6 +240,7 @@ def print_banner(stack: Stack, console: Console) -> None:
 ENDPOINT_VARIABLES = (
     "AWS_ENDPOINT_URL_DYNAMODB",
     "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+    "AWS_ENDPOINT_URL_SQS",
     "AWS_ENDPOINT_URL_XRAY",
     "AWS_ENDPOINT_URL_LAMBDA",
 )
@@ -252,7 +253,7 @@ def print_endpoint(stack: Stack, console: Console) -> None:
     if endpoint is None:
         return
     console.print(
-        f"\nOne endpoint for DynamoDB, Logs, X-Ray and Lambda: [bold]{endpoint}[/]", highlight=False
+        f"\nOne endpoint for DynamoDB, Logs, SQS, X-Ray and Lambda: [bold]{endpoint}[/]", highlight=False
     )
     console.print(f"  export AWS_ENDPOINT_URL={endpoint}", highlight=False)
     console.print(f"  or for one service: {', '.join(ENDPOINT_VARIABLES)}", highlight=False)

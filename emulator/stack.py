@@ -61,7 +61,7 @@ class StackConfig:
     port: int = 0  # API Gateway
     lambda_port: int | None = 0  # Lambda's Invoke API (`sam local start-lambda`); None: not served
     dynamodb_port: int = 0
-    # One endpoint for DynamoDB, Logs, X-Ray and Lambda (`AWS_ENDPOINT_URL`); None: not served.
+    # One endpoint for DynamoDB, Logs, SQS, X-Ray and Lambda (`AWS_ENDPOINT_URL`); None: not served.
     endpoint_port: int | None = 0
     xray_port: int = 0
     console_port: int | None = None  # the X-Ray console (web page); None: not served
@@ -146,6 +146,7 @@ class Stack:
             "apigateway": self.url,
             "dynamodb": self.dynamodb_endpoint,
             "logs": self.logs_endpoint,
+            "sqs": self.dynamodb_endpoint,
             "lambda": self.lambda_endpoint,
             "xray_daemon": self.daemon_address,
             "xray_api": self.xray_api_url,
@@ -199,6 +200,10 @@ class Stack:
             if config.console_port:
                 self._check_port(config.console_port, "the X-Ray console")
         config.port = config.port or free_port(HOST)
+        # The edge starts last (it routes to the others), but the functions are told its address
+        # when Lambda starts: its port is chosen now.
+        if config.endpoint_port is not None:
+            config.endpoint_port = config.endpoint_port or free_port(HOST)
 
         config.progress(f"starting DynamoDB (moto) on {HOST}:{config.dynamodb_port or '(any free port)'}")
         self.dynamodb = DynamoDBService(
@@ -369,6 +374,7 @@ class Stack:
         upstreams = {
             "dynamodb": self.dynamodb_endpoint,
             "logs": self.logs_endpoint,
+            "sqs": self.dynamodb_endpoint,
             "xray": self.xray_api_url,
             "lambda": self.lambda_endpoint,
         }
@@ -397,9 +403,16 @@ class Stack:
         return Path(self._exit.enter_context(tempfile.TemporaryDirectory(prefix="sam-app-stack-")))
 
     def _function_environment(self) -> dict[str, str]:
-        """What every function gets on top of Lambda's own variables: the local endpoints."""
+        """What every function gets on top of Lambda's own variables: the local endpoints.
+
+        AWS_ENDPOINT_URL is the edge, so a function's boto3 reaches every local service (SQS,
+        Lambda, X-Ray, Logs) as in AWS; DynamoDB, on the tutorial's request path, is moto itself,
+        one hop shorter. Without the edge, moto serves it all (X-Ray and Lambda calls then get
+        moto's own, empty, answers)."""
+        endpoint_port = self.config.endpoint_port
         return {
-            "AWS_ENDPOINT_URL": self.dynamodb_endpoint,
+            "AWS_ENDPOINT_URL": f"http://{HOST}:{endpoint_port}" if endpoint_port else self.dynamodb_endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_endpoint,
             "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
             "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
             "AWS_SESSION_TOKEN": "testing",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 # The signing names (not the endpoint prefixes) of what the local stack serves.
-SERVED = ("dynamodb", "logs", "xray", "lambda")
+SERVED = ("dynamodb", "logs", "sqs", "xray", "lambda")
 
 
 @dataclass(frozen=True)

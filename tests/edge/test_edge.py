@@ -109,10 +109,27 @@ def test_lambda_and_xray_through_the_edge(env: dict[str, str], stack: Stack) -> 
 
 def test_unknown_service_is_named(env: dict[str, str]) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as raised:
-        client("sqs").list_queues()
+        client("events").list_rules()
     error = raised.value.response
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert "sqs" in str(error) and "dynamodb" in str(error)
+    assert "events" in str(error) and "dynamodb" in str(error) and "sqs" in str(error)
+
+
+def test_sqs_through_the_edge(env: dict[str, str]) -> None:
+    """The queues of the template, and any a function makes, are moto's: SQS routes there."""
+    sqs = client("sqs")
+    url = sqs.create_queue(QueueName="edge-routed")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="through the edge")
+    (message,) = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    assert message["Body"] == "through the edge"
+
+
+def test_functions_reach_every_service_through_the_edge(stack: Stack) -> None:
+    """A function's AWS_ENDPOINT_URL is the edge (its boto3 reaches SQS, Lambda and X-Ray as in AWS);
+    DynamoDB, on the tutorial's path, is moto without the extra hop."""
+    environment = stack._function_environment()
+    assert environment["AWS_ENDPOINT_URL"] == stack.endpoint_url
+    assert environment["AWS_ENDPOINT_URL_DYNAMODB"] == stack.dynamodb_endpoint
 
 
 def raw(stack: Stack, headers: dict[str, str], path: str = "/") -> tuple[int, dict[str, Any]]:
@@ -217,7 +234,7 @@ def test_aws_cli_and_sam_traces_through_aws_endpoint_url(
     assert "HelloWorldFunction" in result.stdout or "hello" in result.stdout.lower(), result.stdout
 
 
-@pytest.mark.parametrize("service", ["dynamodb", "logs", "xray", "lambda"])
+@pytest.mark.parametrize("service", ["dynamodb", "logs", "sqs", "xray", "lambda"])
 def test_the_banner_names_botocores_variables(service: str) -> None:
     """Each AWS_ENDPOINT_URL_<SERVICE> the banner prints is the one botocore reads for it."""
     service_id = botocore.session.get_session().get_service_model(service).service_id
