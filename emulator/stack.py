@@ -351,6 +351,10 @@ class Stack:
                 stop = start(context)
             except OSError as error:
                 raise StartupError(f"cannot start the event sources: {error.strerror or error}") from None
+            except TemplateError as error:
+                # What the template asks for that the running services cannot give (a DynamoDB
+                # event on a table without a stream): one line, as a template error read earlier.
+                raise StartupError(str(error)) from None
             if stop is not None:
                 self._exit.callback(stop)
 
