@@ -14,11 +14,14 @@ on is added to `ignored`, one phrase each, so that start-up names it.
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from emulator.app.errors import TemplateError
 from emulator.app.intrinsics import Resolver
 from emulator.app.model import QueueSpec, ScheduleSpec, SqsEventSpec, StreamEventSpec
+from emulator.eventbridge.expressions import ScheduleExpressionError, parse_expression
 
 SQS_QUEUE = "AWS::SQS::Queue"
 # Read by apis.py.
@@ -31,7 +34,7 @@ _STREAM_HANDLED = {"Stream", "StartingPosition", "BatchSize", "Enabled", "Maximu
                    "FunctionResponseTypes"}  # fmt: skip
 _SCHEDULE_HANDLED = {"Schedule", "Input", "Enabled", "State", "Name", "Description"}
 _SCHEDULE_V2_HANDLED = {"ScheduleExpression", "ScheduleExpressionTimezone", "Input", "State", "Name",
-                        "Description", "StartDate", "EndDate", "FlexibleTimeWindow"}  # fmt: skip
+                        "Description", "StartDate", "EndDate", "FlexibleTimeWindow", "GroupName"}  # fmt: skip
 # The queue attributes CreateQueue takes, by the CloudFormation property that sets them.
 _QUEUE_ATTRIBUTES = {
     "DelaySeconds": "DelaySeconds",
@@ -160,31 +163,92 @@ def _stream_event(
 def _schedule(
     function: str, event_id: str, where: str, props: dict[str, Any], resolver: Resolver, *, v2: bool
 ) -> ScheduleSpec:
+    """Checked as EventBridge checks it when the stack is deployed: a bad expression, time zone,
+    date or Input stops the start with one line naming the event."""
     key = "ScheduleExpression" if v2 else "Schedule"
     expression = props.get(key)
     if expression is None:
         raise TemplateError(f"{where}: a {'ScheduleV2' if v2 else 'Schedule'} event needs {key}")
+    text = str(resolver.resolve(expression, f"{where}.{key}"))
+    try:
+        parse_expression(text, scheduler=v2)
+    except ScheduleExpressionError as error:
+        raise TemplateError(f"{where}.{key}: {error}") from None
+    if not v2 and "State" in props and "Enabled" in props:
+        # SAM's own refusal (samtranslator eventsources/push.py, Schedule).
+        raise TemplateError(f"{where}: State and Enabled Properties cannot both be specified.")
     state = resolver.resolve(props.get("State"), f"{where}.State")
     if state is None and not v2 and "Enabled" in props:
         state = "ENABLED" if _bool(props, "Enabled", True, where, resolver) else "DISABLED"
     state = str(state or "ENABLED")
     if state not in ("ENABLED", "DISABLED"):
         raise TemplateError(f"{where}.State: must be ENABLED or DISABLED, got {state!r}")
-    data = props.get("Input")
     name = resolver.resolve(props.get("Name"), f"{where}.Name")
     zone_key = "ScheduleExpressionTimezone"
-    timezone = resolver.resolve(props.get(zone_key), f"{where}.{zone_key}")
+    timezone = str(resolver.resolve(props.get(zone_key), f"{where}.{zone_key}") or "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise TemplateError(f"{where}.{zone_key}: not a time zone name: {timezone!r}") from None
+    group = resolver.resolve(props.get("GroupName"), f"{where}.GroupName")
     return ScheduleSpec(
         function=function,
         event_id=event_id,
-        expression=str(resolver.resolve(expression, f"{where}.{key}")),
-        input=str(resolver.resolve(data, f"{where}.Input")) if data is not None else None,
+        expression=text,
+        input=_schedule_input(props, where, resolver),
         enabled=state == "ENABLED",
         # SAM names the rule <Function><Event> (CloudFormation adds the stack and a suffix).
         name=str(name) if name else "",
         scheduler=v2,
-        timezone=str(timezone) if timezone else "UTC",
+        timezone=timezone,
+        start=_schedule_date(props, "StartDate", where, resolver),
+        end=_schedule_date(props, "EndDate", where, resolver),
+        group=str(group) if group else "default",
+        flexible_window_minutes=_flexible_window(props, where, resolver),
     )
+
+
+def _schedule_input(props: dict[str, Any], where: str, resolver: Resolver) -> str | None:
+    """The target's Input: JSON text (EventBridge refuses any other for a Lambda target)."""
+    data = resolver.resolve(props.get("Input"), f"{where}.Input")
+    if data is None:
+        return None
+    if not isinstance(data, str):
+        return json.dumps(data)
+    try:
+        json.loads(data)
+    except ValueError:
+        raise TemplateError(f"{where}.Input: not JSON text: {data!r}") from None
+    return data
+
+
+def _schedule_date(props: dict[str, Any], key: str, where: str, resolver: Resolver) -> datetime | None:
+    """StartDate/EndDate: ISO 8601, "in UTC" when no offset is given (CreateSchedule)."""
+    value = resolver.resolve(props.get(key), f"{where}.{key}")
+    if value is None:
+        return None
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        raise TemplateError(f"{where}.{key}: not an ISO 8601 date and time: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _flexible_window(props: dict[str, Any], where: str, resolver: Resolver) -> int:
+    """FlexibleTimeWindow: Mode OFF (SAM's default), or FLEXIBLE with MaximumWindowInMinutes
+    1-1440 (Scheduler API reference, FlexibleTimeWindow)."""
+    given = props.get("FlexibleTimeWindow") or {"Mode": "OFF"}
+    window = resolver.resolve(given, f"{where}.FlexibleTimeWindow")
+    mode = window.get("Mode") if isinstance(window, dict) else None
+    if mode == "OFF":
+        return 0
+    minutes = window.get("MaximumWindowInMinutes") if isinstance(window, dict) else None
+    if mode != "FLEXIBLE" or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+        raise TemplateError(
+            f"{where}.FlexibleTimeWindow: Mode OFF, or Mode FLEXIBLE with MaximumWindowInMinutes "
+            f"1-1440, got {json.dumps(window)}"
+        )
+    return minutes
 
 
 def _reports_item_failures(props: dict[str, Any], where: str, resolver: Resolver) -> bool:
