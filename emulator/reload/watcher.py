@@ -5,7 +5,9 @@ well kept, already pinned, and a hand-written poll would either lag or burn CPU.
 takes the changes: it waits until the files have been quiet for DEBOUNCE_SECONDS (an editor's
 save is often a write, a rename and a chmod), then per function: the edited Python files must
 compile, `sam build <LogicalId>` must succeed, and only then does Lambda get the new code. A
-change to the template rebuilds every function, as their settings may have changed.
+change to the template rebuilds every function, as their settings may have changed. A change
+to a layer's sources rebuilds every function that uses the layer (`sam build <Function>` builds
+the function's layers too), each of which then runs with the new /opt.
 Builds run one at a time: the SAM CLI's build.toml and caches are not safe to share.
 """
 
@@ -51,13 +53,16 @@ class TemplateSettings:
 
 
 def stale_functions(source_app: AppSpec, built_template: Path) -> dict[str, Path]:
-    """Functions whose CodeUri folder has a file newer than the build, with that file."""
+    """Functions whose CodeUri folder, or one of whose layers' folders, has a file newer than
+    the build, with that file."""
     built_at = built_template.stat().st_mtime
     stale = {}
     for logical_id, spec in source_app.functions.items():
-        newer = newer_than(spec.code_dir, built_at)
-        if newer is not None:
-            stale[logical_id] = newer
+        for folder in (spec.code_dir, *spec.layers):
+            newer = newer_than(folder, built_at)
+            if newer is not None:
+                stale[logical_id] = newer
+                break
     return stale
 
 
@@ -80,6 +85,7 @@ class CodeWatcher:
         self._settings = settings
         self._report = report
         self._code_dirs: dict[str, Path] = {}  # by logical id: the CodeUri folder in the sources
+        self._layer_users: dict[Path, set[str]] = {}  # a layer's source folder: the functions using it
         self._pending: dict[str, set[Path]] = {}  # changed files by logical id ("" for the template)
         self._first_change = 0.0  # monotonic time of the oldest pending change
         self._lock = threading.Lock()
@@ -92,7 +98,7 @@ class CodeWatcher:
 
     @property
     def watched(self) -> list[Path]:
-        return [self._template, *sorted(set(self._code_dirs.values()))]
+        return [self._template, *sorted(set(self._code_dirs.values()) | set(self._layer_users))]
 
     def start(self) -> None:
         """Read the sources' template, rebuild (before anything is served) every function whose
@@ -107,6 +113,10 @@ class CodeWatcher:
             for logical_id, spec in source_app.functions.items()
             if logical_id in running
         }
+        self._layer_users = {}
+        for logical_id, spec in source_app.functions.items():
+            for layer_dir in spec.layers if logical_id in running else ():
+                self._layer_users.setdefault(layer_dir.resolve(), set()).add(logical_id)
         for logical_id, newer in stale_functions(source_app, self._built_template).items():
             if logical_id not in running:
                 continue
@@ -116,7 +126,7 @@ class CodeWatcher:
                 raise StaleBuild(f"{logical_id}: its build is older than {shown} and did not rebuild")
         handler = _Changes(self._on_change)
         scheduled: set[Path] = set()
-        for code_dir in sorted(set(self._code_dirs.values())):
+        for code_dir in sorted(set(self._code_dirs.values()) | set(self._layer_users)):
             if not any(code_dir.is_relative_to(done) for done in scheduled):
                 self._observer.schedule(handler, str(code_dir), recursive=True)
                 scheduled.add(code_dir)
@@ -149,6 +159,9 @@ class CodeWatcher:
         for logical_id, code_dir in self._code_dirs.items():
             if path.is_relative_to(code_dir) and is_source_path(path.relative_to(code_dir)):
                 targets.append(logical_id)
+        for layer_dir, users in self._layer_users.items():
+            if path.is_relative_to(layer_dir) and is_source_path(path.relative_to(layer_dir)):
+                targets.extend(sorted(users))
         if not targets:
             return
         with self._lock:

@@ -207,3 +207,68 @@ def test_the_template_is_watched_too(app: Path, lambda_runtime_dir: Path) -> Non
         lines.wait_for("reload", "template reloaded", after=mark)
         spec = stack.lambda_service.functions["AnswerFunction"] if stack.lambda_service else None
         assert spec is not None and spec.environment.get("GREETING") == "hi"
+
+
+LAYERED_TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  WordsLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: words_layer/
+      CompatibleRuntimes: [python3.11]
+    Metadata:
+      BuildMethod: python3.11
+  AnswerFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: answer/
+      Handler: app.handler
+      Runtime: python3.11
+      Layers: [!Ref WordsLayer]
+      Events:
+        Answer:
+          Type: Api
+          Properties:
+            Path: /answer
+            Method: get
+"""
+
+LAYERED_HANDLER = """\
+import json
+
+import words
+
+
+def handler(event, context):
+    return {"statusCode": 200, "body": json.dumps({"answer": words.ANSWER})}
+"""
+
+
+def test_an_edit_of_a_layer_rebuilds_the_functions_that_use_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lambda_runtime_dir: Path
+) -> None:
+    app = tmp_path / "layered"
+    (app / "answer").mkdir(parents=True)
+    (app / "words_layer").mkdir()
+    (app / "template.yaml").write_text(LAYERED_TEMPLATE)
+    (app / "answer" / "app.py").write_text(LAYERED_HANDLER)
+    (app / "answer" / "requirements.txt").write_text("")
+    (app / "words_layer" / "requirements.txt").write_text("")
+    (app / "words_layer" / "words.py").write_text('ANSWER = "from layer v1"\n')
+    env = sam_cli_env(tmp_path / "sam-cli")
+    for name in ("SAM_CLI_TELEMETRY", "__SAM_CLI_APP_DIR"):
+        monkeypatch.setenv(name, env[name])
+    built = subprocess.run([str(SAM), "build"], cwd=app, env=env, capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout + built.stderr
+
+    lines = Lines()
+    with start_stack(app, lambda_runtime_dir, lines, watch=True) as stack:
+        assert answers(stack.url) == ["from layer v1"] * 8
+        assert stack.watcher is not None and (app / "words_layer").resolve() in stack.watcher.watched
+        mark = len(lines.lines)
+        (app / "words_layer" / "words.py").write_text('ANSWER = "from layer v2"\n')
+        line = lines.wait_for("reload", "AnswerFunction reloaded", after=mark)
+        assert "words_layer/words.py" in line
+        assert answers(stack.url) == ["from layer v2"] * 8
