@@ -1,5 +1,5 @@
-"""Checkpoints of the moto process: its DynamoDB tables and CloudWatch Logs log groups, pickled
-whole, so the journal can start again short.
+"""Checkpoints of the moto process: its DynamoDB tables, CloudWatch Logs log groups and SQS
+queues, pickled whole, so the journal can start again short.
 
 Replaying a request through moto costs about 1 ms; unpickling an item about 15 µs. So the
 moto process writes a checkpoint every few thousand writes and at start loads the newest one,
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.dynamodb.journal import fsync_directory, journal_numbers, journal_path, numbered_files
+from emulator.sqs.journaling import capture_queues, restore_queues
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
@@ -64,6 +65,7 @@ def capture_state() -> dict[str, Any]:
         "backends": _by_account_and_region(dynamodb_backends),
         "logs": _by_account_and_region(logs_backends),
         "next_log_event_id": LogEvent._event_id,
+        "sqs": capture_queues(),
     }
 
 
@@ -85,6 +87,7 @@ def restore_state(state: dict[str, Any]) -> None:
     for (account, region), backend in state.get("logs", {}).items():
         logs_backends[account][region] = backend
     LogEvent._event_id = max(LogEvent._event_id, int(state.get("next_log_event_id", 0)))
+    restore_queues(state.get("sqs", {}))
 
 
 def write_checkpoint(directory: Path, number: int, state: dict[str, Any]) -> Path:

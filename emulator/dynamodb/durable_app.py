@@ -35,8 +35,9 @@ from typing import Any, NoReturn
 
 from werkzeug.wsgi import get_input_stream
 
-from emulator.dynamodb import checkpoint
+from emulator.dynamodb import checkpoint, stream_reads
 from emulator.dynamodb.journal import Journal, iter_payloads, journal_numbers
+from emulator.sqs import journaling as sqs_journaling
 
 TARGET_PREFIX = "DynamoDB_20120810."
 LOGS_TARGET_PREFIX = "Logs_20140328."
@@ -71,14 +72,20 @@ class JournaledService:
     def is_read_only(self, operation: str) -> bool:
         if self.target_prefix == TARGET_PREFIX:
             return operation in READ_ONLY_OPERATIONS
+        if self.target_prefix == sqs_journaling.TARGET_PREFIX:
+            return not sqs_journaling.is_journaled(operation)
         return operation.startswith(LOGS_READ_ONLY_PREFIXES) or operation in LOGS_READ_ONLY_OPERATIONS
 
 
 DYNAMODB = JournaledService(TARGET_PREFIX, "dynamodb", pins_clock=False)
 LOGS = JournaledService(LOGS_TARGET_PREFIX, "logs", pins_clock=True)
-JOURNALED_SERVICES = (DYNAMODB, LOGS)
+# The queues and their messages (emulator/sqs/journaling.py: what is kept, and why).
+SQS = JournaledService(sqs_journaling.TARGET_PREFIX, sqs_journaling.SIGNING_NAME, pins_clock=True)
+JOURNALED_SERVICES = (DYNAMODB, LOGS, SQS)
 # Journaled beside a write's headers: the instant moto's clock was pinned to (ms since epoch).
 APPLIED_AT_KEY = "applied_at_ms"
+# Journaled beside an SQS write's headers: the MessageIds it was answered with or deleted.
+SQS_KEY = "sqs"
 
 # The request headers moto reads to apply a DynamoDB call: the account and region come from
 # the credential scope, the operation from the target.
@@ -125,10 +132,14 @@ def is_write(environ: dict[str, Any]) -> bool:
     return service is not None and not service.is_read_only(target[len(service.target_prefix) :])
 
 
-def encode_request(environ: dict[str, Any], body: bytes, applied_at_ms: int | None = None) -> bytes:
+def encode_request(
+    environ: dict[str, Any], body: bytes, applied_at_ms: int | None = None, sqs: dict[str, Any] | None = None
+) -> bytes:
     headers: dict[str, Any] = {name: environ[name] for name in _REPLAYED_HEADERS if name in environ}
     if applied_at_ms is not None:
         headers[APPLIED_AT_KEY] = applied_at_ms
+    if sqs is not None:
+        headers[SQS_KEY] = sqs
     return json.dumps(headers, separators=(",", ":")).encode() + b"\n" + body
 
 
@@ -157,6 +168,8 @@ class DurableDynamoDB:
         self._service_apps: dict[str, WsgiApp] = {}
         self._journal: Journal | None = None
         self._checkpoints = checkpoint.BackgroundCheckpoints(data_dir) if data_dir else None
+        self._stream_iterators = stream_reads.StreamIterators()
+        self._sqs = sqs_journaling.SqsJournaling()
 
     # -- start and stop ----------------------------------------------------------------
 
@@ -190,8 +203,14 @@ class DurableDynamoDB:
             for payload in read.records:
                 headers, body = decode_request(payload)
                 applied_at_ms = headers.pop(APPLIED_AT_KEY, None)
-                with _moto_clock(int(applied_at_ms) if applied_at_ms is not None else None):
-                    status, _ = self.apply(replay_environ(headers, body))
+                sqs = headers.pop(SQS_KEY, None)
+                target = str(headers.get("HTTP_X_AMZ_TARGET", ""))
+                with _moto_clock(int(applied_at_ms) if applied_at_ms is not None else None, target):
+                    environ = replay_environ(headers, body)
+                    if target.startswith(SQS.target_prefix):
+                        status = self._sqs.replay(self.apply, environ, body, sqs)
+                    else:
+                        status, _ = self.apply(environ)
                 replayed += 1
                 refused += not status.startswith("2")
             torn += read.torn_bytes
@@ -209,21 +228,41 @@ class DurableDynamoDB:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         service = journaled_service(environ)
-        if service is None:
+        if service is None and not stream_reads.is_stream_read(environ):
             return self._app(environ, start_response)  # not journaled: moto as it is
         body = get_input_stream(environ).read()
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("wsgi.input_terminated", None)
+        if service is None:
+            # DynamoDB Streams reads the records PutItem appends to moto's tables: under DynamoDB's
+            # lock, as every other request to those tables, with iterators that expire (stream_reads.py).
+            with self._service_locks[DYNAMODB.target_prefix]:
+                status, (headers, chunks) = self._stream_iterators.serve(self._app, environ, body)
+            start_response(status, headers)
+            return chunks
         ticket = 0
         checkpoint_due = False
+        if service is SQS and sqs_journaling.operation_of(environ) == "ReceiveMessage":
+            # Long-polled without holding the lock for the wait (emulator/sqs/journaling.py).
+            status, (headers, chunks) = self._sqs.long_poll(self._apply_sqs, environ, body)
+            start_response(status, headers)
+            return chunks
         with self._service_locks[service.target_prefix]:
             applied_at_ms = int(time.time() * 1000) if service.pins_clock else None
-            with _moto_clock(applied_at_ms):
+            sqs: dict[str, Any] | None = None
+            deleted: list[str] = []
+            if service is SQS:
+                body = self._sqs.prepare(environ, body)
+                deleted = self._sqs.deleted_ids(environ, body)
+            with _moto_clock(applied_at_ms, service.target_prefix):
                 status, (headers, chunks) = self.apply(environ)
+            if service is SQS:
+                sqs = self._sqs.after_apply(environ, body, chunks, deleted)
+                self._sqs.applied()
             if self._journal is not None and status.startswith("2") and is_write(environ):
                 with self._journal_lock:
-                    ticket = self._journal_write(encode_request(environ, body, applied_at_ms))
+                    ticket = self._journal_write(encode_request(environ, body, applied_at_ms, sqs))
                     checkpoint_due = self._checkpoint_due()
         if ticket:
             self._make_durable(ticket)
@@ -231,6 +270,11 @@ class DurableDynamoDB:
             self._checkpoint()
         start_response(status, headers)
         return chunks
+
+    def _apply_sqs(self, environ: dict[str, Any]) -> tuple[str, tuple[list[tuple[str, str]], list[bytes]]]:
+        """One SQS request that is not journaled, applied under the SQS lock."""
+        with self._service_locks[SQS.target_prefix]:
+            return self.apply(environ)
 
     def apply(self, environ: dict[str, Any]) -> tuple[str, tuple[list[tuple[str, str]], list[bytes]]]:
         answer: dict[str, Any] = {}
@@ -328,12 +372,17 @@ def _fail_stop(error: OSError) -> NoReturn:
 
 
 @contextlib.contextmanager
-def _moto_clock(at_ms: int | None) -> Iterator[None]:
+def _moto_clock(at_ms: int | None, target: str = LOGS_TARGET_PREFIX) -> Iterator[None]:
     """moto's CloudWatch Logs reads the time through its module's `utcnow`; pinned here (the
     caller holds the apply lock, or is the replay before serving) so a write and its replay see
-    the same instant. None: the clock is left alone."""
+    the same instant. None: the clock is left alone. SQS's clock is pinned the same way
+    (`target` is the request's X-Amz-Target)."""
     if at_ms is None:
         yield
+        return
+    if target.startswith(sqs_journaling.TARGET_PREFIX):
+        with sqs_journaling.pinned_clock(at_ms):
+            yield
         return
     from moto.logs import models
 

@@ -1,0 +1,30 @@
+"""moto in a child process, as the stack runs it, for the SQS tests; and an SQS client of it."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from emulator.dynamodb.moto_process import MotoProcess
+from emulator.sqs.queues import sqs_client
+
+REGION = "ap-northeast-1"
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="module")
+def shared_moto() -> Iterator[MotoProcess]:
+    """One moto for the module; its tests keep apart by queue names."""
+    process = MotoProcess()
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture()
+def sqs(shared_moto: MotoProcess) -> Any:
+    return sqs_client(shared_moto.endpoint_url, REGION)
+
+
+def queue_arn(name: str) -> str:
+    return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
