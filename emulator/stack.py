@@ -39,6 +39,7 @@ from emulator.logs.service import CloudWatchLogs
 from emulator.loopback import HOST, check_port_free, free_port
 from emulator.reload.sam_build import default_sam_cli
 from emulator.reload.watcher import CodeWatcher, StaleBuild, TemplateSettings, stale_functions
+from emulator.sqs.queues import QueueError, create_queues
 from emulator.tracing.sampling import make_sampler
 from emulator.tracing.segment_sender import SegmentSender
 from emulator.xray.process import XRayProcess
@@ -214,6 +215,7 @@ class Stack:
             data_dir=config.data_dir,
         )
         self._start_part(self.dynamodb.start, self.dynamodb.stop)
+        self._create_queues(app)
         # The functions' log lines go to CloudWatch Logs in the same moto; stopped after Lambda
         # (what the workers wrote last is sent) and before moto.
         self.logs = CloudWatchLogs(app, endpoint_url=self.dynamodb_endpoint, log=config.progress)
@@ -292,6 +294,26 @@ class Stack:
             self.edge = self._start_edge(config.endpoint_port)
         if config.endpoints_file is not None:
             self._write_endpoints(config.endpoints_file)
+
+    def _create_queues(self, app: AppSpec) -> None:
+        """The template's queues, in the same moto: before Lambda (a function may send to one on
+        its first request), and again whenever moto restarts (empty without a data dir)."""
+        if not app.queues:
+            return
+        assert self.dynamodb is not None
+        endpoint, progress = self.dynamodb_endpoint, self.config.progress
+        try:
+            create_queues(app.queues, endpoint, app.region, progress)
+        except QueueError as error:
+            raise StartupError(str(error)) from None
+
+        def create_again() -> None:
+            try:
+                create_queues(app.queues, endpoint, app.region, progress)
+            except QueueError as error:
+                progress(f"could not create the queues again after the restart: {error}")
+
+        self.dynamodb.restart_hooks.append(create_again)
 
     def _check_sources(self, source_template: Path, app: AppSpec) -> None:
         """A build older than its sources is never served silently: refused, or with `watch`

@@ -387,8 +387,14 @@ class Resolver:
             finally:
                 self._resolving.discard(logical_id)
         generated = physical_name(self.stack_name, logical_id)
+        kind = self.resources[logical_id].get("Type")
+        # A FIFO queue's name must end in .fifo; CloudFormation's generated one does.
+        if kind == "AWS::SQS::Queue" and "FifoQueue" in props:
+            fifo = self.resolve(props["FifoQueue"], f"{logical_id}.FifoQueue")
+            if fifo is True or str(fifo).lower() == "true":
+                return f"{generated}.fifo"
         # S3 bucket names are lower case; CloudFormation generates them so.
-        return generated.lower() if self.resources[logical_id].get("Type") == "AWS::S3::Bucket" else generated
+        return generated.lower() if kind == "AWS::S3::Bucket" else generated
 
 
 def _text(value: Any) -> str:

@@ -51,6 +51,9 @@ class DynamoDBService:
         self.region = region
         self.log = log
         self._moto = MotoProcess(host, port, data_dir, log=log, on_restart=self._restarted)
+        # Called after a restart, once the tables are there again: the stack creates the
+        # template's queues (in the same moto) again this way.
+        self.restart_hooks: list[Callable[[], None]] = []
 
     @property
     def endpoint_url(self) -> str:
@@ -88,6 +91,8 @@ class DynamoDBService:
         except (ServicesError, BotoCoreError, ClientError) as error:
             if self.log:
                 self.log(f"could not create the tables again after the restart: {error}")
+        for hook in self.restart_hooks:
+            hook()
 
     def client(self) -> "DynamoDBClient":
         return local_session().client(
