@@ -150,6 +150,7 @@ def test_an_edit_is_rebuilt_and_every_later_request_runs_it(app: Path, lambda_ru
         write_handler(app, "v2")
         line = lines.wait_for("reload", "AnswerFunction reloaded", after=mark)
         assert "answer/app.py" in line
+        assert "edit applied to its build" in line  # a source edit: no sam build needed
 
         # After the reload line: the new code only, from every worker.
         assert answers(stack.url) == ["v2"] * 8
@@ -272,3 +273,15 @@ def test_an_edit_of_a_layer_rebuilds_the_functions_that_use_it(
         line = lines.wait_for("reload", "AnswerFunction reloaded", after=mark)
         assert "words_layer/words.py" in line
         assert answers(stack.url) == ["from layer v2"] * 8
+
+
+def test_a_requirements_edit_goes_through_sam_build(app: Path, lambda_runtime_dir: Path) -> None:
+    lines = Lines()
+    with start_stack(app, lambda_runtime_dir, lines, watch=True) as stack:
+        assert answers(stack.url) == ["v1"] * 8
+        mark = len(lines.lines)
+        (app / "answer" / "requirements.txt").write_text("# no dependencies yet\n")
+        write_handler(app, "v4")
+        line = lines.wait_for("reload", "AnswerFunction reloaded", after=mark)
+        assert "sam build" in line and "requirements.txt" in line
+        assert answers(stack.url) == ["v4"] * 8
