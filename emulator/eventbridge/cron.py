@@ -41,6 +41,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 CRONITER_LAST_YEAR = 2099
+_SEARCH_YEARS = CRONITER_LAST_YEAR - 1970 + 1
 
 
 class CronError(ValueError):
@@ -79,7 +80,11 @@ class AwsCron:
         """The first time strictly after `after`, both naive wall-clock times (the caller maps
         them to a time zone); None when there is none (its Year has passed)."""
         try:
-            found: datetime = croniter(self.croniter_expression, after).get_next(datetime)
+            # croniter gives up after 50 years without a match by default; a Year field can name
+            # any year it computes, so let it look across all of them.
+            found: datetime = croniter(
+                self.croniter_expression, after, max_years_between_matches=_SEARCH_YEARS
+            ).get_next(datetime)
         except CroniterBadDateError:
             return None
         return found

@@ -135,6 +135,8 @@ def test_the_year_field_limits_the_years_and_a_past_year_never_fires():
         "2029-01-01 Mon 00:00",
     ]
     assert fires("cron(0 0 * * ? 2025)", FRIDAY_EVENING) == []
+    # More than croniter's default 50 years ahead.
+    assert fires("cron(0 0 1 1 ? 2095)", FRIDAY_EVENING) == ["2095-01-01 Sat 00:00"]
 
 
 def test_names_and_lists_and_a_range_that_wraps():

@@ -211,6 +211,27 @@ def test_a_flexible_window_fires_within_the_window_after_the_time():
     assert harness.events()[0]["time"] == "2026-11-30T13:00:00Z"
 
 
+def test_a_run_that_cannot_be_handed_over_is_named_and_the_others_go_on():
+    harness = Harness(nightly(), nightly(event_id="Other"))
+    calls: list[str] = []
+
+    def submit(logical_id: str, event: bytes) -> str:
+        calls.append(json.loads(event)["resources"][0])
+        if len(calls) == 1:
+            raise KeyError("no function with logical id 'Worker'")
+        return "request-2"
+
+    harness.scheduler._submit = submit
+    harness.at(CREATED + timedelta(minutes=5))
+    assert len(calls) == 2
+    assert harness.lines[0] == (
+        f"Worker ← rule {RULE_NAME}: the run for 2026-11-30T12:05:07Z failed: "
+        "KeyError(\"no function with logical id 'Worker'\")"
+    )
+    harness.at(CREATED + timedelta(minutes=10))
+    assert len(calls) == 4  # both go on to their next time
+
+
 def test_each_firing_is_logged_with_its_request_id():
     harness = Harness(nightly())
     harness.at(CREATED + timedelta(minutes=5))

@@ -166,7 +166,12 @@ class Scheduler:
                 if now - target.fire_at > MISSED_AFTER:
                     self._skip_missed(target, now)
                     continue
-                self._fire(target, scheduled)
+                try:
+                    self._fire(target, scheduled)
+                except ServiceClosed:
+                    raise
+                except Exception as error:  # one schedule's failure must not stop the others
+                    self._log(f"{target.label}: the run for {iso_seconds(scheduled)} failed: {error!r}")
                 self._plan(target, target.timetable.next_after(scheduled))
         due = [target.fire_at for target in self._targets if target.fire_at is not None]
         return min(due) if due else None
