@@ -180,19 +180,19 @@ class Run:
         text = self.record_to.read_text()
         return [json.loads(line)["Records"] for line in text.splitlines() if line]
 
-    def keys(self) -> list[list[str]]:
+    def ids(self) -> list[list[str]]:
         """Each delivery, as the ids of its records."""
         return [[record["dynamodb"]["Keys"]["id"]["S"] for record in batch] for batch in self.batches()]
 
     def wait_for(self, what: str, done: Callable[["Run"], bool], timeout: float = WAIT_SECONDS) -> None:
         deadline = time.monotonic() + timeout
         while not done(self):
-            assert time.monotonic() < deadline, f"{what}: not after {timeout} s; got {self.keys()}"
+            assert time.monotonic() < deadline, f"{what}: not after {timeout} s; got {self.ids()}"
             time.sleep(0.1)
 
     def delivered(self) -> list[str]:
         """Every record id delivered, in the order of its first delivery."""
         seen: list[str] = []
-        for batch in self.keys():
+        for batch in self.ids():
             seen.extend(key for key in batch if key not in seen)
         return seen

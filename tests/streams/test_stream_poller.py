@@ -76,7 +76,7 @@ def test_records_come_in_order_in_batches_of_batch_size(harness: Harness):
         harness.put(table, key)
     with harness.polling(table, batch_size=10) as run:
         run.wait_for("25 records", all_delivered(*keys))
-    assert run.keys() == [keys[:10], keys[10:20], keys[20:]]
+    assert run.ids() == [keys[:10], keys[10:20], keys[20:]]
 
 
 def test_latest_starts_after_what_was_written_before(harness: Harness):
@@ -96,7 +96,7 @@ def test_a_failed_batch_is_retried_and_holds_back_the_records_after_it(harness: 
         harness_put_later(harness, table, run, "c")
         run.wait_for("c", all_delivered("c"))
     # Two failures, then the same batch succeeds; only then is c read.
-    assert run.keys() == [["a", "b"], ["a", "b"], ["a", "b"], ["c"]]
+    assert run.ids() == [["a", "b"], ["a", "b"], ["a", "b"], ["c"]]
     assert sum("the function failed on 2 records" in line for line in run.log_lines) == 2
 
 
@@ -111,7 +111,7 @@ def test_records_are_dropped_after_maximum_retry_attempts_with_one_line(harness:
     harness.put(table, "next")
     with harness.polling(table, batch_size=1, maximum_retry_attempts=1) as run:
         run.wait_for("next", all_delivered("next"))
-    assert run.keys() == [["poison"], ["poison"], ["next"]]
+    assert run.ids() == [["poison"], ["poison"], ["next"]]
     dropped = [line for line in run.log_lines if "dropped" in line]
     assert len(dropped) == 1
     assert dropped[0].startswith("RecorderFunction.Events.Changes: dropped 1 records (sequence numbers ")
@@ -127,7 +127,7 @@ def test_bisect_splits_a_failed_batch_until_the_bad_record_is_alone(harness: Har
     with harness.polling(table, batch_size=4, maximum_retry_attempts=0, bisect_on_error=True) as run:
         run.wait_for("d", all_delivered("d"))
     # A split is not a retry: with no retries at all, the halves are still tried.
-    assert run.keys() == [["a", "b", "poison", "d"], ["a", "b"], ["poison", "d"], ["poison"], ["d"]]
+    assert run.ids() == [["a", "b", "poison", "d"], ["a", "b"], ["poison", "d"], ["poison"], ["d"]]
     assert sum("dropped 1 records" in line for line in run.log_lines) == 1
 
 
@@ -139,7 +139,7 @@ def test_report_batch_item_failures_retries_from_the_lowest_failed_record(harnes
     harness.put(table, "d")
     with harness.polling(table, batch_size=4, report=True) as run:
         run.wait_for("a second try", lambda run: len(run.batches()) >= 2)
-    assert run.keys() == [["a", "b", "c", "d"], ["b", "c", "d"]]
+    assert run.ids() == [["a", "b", "c", "d"], ["b", "c", "d"]]
 
 
 def test_batch_item_failures_are_ignored_without_report_batch_item_failures(harness: Harness):
@@ -151,7 +151,7 @@ def test_batch_item_failures_are_ignored_without_report_batch_item_failures(harn
     # answer is a success like any other, and a is not tried again.
     with harness.polling(table, batch_size=2, function_reports=True) as run:
         run.wait_for("c", all_delivered("c"))
-    assert run.keys() == [["a", "b"], ["c"]]
+    assert run.ids() == [["a", "b"], ["c"]]
 
 
 def test_a_disabled_event_is_not_polled(harness: Harness):

@@ -15,6 +15,7 @@ then the old number is past the stream's end: the shard is read again from its s
 records written since the restart), and a line says so.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ class Shard:
     parent_id: str | None
     iterator: str | None = None
     last_read: str | None = None  # the sequence number of the last record read from it
+    last_change: str = ""  # that record's change (fingerprint()), to know it again after a restart
     exhausted: bool = False  # closed, and every record read: GetRecords gave no next iterator
     # Records read but not yet delivered (a batching window is filling, or a batch was cut short).
     pending: list[dict[str, Any]] = field(default_factory=list)
@@ -119,7 +121,16 @@ class StreamReader:
         """Up to `limit` records after the shard's place, in Lambda's shape; the place moves on."""
         if shard.iterator is None:
             shard.iterator = self.start_iterator(shard)
-        answer = self._streams.get_records(ShardIterator=shard.iterator, Limit=min(limit, GET_RECORDS_LIMIT))
+        limit = min(limit, GET_RECORDS_LIMIT)
+        try:
+            answer = self._streams.get_records(ShardIterator=shard.iterator, Limit=limit)
+        except ClientError as error:
+            # An iterator lasts 15 minutes (a batch retried that long leaves its iterator stale):
+            # a new one at the same place, as Lambda's poller would ask for.
+            if error.response.get("Error", {}).get("Code") != "ExpiredIteratorException":
+                raise
+            shard.iterator = self.start_iterator(shard)
+            answer = self._streams.get_records(ShardIterator=shard.iterator, Limit=limit)
         records = [
             lambda_record(dict(record), region=self._region, stream_arn=self.stream_arn)
             for record in answer.get("Records", [])
@@ -130,6 +141,7 @@ class StreamReader:
             shard.exhausted = True
         if records:
             shard.last_read = sequence_number(records[-1])
+            shard.last_change = fingerprint(records[-1])
         return records
 
     # -- where to start ---------------------------------------------------------------------
@@ -153,7 +165,8 @@ class StreamReader:
 
     def _check_places(self, arn: str) -> None:
         """The table was created again in moto (a restart): each shard's place must still hold
-        the record last read, or the stream is a new, shorter one, read from its start."""
+        the record last read (the same change at the same number), or the stream is a new one,
+        read from its start."""
         for shard in self.shards.values():
             if shard.last_read is None:
                 continue
@@ -164,7 +177,9 @@ class StreamReader:
                 SequenceNumber=shard.last_read,
             )
             found = self._streams.get_records(ShardIterator=answer["ShardIterator"], Limit=1)["Records"]
-            if found and str(found[0]["dynamodb"]["SequenceNumber"]) == shard.last_read:
+            there = [lambda_record(dict(record), region=self._region, stream_arn=arn) for record in found]
+            place = (shard.last_read, shard.last_change)
+            if there and (sequence_number(there[0]), fingerprint(there[0])) == place:
                 continue
             self._log(
                 f"{self.where}: the stream of table {self.spec.table_name!r} was created anew (DynamoDB "
@@ -186,3 +201,11 @@ class StreamReader:
             start = page.get("LastEvaluatedShardId")
             if not start:
                 return shards
+
+
+def fingerprint(record: dict[str, Any]) -> str:
+    """What a record says changed: the same for a record replayed from moto's journal (whose
+    eventID and creation time are new), different for another change at the same number."""
+    dynamodb = record["dynamodb"]
+    change = [record["eventName"], *(dynamodb.get(key) for key in ("Keys", "NewImage", "OldImage"))]
+    return json.dumps(change, sort_keys=True, default=repr)
