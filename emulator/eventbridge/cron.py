@@ -33,6 +33,7 @@ W, #, month lengths, leap years) is croniter's, which has it tested.
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,18 +77,21 @@ class AwsCron:
     fields: str  # what was inside cron(...)
     croniter_expression: str
 
+    def times_after(self, after: datetime) -> Iterator[datetime]:
+        """The times strictly after `after`, in order, as naive wall-clock times (the caller maps
+        them to a time zone); it ends when there are no more (its Year has passed)."""
+        # croniter gives up after 50 years without a match by default; a Year field can name
+        # any year it computes, so let it look across all of them.
+        times = croniter(self.croniter_expression, after, max_years_between_matches=_SEARCH_YEARS)
+        while True:
+            try:
+                found: datetime = times.get_next(datetime)
+            except (CroniterBadDateError, OverflowError, ValueError):  # ValueError: past year 9999
+                return
+            yield found
+
     def next_after(self, after: datetime) -> datetime | None:
-        """The first time strictly after `after`, both naive wall-clock times (the caller maps
-        them to a time zone); None when there is none (its Year has passed)."""
-        try:
-            # croniter gives up after 50 years without a match by default; a Year field can name
-            # any year it computes, so let it look across all of them.
-            found: datetime = croniter(
-                self.croniter_expression, after, max_years_between_matches=_SEARCH_YEARS
-            ).get_next(datetime)
-        except CroniterBadDateError:
-            return None
-        return found
+        return next(self.times_after(after), None)
 
 
 def parse_cron(fields_text: str) -> AwsCron:

@@ -26,8 +26,10 @@ from emulator.eventbridge.expressions import At, Cron, Rate, ScheduleExpression
 # How far before a time the cron search starts in wall-clock time, so that a time in an hour
 # the clock repeats (autumn) is found whichever of its two occurrences `after` is in.
 _FOLD_MARGIN = timedelta(hours=2)
-# A cron that matches only non-existent times (spring-forward gap) would loop for ever.
+# A cron that matches only non-existent times (spring-forward gap: "cron(30 2 ? 3 1#2 *)" in New
+# York) would be looked for for ever: the search ends after AWS's last year, or this many tries.
 _MAX_CANDIDATES = 10_000
+LAST_YEAR = 2199
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,12 @@ class Timetable:
     def _cron(self, cron: Cron, moment: datetime, inclusive: bool) -> datetime | None:
         if inclusive:
             moment -= timedelta(microseconds=1)
-        wall = moment.astimezone(self.zone).replace(tzinfo=None) - _FOLD_MARGIN
-        for _ in range(_MAX_CANDIDATES):
-            found_wall = cron.cron.next_after(wall)
-            if found_wall is None:
+        start = moment.astimezone(self.zone).replace(tzinfo=None)
+        if self.zone is not UTC:
+            start -= _FOLD_MARGIN
+        for tries, wall in enumerate(cron.cron.times_after(start)):
+            if tries >= _MAX_CANDIDATES or wall.year > LAST_YEAR:
                 return None
-            wall = found_wall
             if not _exists(wall, self.zone):
                 continue  # spring forward: this wall-clock time never happens that day
             found = _to_utc(wall, self.zone)

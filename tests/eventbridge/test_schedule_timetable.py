@@ -67,6 +67,17 @@ def test_cron_waits_for_the_start_date():
     )
 
 
+def test_a_start_date_on_a_cron_time_is_its_first_run():
+    start = datetime(2027, 1, 1, 9, tzinfo=UTC)
+    table = timetable("cron(0 9 * * ? *)", scheduler=True, start=start)
+    assert run(table, 2) == [start, start + timedelta(days=1)]
+
+
+def test_a_cron_that_only_names_times_that_never_exist_never_fires():
+    # 02:30 on the second Sunday of March: the hour New York skips every year.
+    assert timetable("cron(30 2 ? 3 1#2 *)", scheduler=True, zone=NEW_YORK).first() is None
+
+
 def test_a_rule_s_cron_is_utc():
     assert timetable("cron(0 9 * * ? *)", scheduler=False).first() == datetime(2026, 12, 1, 9, tzinfo=UTC)
 

@@ -98,7 +98,7 @@ def build_targets(app: AppSpec, created: datetime) -> list[ScheduledTarget]:
         if spec.scheduler:
             name = spec.name or logical_id
             arn = schedule_arn(app.region, app.account_id, spec.group, name)
-            zone = ZoneInfo(spec.timezone)
+            zone = UTC if spec.timezone == "UTC" else ZoneInfo(spec.timezone)
         else:
             name = spec.name or physical_name(app.stack_name, logical_id)
             arn = rule_arn(app.region, app.account_id, name)
