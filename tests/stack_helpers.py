@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from emulator.apigateway.gateway import Gateway
 from emulator.app.model import AppSpec
+from emulator.lambda_.event_sources.schedules import Clock
 from emulator.stack import Stack, StackConfig
 from emulator.tracing.segment_sender import DAEMON_HEADER
 
@@ -97,13 +98,15 @@ def running_stack(
     runtime_dir: Path,
     daemon_address: str | None = None,
     parameter_overrides: dict[str, str] | None = None,
+    schedule_clock: Clock | None = None,
 ) -> Iterator[RunningStack]:
     """The whole local stack from a built template, wired by emulator.stack as
     `python -m emulator` wires it, on free ports, with nothing kept on disk.
 
     Segments go to `daemon_address` (a real local X-Ray) when given, else to a collector the
     test reads (the stack's option for an X-Ray daemon it did not start). `parameter_overrides`
-    are the template's parameter values, as `--parameter-overrides` gives them.
+    are the template's parameter values, as `--parameter-overrides` gives them; `schedule_clock`
+    the time the rules and schedules run on (the system's when None).
     """
     collector = SegmentCollector()
     logs: list[tuple[str, str]] = []
@@ -113,6 +116,7 @@ def running_stack(
         xray_daemon_address=daemon_address or collector.address,
         parameter_overrides=dict(parameter_overrides or {}),
         log=lambda name, line: logs.append((name, line)),
+        schedule_clock=schedule_clock,
     )
     try:
         with Stack(config) as stack:
