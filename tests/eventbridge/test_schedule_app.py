@@ -1,14 +1,16 @@
-"""tests/schedule_app/ built by the real `sam build` and run by the real stack on the system
-clock: start-up names every rule and schedule with its next time (a DISABLED one as never
-running), an EventBridge Scheduler rate without StartDate fires at once with Scheduler's default
-notification, a one-time at() in Tokyo time fires at that time with its Input, and each scheduled
-invocation is a trace of its own whose function subsegments sit under Invocation.
+"""tests/schedule_app/ built by the real `sam build` and run by the real stack: start-up names
+every rule and schedule with its next time (a DISABLED one as never running); the rule's cron
+fires with the Scheduled Event, an EventBridge Scheduler rate without StartDate fires at once with
+Scheduler's default notification, a one-time at() in Tokyo time fires with its Input; each
+scheduled invocation is a trace of its own whose function subsegments sit under Invocation.
 
-Nothing here fakes the clock or the scheduler: the template's at() time is a parameter the test
-sets a few seconds ahead, as a user would write a time, so the wait is seconds, not a minute.
+The scheduler thread runs for real, on a clock that runs at real speed but starts three seconds
+before the rule's 03:00 UTC (StackConfig.schedule_clock, which only tests set): a far time comes
+in seconds, and nothing about when or how it fires is faked.
 """
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,15 +21,42 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from emulator.app.resource_names import physical_name
+from emulator.lambda_.event_sources.schedules import MAX_WAIT_SECONDS
 from tests.conftest import REPO_ROOT, sam_build
 from tests.stack_helpers import RunningStack, running_stack
 
 pytestmark = pytest.mark.slow
 
 SCHEDULE_APP = REPO_ROOT / "tests" / "schedule_app"
-# Far enough ahead that the stack is up before it (it starts in a few seconds).
-ONCE_AHEAD = timedelta(seconds=12)
-WAIT_SECONDS = 40.0
+# Tomorrow, three seconds before the rule's cron(0 3 * * ? *).
+START = (datetime.now(UTC) + timedelta(days=1)).replace(hour=2, minute=59, second=57, microsecond=0)
+NIGHTLY_AT = START + timedelta(seconds=3)
+ONCE_AT = START + timedelta(seconds=5)
+WAIT_SECONDS = 30.0
+ACCOUNT, REGION = "123456789012", "ap-northeast-1"
+
+
+class ShiftedClock:
+    """The system clock, moved: the first time it is read it says `start`, and from there it
+    runs at real speed (the scheduler reads it first when the stack creates the schedules)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._start = start
+        self._offset: timedelta | None = None
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            if self._offset is None:
+                self._offset = self._start - datetime.now(UTC)
+            return datetime.now(UTC) + self._offset
+
+    def wait(self, seconds: float, stop: threading.Event) -> None:
+        stop.wait(min(seconds, MAX_WAIT_SECONDS))
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +65,13 @@ def schedule_app_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def once_at() -> datetime:
-    return (datetime.now(UTC) + ONCE_AHEAD).replace(microsecond=0)
-
-
-@pytest.fixture(scope="module")
-def stack(schedule_app_template: Path, lambda_runtime_dir: Path, once_at: datetime) -> Iterator[RunningStack]:
-    tokyo = once_at.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%dT%H:%M:%S")
+def stack(schedule_app_template: Path, lambda_runtime_dir: Path) -> Iterator[RunningStack]:
+    once_in_tokyo = ONCE_AT.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%dT%H:%M:%S")
     with running_stack(
-        schedule_app_template, lambda_runtime_dir, parameter_overrides={"OnceAt": tokyo}
+        schedule_app_template,
+        lambda_runtime_dir,
+        parameter_overrides={"OnceAt": once_in_tokyo},
+        schedule_clock=ShiftedClock(START),
     ) as running:
         yield running
 
@@ -66,27 +93,35 @@ def received(stack: RunningStack, accept: Any) -> dict[str, Any]:
     raise AssertionError(f"no such event; the log was: {stack.logs}")
 
 
-def test_start_up_names_each_rule_and_schedule(stack: RunningStack, once_at: datetime):
+def test_start_up_names_each_rule_and_schedule_with_its_next_time(stack: RunningStack):
     lines = events_lines(stack)
     nightly = physical_name("sam-app", "SweepFunctionNightly")
     paused = physical_name("sam-app", "SweepFunctionPaused")
-    tomorrow_3am = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT03:00:00Z")
-    today_3am = datetime.now(UTC).strftime("%Y-%m-%dT03:00:00Z")
-    assert any(
-        line
-        in (
-            f"SweepFunction ← rule {nightly}: cron(0 3 * * ? *), next at {when}"
-            for when in (today_3am, tomorrow_3am)
-        )
-        for line in lines
-    ), lines
+    assert f"SweepFunction ← rule {nightly}: cron(0 3 * * ? *), next at {iso(NIGHTLY_AT)}" in lines
     assert f"SweepFunction ← rule {paused}: rate(5 minutes): DISABLED, never runs" in lines
-    assert any(
-        line.startswith("SweepFunction ← schedule SweepFunctionHourly: rate(1 hour), next at ")
-        for line in lines
+    assert f"SweepFunction ← schedule SweepFunctionHourly: rate(1 hour), next at {iso(START)}" in lines
+    once = ONCE_AT.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%dT%H:%M:%S")
+    assert (
+        f"SweepFunction ← schedule SweepFunctionOnce: at({once}) (Asia/Tokyo), next at {iso(ONCE_AT)}"
+        in lines
     )
-    once = once_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert any(line.endswith(f"(Asia/Tokyo), next at {once}") for line in lines), lines
+
+
+def test_the_rule_fires_at_its_cron_time_with_the_scheduled_event(stack: RunningStack):
+    event = received(stack, lambda event: event.get("source") == "aws.events")
+    assert isinstance(event.pop("id"), str)
+    assert event == {
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": iso(NIGHTLY_AT),
+        "region": REGION,
+        "resources": [
+            f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{physical_name('sam-app', 'SweepFunctionNightly')}"
+        ],
+        "detail": {},
+    }
 
 
 def test_a_scheduler_rate_fires_at_once_with_the_default_notification(stack: RunningStack):
@@ -94,17 +129,15 @@ def test_a_scheduler_rate_fires_at_once_with_the_default_notification(stack: Run
     assert event["detail-type"] == "Scheduled Event"
     assert event["detail"] == "{}"
     assert event["resources"] == [
-        "arn:aws:scheduler:ap-northeast-1:123456789012:schedule/default/SweepFunctionHourly"
+        f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/default/SweepFunctionHourly"
     ]
-    assert (event["account"], event["region"], event["version"]) == ("123456789012", "ap-northeast-1", "0")
+    assert (event["account"], event["region"], event["time"]) == (ACCOUNT, REGION, iso(START))
 
 
-def test_the_one_time_schedule_fires_at_its_tokyo_time_with_its_input(stack: RunningStack, once_at: datetime):
+def test_the_one_time_schedule_fires_at_its_tokyo_time_with_its_input(stack: RunningStack):
     assert received(stack, lambda event: event == {"job": "once"}) == {"job": "once"}
-    assert datetime.now(UTC) >= once_at
-    once = once_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert any(
-        line.startswith(f"SweepFunction ← schedule SweepFunctionOnce fired for {once}")
+        line.startswith(f"SweepFunction ← schedule SweepFunctionOnce fired for {iso(ONCE_AT)}")
         for line in events_lines(stack)
     )
 
