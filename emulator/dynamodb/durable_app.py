@@ -258,7 +258,7 @@ class DurableDynamoDB:
             with _moto_clock(applied_at_ms, service.target_prefix):
                 status, (headers, chunks) = self.apply(environ)
             if service is SQS:
-                sqs = self._sqs.after_apply(environ, body, chunks, deleted)
+                sqs, (headers, chunks) = self._sqs.after_apply(environ, body, (headers, chunks), deleted)
                 self._sqs.applied()
             if self._journal is not None and status.startswith("2") and is_write(environ):
                 with self._journal_lock:

@@ -59,7 +59,8 @@ LONG_POLL_RETRY_SECONDS = 0.2
 MAX_WAIT_SECONDS = 20
 
 Status = str
-Answer = tuple[Status, tuple[list[tuple[str, str]], list[bytes]]]
+Headers = list[tuple[str, str]]
+Answer = tuple[Status, tuple[Headers, list[bytes]]]
 Apply = Callable[[dict[str, Any]], Answer]
 
 
@@ -125,13 +126,21 @@ class SqsJournaling:
         ]
 
     def after_apply(
-        self, environ: dict[str, Any], body: bytes, answer_chunks: list[bytes], deleted: list[str]
-    ) -> dict[str, Any] | None:
+        self, environ: dict[str, Any], body: bytes, answer: tuple[Headers, list[bytes]], deleted: list[str]
+    ) -> tuple[dict[str, Any] | None, tuple[Headers, list[bytes]]]:
         """Once moto applied a write: what the replay needs beside the request (the ids a send
-        was answered with, or the ids a delete removed)."""
-        if operation_of(environ) == "SendMessageBatch":
-            _keep_batch_system_attributes(body, answer_chunks)
-        return self._journal_extra(environ, answer_chunks, deleted)
+        was answered with, or the ids a delete removed), and the answer to give."""
+        operation = operation_of(environ)
+        headers, chunks = answer
+        if operation == "SendMessageBatch":
+            _keep_batch_system_attributes(body, chunks)
+        if operation in SENDS:
+            numbered = _number_fifo_messages(body, chunks)
+            if numbered is not chunks:
+                length = str(sum(len(chunk) for chunk in numbered))
+                headers = [(name, length if name.lower() == "content-length" else v) for name, v in headers]
+                chunks = numbered
+        return self._journal_extra(environ, chunks, deleted), (headers, chunks)
 
     def _journal_extra(
         self, environ: dict[str, Any], answer_chunks: list[bytes], deleted: list[str]
@@ -191,6 +200,8 @@ class SqsJournaling:
         status, (_, chunks) = apply(environ)
         if operation == "SendMessageBatch" and status.startswith("2"):
             _keep_batch_system_attributes(body, chunks)
+        if operation in SENDS and status.startswith("2"):
+            _number_fifo_messages(body, chunks)
         if operation in SENDS and extra and status.startswith("2"):
             self._rename(environ, body, chunks, extra.get("ids") or {})
         return status
@@ -249,6 +260,31 @@ def _keep_batch_system_attributes(body: bytes, answer_chunks: list[bytes]) -> No
         attributes = by_message.get(message.id)
         if attributes and not message.system_attributes:
             message.system_attributes = attributes
+
+
+def _number_fifo_messages(body: bytes, answer_chunks: list[bytes]) -> list[bytes]:
+    """moto 5.2 gives a FIFO message a random SequenceNumber, and none at all under
+    content-based deduplication. SQS gives every one a number that grows ("SequenceNumber
+    continues to increase for a particular MessageGroupId", SendMessage's API reference): here
+    the send's (pinned) millisecond times 10^7, above the queue's last one, so a replay numbers
+    the same messages the same. Returns the answer with those numbers."""
+    request = _json(body) or {}
+    queue = _queue(str(request.get("QueueUrl", "")))
+    answer = _json(b"".join(answer_chunks))
+    if queue is None or not getattr(queue, "fifo_queue", False) or answer is None:
+        return answer_chunks
+    answered = answer.get("Successful") if "Successful" in answer else [answer]
+    by_id = {message.id: message for message in queue._messages}
+    for entry in answered or []:
+        message = by_id.get(entry.get("MessageId"))
+        if message is None:  # deduplicated: moto answered with an id it did not keep
+            continue
+        last = int(getattr(queue, "local_last_sequence_number", 0))
+        number = max(last + 1, int(message.sent_timestamp) * 10**7)
+        queue.local_last_sequence_number = number
+        message.sequence_number = f"{number:020d}"
+        entry["SequenceNumber"] = message.sequence_number
+    return [json.dumps(answer).encode()]
 
 
 def _set_body(environ: dict[str, Any], body: bytes) -> None:

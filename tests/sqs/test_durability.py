@@ -146,3 +146,26 @@ def test_a_long_poll_does_not_hold_up_the_send_it_waits_for(moto: MotoProcess):
     poll.join()
     # Had the poll held SQS for its whole wait, the send would have come after it, empty-handed.
     assert [message["Body"] for message in got] == ["awaited"]
+
+
+def test_fifo_messages_get_growing_sequence_numbers_that_survive_a_kill(moto: MotoProcess):
+    sqs = sqs_client(moto.endpoint_url, REGION)
+    attributes = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    url = sqs.create_queue(QueueName="ordered.fifo", Attributes=attributes)["QueueUrl"]
+    answered = [sqs.send_message(QueueUrl=url, MessageBody=f"m{n}", MessageGroupId="g") for n in range(3)]
+    entries = [{"Id": "x", "MessageBody": "m3", "MessageGroupId": "g"}]
+    answered += sqs.send_message_batch(QueueUrl=url, Entries=entries)["Successful"]
+    numbers = [answer["SequenceNumber"] for answer in answered]
+    assert all(len(number) == 20 and number.isdigit() for number in numbers)
+    assert [int(number) for number in numbers] == sorted({int(number) for number in numbers})
+
+    _kill_and_wait(moto)
+
+    received: dict[str, str] = {}
+    deadline = time.monotonic() + 20
+    while len(received) < 4:
+        assert time.monotonic() < deadline, f"only {sorted(received)} came back"
+        for message in _receive_all(sqs, url, 1):
+            received[message["Body"]] = message["Attributes"]["SequenceNumber"]
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert [received[f"m{n}"] for n in range(4)] == numbers
