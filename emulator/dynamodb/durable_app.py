@@ -1,11 +1,12 @@
-"""moto's WSGI app with the journal in front: a DynamoDB or CloudWatch Logs write is answered
-only once it is on disk, and the tables and log groups come back after any crash.
+"""moto's WSGI app with the journal in front: a DynamoDB, CloudWatch Logs or SQS write is
+answered only once it is on disk, and the tables, log groups and queues come back after any crash.
 
-The moto process serves both services the stack keeps state in (JOURNALED_SERVICES): DynamoDB
-and CloudWatch Logs, where the functions' log lines go. Every request to a service is applied
+The moto process serves the services the stack keeps state in (JOURNALED_SERVICES): DynamoDB,
+CloudWatch Logs, where the functions' log lines go, and SQS (what of it is journaled, and how
+its replay differs: emulator/sqs/journaling.py). Every request to a service is applied
 by moto under that service's lock (moto's backends are plain Python objects, not safe to
 change from two threads at once), so the order of the journal is the order moto applied each
-service's writes and a replay rebuilds the same state. The two services share no state, so
+service's writes and a replay rebuilds the same state. The services share no state, so
 each has its own lock: a long FilterLogEvents (the console reading a big log group) never holds
 up a PutItem on a request's path. The fsync happens after the lock is released, shared by
 every writer waiting at that moment (journal.py).

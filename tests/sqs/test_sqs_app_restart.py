@@ -22,14 +22,17 @@ pytestmark = pytest.mark.slow
 REGION = "ap-northeast-1"
 
 
-@pytest.fixture()
-def stack(sqs_app_template: Path, lambda_runtime_dir: Path, tmp_path: Path) -> Iterator[Stack]:
+@pytest.fixture(params=["data-dir"])
+def stack(
+    request: pytest.FixtureRequest, sqs_app_template: Path, lambda_runtime_dir: Path, tmp_path: Path
+) -> Iterator[Stack]:
+    """The stack with a data directory, or (param "memory") with none."""
     collector = SegmentCollector()
     config = StackConfig(
         built_template=sqs_app_template,
         runtime_dir=lambda_runtime_dir,
         xray_daemon_address=collector.address,
-        data_dir=tmp_path / "data",
+        data_dir=tmp_path / "data" if request.param == "data-dir" else None,
         log=lambda name, line: None,
     )
     try:
@@ -62,6 +65,15 @@ def _bodies(event: str) -> list[str]:
     return [record["body"] for record in json.loads(event)["Records"]]
 
 
+def _kill_moto(stack: Stack) -> None:
+    assert stack.dynamodb is not None
+    moto = stack.dynamodb._moto
+    old = moto.pid
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    _wait("moto restarted", lambda: moto.pid not in (None, old))
+
+
 def test_answered_messages_survive_a_moto_crash_and_polling_goes_on(stack: Stack):
     sqs = _client(stack, "sqs")
     idle = sqs.get_queue_url(QueueName=physical_name("sam-app", "IdleQueue"))["QueueUrl"]
@@ -87,3 +99,25 @@ def test_answered_messages_survive_a_moto_crash_and_polling_goes_on(stack: Stack
     sqs.send_message(QueueUrl=work, MessageBody="after the crash")
     _wait("a delivery after the restart", lambda: "after the crash" in _bodies_delivered(stack))
     assert "before the crash" in _bodies_delivered(stack)  # the table is journaled as well
+
+
+@pytest.mark.parametrize("stack", ["memory"], indirect=True)
+def test_without_a_data_dir_the_queues_are_created_again_after_a_crash(stack: Stack):
+    sqs = _client(stack, "sqs")
+    _kill_moto(stack)
+    assert stack.app is not None
+    for queue in stack.app.queues:  # empty, as the stack would start them
+        _wait(f"{queue.queue_name} again", lambda name=queue.queue_name: _exists(sqs, name))
+    work = sqs.get_queue_url(QueueName=physical_name("sam-app", "WorkQueue"))["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=work, AttributeNames=["VisibilityTimeout"])
+    assert attributes["Attributes"]["VisibilityTimeout"] == "2"
+    sqs.send_message(QueueUrl=work, MessageBody="after the crash")
+    _wait("a delivery after the restart", lambda: "after the crash" in _bodies_delivered(stack))
+
+
+def _exists(sqs: Any, name: str) -> bool:
+    try:
+        sqs.get_queue_url(QueueName=name)
+    except sqs.exceptions.QueueDoesNotExist:
+        return False
+    return True

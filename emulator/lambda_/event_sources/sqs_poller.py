@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.app.model import SqsEventSpec
 from emulator.lambda_.event_sources.context import EventSourceContext, Stopper
+from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES
 from emulator.lambda_.service import ServiceClosed
 from emulator.sqs.lambda_event import messages_to_keep, sqs_event
 from emulator.sqs.queues import sqs_client
@@ -74,6 +75,21 @@ def start_sqs_pollers(context: EventSourceContext) -> Stopper | None:
             thread.join(timeout=LONG_POLL_SECONDS + 5)
 
     return stop
+
+
+def split_by_payload(batch: list[dict[str, Any]], queue_arn: str, region: str) -> list[list[dict[str, Any]]]:
+    """The batch in consecutive parts whose events fit MAX_PAYLOAD_BYTES (a message alone that
+    does not fit is a part of its own: Lambda refuses it, and it goes the way of a failure)."""
+    parts: list[list[dict[str, Any]]] = [[]]
+    size = len(sqs_event([], queue_arn, region))
+    for message in batch:
+        record_size = len(sqs_event([message], queue_arn, region)) - len(sqs_event([], queue_arn, region)) + 2
+        if parts[-1] and size + record_size > MAX_PAYLOAD_BYTES:
+            parts.append([])
+            size = len(sqs_event([], queue_arn, region))
+        parts[-1].append(message)
+        size += record_size
+    return [part for part in parts if part]
 
 
 class QueuePoller:
@@ -159,6 +175,12 @@ class QueuePoller:
         return list(answer.get("Messages") or [])
 
     def deliver(self, batch: list[dict[str, Any]]) -> None:
+        """Invoke the function with the batch, in as many invocations as Lambda's 6 MB payload
+        limit needs ("the batch size reaches the 6 MB payload limit" ends a batch, with-sqs.html)."""
+        for part in split_by_payload(batch, self.event.queue_arn, self.region):
+            self._invoke(part)
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> None:
         event = self.event
         payload = sqs_event(batch, event.queue_arn, self.region)
         result = self.context.lambda_service.invoke(event.function, payload, None)
