@@ -145,7 +145,7 @@ def _stream_event(
     position = str(resolver.resolve(props.get("StartingPosition", ""), f"{where}.StartingPosition"))
     if position not in ("TRIM_HORIZON", "LATEST"):
         raise TemplateError(f"{where}.StartingPosition: must be TRIM_HORIZON or LATEST, got {position!r}")
-    return StreamEventSpec(
+    spec = StreamEventSpec(
         function=function,
         event_id=event_id,
         stream_arn=str(resolver.resolve(stream, f"{where}.Stream")),
@@ -158,6 +158,26 @@ def _stream_event(
         bisect_on_error=_bool(props, "BisectBatchOnFunctionError", False, where, resolver),
         report_batch_item_failures=_reports_item_failures(props, where, resolver),
     )
+    _check_stream_limits(spec, where)
+    return spec
+
+
+def _check_stream_limits(spec: StreamEventSpec, where: str) -> None:
+    """The ranges CreateEventSourceMapping accepts for a DynamoDB stream (the API reference and
+    services-ddb-params): a deployment would be refused with anything else."""
+    limits = [
+        ("BatchSize", spec.batch_size, 1 <= spec.batch_size <= 10000, "from 1 to 10000"),
+        ("MaximumBatchingWindowInSeconds", spec.batching_window_s, 0 <= spec.batching_window_s <= 300,
+         "from 0 to 300"),
+        ("MaximumRetryAttempts", spec.maximum_retry_attempts, -1 <= spec.maximum_retry_attempts <= 10000,
+         "-1 (until the records expire) or from 0 to 10000"),
+        ("MaximumRecordAgeInSeconds", spec.maximum_record_age_s,
+         spec.maximum_record_age_s == -1 or 60 <= spec.maximum_record_age_s <= 604800,
+         "-1 (until the records expire) or from 60 to 604800"),
+    ]  # fmt: skip
+    for name, value, valid, allowed in limits:
+        if not valid:
+            raise TemplateError(f"{where}.{name}: must be {allowed}, got {value}")
 
 
 def _schedule(

@@ -100,7 +100,10 @@ class BatchDelivery:
             pending.failed_attempts += 1
             limit = self.spec.maximum_retry_attempts
             if limit != -1 and pending.failed_attempts > limit:
-                self._drop(pending.records, f"{pending.failed_attempts} failed attempts ({_why(result)})")
+                self._drop(
+                    pending.records,
+                    f"given up after {pending.failed_attempts} failed attempts ({_why(result)})",
+                )
                 work.popleft()
                 continue
             delay = min(FIRST_RETRY_DELAY_SECONDS * 2 ** (pending.failed_attempts - 1), MAX_RETRY_DELAY)
@@ -155,7 +158,7 @@ class BatchDelivery:
             written = created_at(record)
             (expired if written is not None and now - written > limit else kept).append(record)
         if expired:
-            limit_name = f"MaximumRecordAgeInSeconds {limit}"
+            limit_name = f"MaximumRecordAgeInSeconds ({limit} s)"
             self._drop(expired, f"older than {'the 24-hour retention' if age_limit == -1 else limit_name}")
         return kept
 
@@ -164,7 +167,7 @@ class BatchDelivery:
         first, last = sequence_number(records[0]), sequence_number(records[-1])
         span = first if first == last else f"{first} to {last}"
         self._log(
-            f"{self.where}: dropped {len(records)} records (sequence numbers {span}) after {why}; "
+            f"{self.where}: dropped {len(records)} records (sequence numbers {span}), {why}; "
             "the function will not see them again"
         )
 
