@@ -52,7 +52,7 @@ def authorize(
     """Run `authorizer` for the request whose proxy event is `request_event`."""
     if authorizer.type == "TOKEN":
         header = authorizer.identity_sources[0].removeprefix("method.request.header.")
-        token = _lookup(request_event.get("headers"), header)
+        token = lookup(request_event.get("headers"), header)
         if not token:
             return Decision(UNAUTHORIZED, reason=f"no {header} header")
         if authorizer.validation_expression and not re.fullmatch(authorizer.validation_expression, token):
@@ -72,9 +72,18 @@ def authorize(
     outcome, payload = invoke(authorizer.function, json.dumps(event).encode())
     latency_ms = int((time.monotonic() - started) * 1000)
     if outcome != "success":
-        if _error_message(payload) == "Unauthorized":
+        if error_message(payload) == "Unauthorized":
             return Decision(UNAUTHORIZED, reason="the authorizer answered Unauthorized")
         return Decision(CONFIGURATION_ERROR, reason=f"the authorizer failed ({outcome})")
+    decision = policy_decision(payload, arn)
+    if decision.refusal is not None:
+        return decision
+    return Decision(context={**decision.context, "integrationLatency": latency_ms})
+
+
+def policy_decision(payload: bytes, arn: str) -> Decision:
+    """An authorizer's IAM policy answer for `arn`: an explicit Deny is a 403, no Allow a 403;
+    with an Allow, its `context` (values as strings) and `principalId`."""
     try:
         answer = json.loads(payload)
         principal = answer["principalId"]
@@ -94,11 +103,11 @@ def authorize(
     if "Allow" not in effects:
         return Decision(NOT_ALLOWED, reason="the policy does not allow the method")
     # The function sees every context value as a string, as API Gateway passes them on.
-    passed = {key: _as_text(value) for key, value in context.items()}
-    return Decision(context={**passed, "principalId": principal, "integrationLatency": latency_ms})
+    passed = {key: as_text(value) for key, value in context.items()}
+    return Decision(context={**passed, "principalId": principal})
 
 
-def _as_text(value: str | int | float | bool) -> str:
+def as_text(value: str | int | float | bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -120,7 +129,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _lookup(mapping: Any, name: str) -> str | None:
+def lookup(mapping: Any, name: str) -> str | None:
     if not isinstance(mapping, dict):
         return None
     lowered = name.lower()
@@ -130,7 +139,7 @@ def _lookup(mapping: Any, name: str) -> str | None:
 def _identity_value(source: str, event: dict[str, Any]) -> str | None:
     kind, _, name = source.rpartition(".")
     if kind == "method.request.header":
-        return _lookup(event.get("headers"), name)
+        return lookup(event.get("headers"), name)
     if kind == "method.request.querystring":
         return (event.get("queryStringParameters") or {}).get(name)
     if kind == "stageVariables":
@@ -141,7 +150,7 @@ def _identity_value(source: str, event: dict[str, Any]) -> str | None:
     return None
 
 
-def _error_message(payload: bytes) -> str | None:
+def error_message(payload: bytes) -> str | None:
     try:
         document = json.loads(payload)
         return str(document.get("errorMessage")) if isinstance(document, dict) else None

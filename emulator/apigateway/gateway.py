@@ -31,6 +31,7 @@ from emulator.apigateway.cors import (
     rest_preflight,
 )
 from emulator.apigateway.http_api_integration import build_event_v2, parse_result_v2
+from emulator.apigateway.http_authorizer import SERVER_ERROR, authorize_http, route_arn
 from emulator.apigateway.media_types import (
     http_request_is_binary,
     rest_decodes_result,
@@ -252,10 +253,10 @@ class Gateway:
             binary=binary,
             stage_variables=api.stage_variables,
         )
-        if api.kind == "HTTP" and route.payload_format == "1.0":
-            event = {"version": "1.0", **event}
-        elif api.kind == "HTTP":
-            event = build_event_v2(
+        rest_style_event = event
+
+        def event_v2() -> dict[str, Any]:
+            return build_event_v2(
                 request,
                 api=context,
                 route_key=route.route_key,
@@ -266,7 +267,23 @@ class Gateway:
                 stage_variables=api.stage_variables,
             )
 
-        refusal = self._authorize(api, route, event, context, trace)
+        if api.kind == "HTTP" and route.payload_format == "1.0":
+            event = {"version": "1.0", **event}
+        elif api.kind == "HTTP":
+            event = event_v2()
+
+        if api.kind == "HTTP":
+            refusal = None
+            if route.authorizer is not None:
+                request_v2 = event if route.payload_format == "2.0" else event_v2()
+                arn = route_arn(
+                    self.app.region, self.app.account_id, api.api_id, api.stage, request.method, request.path
+                )
+                refusal = self._authorize_http(
+                    api, route, event, request_v2, lambda: rest_style_event, arn, trace
+                )
+        else:
+            refusal = self._authorize(api, route, event, context, trace)
         if refusal is not None:
             return refusal, ids, None
 
@@ -444,6 +461,37 @@ class Gateway:
             if not key or (self.app.api_keys and key not in self.app.api_keys):
                 return _error(403, "Forbidden")
             event["requestContext"]["identity"]["apiKey"] = key
+        return None
+
+    def _authorize_http(
+        self,
+        api: ApiSpec,
+        route: Route,
+        event: dict[str, Any],
+        request_v2: dict[str, Any],
+        request_v1: Callable[[], dict[str, Any]],
+        arn: str,
+        trace: TraceHeader | None,
+    ) -> ProxyResponse | None:
+        """An HTTP API route's Lambda authorizer: a refusal, or None (event updated)."""
+        if route.authorizer is None:
+            return None
+        authorizer = api.authorizers[route.authorizer]
+
+        def invoke(function: str, payload: bytes) -> tuple[str, bytes]:
+            result = self.invoker.invoke(function, payload, trace)
+            return result.outcome, result.payload
+
+        try:
+            decision = authorize_http(authorizer, request_v2, request_v1, arn, invoke)
+        except Exception as error:  # the Lambda side failed to invoke at all
+            decision = Decision(SERVER_ERROR, reason=f"invoke failed: {error!r}")
+        if decision.refusal is not None:
+            if self.log:
+                self.log(f"authorizer {authorizer.name}: {decision.reason}")
+            status, body = decision.refusal
+            return ProxyResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+        event["requestContext"]["authorizer"] = decision.context
         return None
 
     def _forwarded_headers(

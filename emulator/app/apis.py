@@ -41,9 +41,10 @@ _BINARY_EXTENSION = "x-amazon-apigateway-binary-media-types"
 _REST_HANDLED = {"StageName", "Cors", "BinaryMediaTypes", "Variables", "Auth", "TracingEnabled",
                  "DefinitionBody", "Name", "OpenApiVersion", "Description"}  # fmt: skip
 _HTTP_HANDLED = {"StageName", "CorsConfiguration", "StageVariables", "DefinitionBody", "Name",
-                 "Description", "FailOnWarnings"}  # fmt: skip
+                 "Description", "FailOnWarnings", "Auth"}  # fmt: skip
 _REST_EVENT_HANDLED = {"Path", "Method", "RestApiId", "Auth"}
-_HTTP_EVENT_HANDLED = {"Path", "Method", "ApiId", "PayloadFormatVersion"}
+_HTTP_EVENT_HANDLED = {"Path", "Method", "ApiId", "PayloadFormatVersion", "Auth"}
+_HTTP_AUTH_HANDLED = {"Authorizers", "DefaultAuthorizer"}
 _REST_AUTH_HANDLED = {"ApiKeyRequired", "Authorizers", "DefaultAuthorizer",
                       "AddDefaultAuthorizerToCorsPreflight", "AddApiKeyRequiredToCorsPreflight"}  # fmt: skip
 
@@ -112,7 +113,7 @@ def read_apis(
                     found.apis[api_id] = _http_api(
                         api_id, implicit, resolver, stack_name, found.ignored, implicit=True
                     )
-                found.routes.append(_http_route(function, where, props, api_id, found.ignored))
+                found.routes.append(_http_route(function, where, props, found.apis[api_id], found.ignored))
 
     for logical_id, resource in explicit.items():
         body = (resource.get("Properties") or {}).get("DefinitionBody")
@@ -295,6 +296,13 @@ def _http_api(
     _note_ignored(where, props, _HTTP_HANDLED, ignored)
     variables = resolver.resolve(props.get("StageVariables") or {}, f"{where}.StageVariables")
     cors = resolver.resolve(props.get("CorsConfiguration"), f"{where}.CorsConfiguration")
+    auth = props.get("Auth") or {}
+    _note_ignored(f"{where}.Auth", auth, _HTTP_AUTH_HANDLED, ignored)
+    authorizers = _http_authorizers(auth.get("Authorizers") or {}, f"{where}.Auth.Authorizers", ignored)
+    default_authorizer = auth.get("DefaultAuthorizer")
+    declared = auth.get("Authorizers") or {}
+    if default_authorizer is not None and default_authorizer not in declared:
+        raise TemplateError(f"{where}.Auth.DefaultAuthorizer: {default_authorizer} is not in Authorizers")
     return ApiSpec(
         logical_id=logical_id,
         kind="HTTP",
@@ -304,7 +312,51 @@ def _http_api(
         tracing=False,  # HTTP APIs have no active tracing: AWS writes no stage segment for them
         cors=_http_cors(cors, f"{where}.CorsConfiguration"),
         stage_variables={str(k): str(v) for k, v in variables.items()},
+        authorizers=authorizers,
+        default_authorizer=default_authorizer,
+        unemulated_authorizers=tuple(name for name in declared if name not in authorizers),
     )
+
+
+def _http_authorizers(declared: dict[str, Any], where: str, ignored: list[str]) -> dict[str, AuthorizerSpec]:
+    """An HTTP API's Lambda authorizers (SAM's LambdaAuthorizer). A JWT authorizer checks a
+    token's signature against its issuer's keys, which are on the internet: named, not emulated."""
+    authorizers: dict[str, AuthorizerSpec] = {}
+    for name, props in declared.items():
+        if not isinstance(props, dict):
+            raise TemplateError(f"{where}.{name}: an authorizer is a map")
+        arn = props.get("FunctionArn")
+        if arn is None:
+            ignored.append(f"{where}.{name} (a JWT authorizer: its routes are served without it locally)")
+            continue
+        function = _function_of_arn(arn)
+        if function is None:
+            raise TemplateError(f"{where}.{name}.FunctionArn: !GetAtt <Function>.Arn of this template")
+        version = str(props.get("AuthorizerPayloadFormatVersion", ""))
+        if version not in ("1.0", "2.0"):
+            raise TemplateError(f"{where}.{name}.AuthorizerPayloadFormatVersion: 1.0 or 2.0 (required)")
+        simple = _as_bool(props.get("EnableSimpleResponses", False))
+        if simple and version != "2.0":
+            raise TemplateError(f"{where}.{name}.EnableSimpleResponses: only with payload format 2.0")
+        identity = props.get("Identity") or {}
+        sources = tuple(
+            [f"$request.header.{h}" for h in identity.get("Headers") or ()]
+            + [f"$request.querystring.{q}" for q in identity.get("QueryStrings") or ()]
+            + [f"$stageVariables.{v}" for v in identity.get("StageVariables") or ()]
+            + [f"$context.{c}" for c in identity.get("Context") or ()]
+        )
+        if "ReauthorizeEvery" in identity:
+            ignored.append(f"{where}.{name}.Identity.ReauthorizeEvery (every request is authorized)")
+        authorizers[name] = AuthorizerSpec(
+            name=name,
+            function=function,
+            type="REQUEST",
+            # SAM's default identity source is the Authorization header.
+            identity_sources=sources or ("$request.header.Authorization",),
+            payload_format=version,
+            simple_responses=simple,
+        )
+    return authorizers
 
 
 def _http_cors(value: Any, where: str) -> CorsConfig | None:
@@ -332,14 +384,24 @@ def _http_cors(value: Any, where: str) -> CorsConfig | None:
     )
 
 
-def _http_route(function: str, where: str, props: dict[str, Any], api_id: str, ignored: list[str]) -> Route:
+def _http_route(function: str, where: str, props: dict[str, Any], api: ApiSpec, ignored: list[str]) -> Route:
     path, method = props.get("Path"), props.get("Method")
     version = str(props.get("PayloadFormatVersion", "2.0"))
     if version not in ("1.0", "2.0"):
         raise TemplateError(f"{where}.PayloadFormatVersion: 1.0 or 2.0, got {version}")
-    _note_ignored(where, props, _HTTP_EVENT_HANDLED, ignored)  # Auth, RouteSettings, TimeoutInMillis
+    _note_ignored(where, props, _HTTP_EVENT_HANDLED, ignored)  # RouteSettings, TimeoutInMillis
+    api_id = api.logical_id
+    auth = props.get("Auth") or {}
+    _note_ignored(f"{where}.Auth", auth, {"Authorizer"}, ignored)  # AuthorizationScopes (JWT)
+    # The event's Authorizer wins over the API's DefaultAuthorizer; NONE opts a route out.
+    authorizer = auth.get("Authorizer", api.default_authorizer)
+    known = {"NONE", *api.authorizers, *api.unemulated_authorizers}
+    if authorizer is not None and authorizer not in known:
+        raise TemplateError(f"{where}.Auth.Authorizer: {authorizer} is not an authorizer of {api_id}")
+    if authorizer not in api.authorizers:
+        authorizer = None  # NONE, none, or a JWT authorizer (named at start-up)
     if path is None and method is None:
-        return Route("ANY", DEFAULT_ROUTE, function, api_id, version)
+        return Route("ANY", DEFAULT_ROUTE, function, api_id, version, authorizer=authorizer)
     if not isinstance(path, str) or not (path.startswith("/") or path == DEFAULT_ROUTE):
         raise TemplateError(f"{where}: an HttpApi event's Path is /... or $default")
     return Route(
@@ -348,6 +410,7 @@ def _http_route(function: str, where: str, props: dict[str, Any], api_id: str, i
         function,
         api_id,
         version,
+        authorizer=authorizer,
     )
 
 

@@ -108,6 +108,11 @@ class AuthorizerSpec:
     # method.request.header.X / method.request.querystring.x (all must be present).
     identity_sources: tuple[str, ...] = ("method.request.header.Authorization",)
     validation_expression: str | None = None
+    # An HTTP API's authorizer: its AuthorizerPayloadFormatVersion ("1.0" or "2.0"; None for a
+    # REST API's), with identity sources written $request.header.X, $request.querystring.x,
+    # $stageVariables.x, $context.x; EnableSimpleResponses: {"isAuthorized", "context"}.
+    payload_format: str | None = None
+    simple_responses: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,9 @@ class ApiSpec:
     # AddDefaultAuthorizerToCorsPreflight and AddApiKeyRequiredToCorsPreflight default to true).
     preflight_authorizer: bool = True
     preflight_api_key: bool = True
+    # Authorizers declared but not emulated (an HTTP API's JWT authorizers): a route naming one
+    # is served without it, and start-up says so.
+    unemulated_authorizers: tuple[str, ...] = ()
 
     @property
     def stage_prefix(self) -> str:

@@ -7,6 +7,7 @@ binaryMediaTypes, stageVariables, API keys and Lambda authorizers.
 
 import base64
 import io
+import json
 import re
 
 import pytest
@@ -280,6 +281,57 @@ def test_request_authorizer_needs_every_identity_source(stack):
     event = echoed(stack, "GET", "/live/request?tenant=t1", headers={"X-User": "alice"})
     assert event["requestContext"]["authorizer"]["principalId"] == "user-alice"
     assert event["requestContext"]["authorizer"]["type"] == "REQUEST"
+
+
+def http_route_arn(stack, method: str, path: str) -> str:
+    api_id = stack.app.apis["StagedHttpApi"].api_id
+    return f"arn:aws:execute-api:ap-northeast-1:123456789012:{api_id}/dev/{method}{path}"
+
+
+def test_http_api_simple_response_authorizer(stack):
+    missing = request("GET", stack.url + "/dev/guarded/simple")
+    assert (missing.status, missing.json()) == (401, {"message": "Unauthorized"})
+    refused = request("GET", stack.url + "/dev/guarded/simple", headers={"X-User": "bob"})
+    assert (refused.status, refused.json()) == (403, {"message": "Forbidden"})
+    event = echoed(stack, "GET", "/dev/guarded/simple", headers={"X-User": "alice"})
+    granted = event["requestContext"]["authorizer"]["lambda"]
+    assert (granted["user"], granted["level"]) == ("alice", "3")
+    seen = json.loads(granted["seen"])
+    assert seen == {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": http_route_arn(stack, "GET", "/guarded/simple"),
+        "identitySource": ["alice"],
+        "routeKey": "GET /guarded/simple",
+        "methodArn": None,
+        "authorizationToken": None,
+        "body": None,  # an authorizer never gets the body
+    }
+
+
+def test_http_api_policy_authorizer_with_payload_1_0(stack):
+    query = "/dev/guarded/policy?tenant=t1"
+    missing = request("POST", stack.url + "/dev/guarded/policy", headers={"X-User": "alice"}, body=b"{}")
+    assert (missing.status, missing.json()) == (401, {"message": "Unauthorized"})
+    denied = request("POST", stack.url + query, headers={"X-User": "bob"}, body=b"{}")
+    assert (denied.status, denied.json()) == (403, {"message": "Forbidden"})
+    failed = request("POST", stack.url + query, headers={"X-User": "crash"}, body=b"{}")
+    assert (failed.status, failed.json()) == (500, {"message": "Internal Server Error"})
+    event = echoed(stack, "POST", query, headers={"X-User": "alice"}, body=b'{"order": 1}')
+    assert event["version"] == "1.0" and event["body"] == '{"order": 1}'
+    authorizer = event["requestContext"]["authorizer"]
+    assert authorizer["principalId"] == "user-alice" and authorizer["lambda"]["user"] == "alice"
+    seen = json.loads(authorizer["lambda"]["seen"])
+    assert (seen["version"], seen["type"]) == ("1.0", "REQUEST")
+    assert seen["methodArn"] == http_route_arn(stack, "POST", "/guarded/policy")
+    assert seen["identitySource"] == seen["authorizationToken"] == "alice,t1"
+    assert seen["body"] is None
+
+
+def test_http_api_jwt_authorizer_is_named_and_its_route_served(stack):
+    jwt = "StagedHttpApi.Auth.Authorizers.JwtAuthorizer"
+    assert f"{jwt} (a JWT authorizer: its routes are served without it locally)" in stack.app.ignored
+    echoed(stack, "GET", "/dev/guarded/jwt")
 
 
 def test_definition_body_aws_proxy_route(stack):

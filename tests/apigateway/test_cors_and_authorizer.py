@@ -6,6 +6,7 @@ import pytest
 
 from emulator.apigateway.authorizer import authorize, method_arn
 from emulator.apigateway.cors import http_allowed_origin, http_response_headers, rest_preflight
+from emulator.apigateway.http_authorizer import authorize_http
 from emulator.app.model import AuthorizerSpec, CorsConfig
 
 ARN = method_arn("ap-northeast-1", "123456789012", "abcdefghij", "live", "GET", "/pets/1")
@@ -76,4 +77,59 @@ def test_missing_token_is_401_without_invoking():
         raise AssertionError("not invoked")
 
     decision = authorize(TOKEN, {"headers": {}}, ARN, invoke)
+    assert decision.refusal == (401, {"message": "Unauthorized"})
+
+
+HTTP_SIMPLE = AuthorizerSpec(
+    "Simple",
+    "AuthFn",
+    "REQUEST",
+    ("$request.header.X-User", "$request.querystring.tenant"),
+    None,
+    "2.0",
+    True,
+)
+HTTP_EVENT = {"version": "2.0", "headers": {"x-user": "alice"}, "queryStringParameters": {"tenant": "t1"},
+              "requestContext": {"http": {"method": "GET"}}, "body": "secret"}  # fmt: skip
+HTTP_ARN = "arn:aws:execute-api:ap-northeast-1:123456789012:abcdefghij/$default/GET/pets"
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        ({"isAuthorized": False}, 403),
+        ({"isAuthorized": "yes"}, 500),  # not a boolean: a malformed answer
+        ({"context": {}}, 500),
+        ("not json", 500),
+    ],
+)
+def test_http_simple_authorizer_refusals(answer, status):
+    payload = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
+    decision = authorize_http(
+        HTTP_SIMPLE, HTTP_EVENT, dict, HTTP_ARN, lambda function, event: ("success", payload)
+    )
+    assert decision.refusal is not None and decision.refusal[0] == status
+
+
+def test_http_simple_authorizer_gets_the_identity_values_and_never_the_body():
+    seen = []
+
+    def invoke(function, payload):
+        seen.append(json.loads(payload))
+        return "success", json.dumps({"isAuthorized": True, "context": {"n": 1, "tags": ["a"]}}).encode()
+
+    decision = authorize_http(HTTP_SIMPLE, HTTP_EVENT, dict, HTTP_ARN, invoke)
+    assert decision.refusal is None
+    assert decision.context == {"lambda": {"n": "1", "tags": ["a"]}}
+    (event,) = seen
+    assert event["identitySource"] == ["alice", "t1"] and event["routeArn"] == HTTP_ARN
+    assert "body" not in event and event["type"] == "REQUEST"
+
+
+def test_http_authorizer_is_not_invoked_without_every_identity_source():
+    def invoke(function, payload):
+        raise AssertionError("invoked")
+
+    partial = {**HTTP_EVENT, "queryStringParameters": None}
+    decision = authorize_http(HTTP_SIMPLE, partial, dict, HTTP_ARN, invoke)
     assert decision.refusal == (401, {"message": "Unauthorized"})

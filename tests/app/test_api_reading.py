@@ -88,11 +88,21 @@ def test_event_properties_not_emulated_are_named(tmp_path):
             {Path: /r, Method: get, RequestParameters: [method.request.header.X], Auth: {ResourcePolicy: {}}}
         Http:
           Type: HttpApi
-          Properties: {Path: /h, Method: get, Auth: {Authorizer: OAuth2}, TimeoutInMillis: 5000}
+          Properties: {Path: /h, Method: get, Auth: {AuthorizationScopes: [read]}, TimeoutInMillis: 5000}
 """
     app = load_app(write_app(tmp_path, "Resources:" + FUNCTION + events))
-    assert {"Fn.Events.Rest.RequestParameters", "Fn.Events.Rest.Auth.ResourcePolicy", "Fn.Events.Http.Auth",
-            "Fn.Events.Http.TimeoutInMillis"} <= set(app.ignored)  # fmt: skip
+    named = {"Fn.Events.Rest.RequestParameters", "Fn.Events.Rest.Auth.ResourcePolicy",
+             "Fn.Events.Http.Auth.AuthorizationScopes", "Fn.Events.Http.TimeoutInMillis"}  # fmt: skip
+    assert named <= set(app.ignored)
+
+
+def test_an_http_route_naming_an_undeclared_authorizer_is_refused(tmp_path):
+    events = """        Http:
+          Type: HttpApi
+          Properties: {Path: /h, Method: get, Auth: {Authorizer: OAuth2}}
+"""
+    with pytest.raises(TemplateError, match=r"Http\.Auth\.Authorizer: OAuth2 is not an authorizer"):
+        load_app(write_app(tmp_path, "Resources:" + FUNCTION + events))
 
 
 def test_http_api_definition_body_aws_proxy_routes(tmp_path):
