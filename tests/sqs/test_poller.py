@@ -334,3 +334,22 @@ def test_the_pollers_deliver_in_the_background_and_a_disabled_mapping_is_not_pol
     assert f"Off ← queue {names[1]}: Enabled is false, not polled" in logs
     off_url = sqs.get_queue_url(QueueName=names[1])["QueueUrl"]
     assert _left(sqs, off_url) == 1
+
+
+def test_a_mapping_on_a_queue_outside_the_template_polls_a_queue_made_for_it(shared_moto, sqs):
+    name = f"outside-{uuid.uuid4().hex[:8]}"
+    event = SqsEventSpec("Consumer", "Outside", queue_arn(name))
+    lam = RecordingLambda()
+    logs: list[str] = []
+    stop = start_sqs_pollers(_context(_app([], [event]), lam, shared_moto.endpoint_url, logs))
+    assert stop is not None
+    try:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="from outside")
+        deadline = time.monotonic() + 10
+        while not lam.events and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop()
+    assert [record["body"] for event in lam.events for record in event["Records"]] == ["from outside"]
+    assert f"created queue {name} for Consumer.Outside (not a queue of the template: empty locally)" in logs
