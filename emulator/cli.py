@@ -9,6 +9,7 @@ stops it at once.
 import argparse
 import contextlib
 import os
+import re
 import signal
 import sys
 import threading
@@ -166,7 +167,7 @@ def sam_command(region: str, logs_endpoint: str) -> str:
 
 def print_banner(stack: Stack, console: Console) -> None:
     assert stack.app is not None and stack.gateway is not None
-    app, url = stack.app, stack.url
+    app = stack.app
     console.print()
     console.print(f"[bold green]{escape(app.stack_name)}[/] is running locally:")
     if app.parameters:
@@ -185,11 +186,10 @@ def print_banner(stack: Stack, console: Console) -> None:
                 notes += "  (payload 1.0)"
             line = f"    {route.method:<7} {route_url}{notes}  [dim]→ {escape(function)}[/]"
             console.print(line, highlight=False)
-    console.print("\nTry the tutorial:")
-    console.print(f"  curl {url}/hello", highlight=False)
-    console.print(f'  curl -X POST {url}/ddb -d \'{{"key": "my-first-key"}}\'', highlight=False)
-    endpoint = stack.dynamodb_endpoint
     aws = aws_command(app.region)
+    print_try_it(stack, console)
+    print_event_sources(stack, console, aws)
+    endpoint = stack.dynamodb_endpoint
     console.print(f"\nDynamoDB (moto): {endpoint}", highlight=False)
     for table in app.tables:
         console.print(
@@ -233,6 +233,73 @@ def print_banner(stack: Stack, console: Console) -> None:
         watched = ", ".join(_relative(path) for path in stack.watcher.watched)
         console.print(f"\nWatching {escape(watched)}: an edit is rebuilt and reloaded (--no-watch: off)")
     console.print("\n[bold]Ready.[/] Ctrl-C stops everything.")
+
+
+# The tutorial's two routes, and the body its README posts.
+TUTORIAL_ROUTES = {("GET", "/hello"), ("POST", "/ddb")}
+TRY_IT_LIMIT = 6  # curl lines shown; the route list above has them all
+
+
+def print_try_it(stack: Stack, console: Console) -> None:
+    """A curl line per route to start from: the tutorial's own two, or for another template the
+    first few routes, path parameters filled with an example value."""
+    assert stack.gateway is not None
+    routes = [(route, url) for _, listed in stack.gateway.routes_by_api() for route, url in listed]
+    if {(route.method, route.path) for route, _ in routes} >= TUTORIAL_ROUTES:
+        url = stack.url
+        console.print("\nTry the tutorial:")
+        console.print(f"  curl {url}/hello", highlight=False)
+        console.print(f'  curl -X POST {url}/ddb -d \'{{"key": "my-first-key"}}\'', highlight=False)
+        return
+    lines = []
+    for route, route_url in routes:
+        if route.method == "OPTIONS":
+            continue
+        method = "GET" if route.method == "ANY" else route.method
+        target = re.sub(r"\{[^}/]+\+\}", "some/path", re.sub(r"\{[^}/+]+\}", "example", route_url))
+        command = f"curl {target}" if method == "GET" else f"curl -X {method} {target}"
+        if method in ("POST", "PUT", "PATCH"):
+            command += " -H 'Content-Type: application/json' -d '{}'"
+        if route.authorizer is not None:
+            command += f"   # guarded by {route.authorizer}"
+        lines.append(command)
+    if lines:
+        console.print("\nTry it:")
+        for line in lines[:TRY_IT_LIMIT]:
+            console.print(f"  {line}", highlight=False)
+
+
+def print_event_sources(stack: Stack, console: Console, aws: str) -> None:
+    """What invokes a function other than a route: queues, streams and schedules, each with the
+    command that makes it fire where there is one."""
+    app = stack.app
+    assert app is not None
+    if not (app.sqs_events or app.stream_events or app.schedules):
+        return
+    endpoint = stack.endpoint_url or stack.dynamodb_endpoint
+    console.print("\nEvent sources:")
+    queues = {queue.arn: queue for queue in app.queues}
+    for event in app.sqs_events:
+        queue = queues.get(event.queue_arn)
+        name = queue.queue_name if queue else event.queue_arn.rsplit(":", 1)[-1]
+        state = "" if event.enabled else "  (Enabled: false, not polled)"
+        console.print(f"  {event.function} ← SQS {name} (batch {event.batch_size}){state}", highlight=False)
+        if event.enabled:
+            # The queue's URL as !Ref gives it; moto finds the queue by the name at its end.
+            url = f"https://sqs.{app.region}.amazonaws.com/{app.account_id}/{name}"
+            send = f"sqs send-message --queue-url {url} --message-body hello"
+            console.print(f"    {aws} {send} --endpoint-url {endpoint}", highlight=False)
+    for stream in app.stream_events:
+        state = "" if stream.enabled else "  (Enabled: false, not read)"
+        console.print(
+            f"  {stream.function} ← DynamoDB stream of {stream.table_name} "
+            f"({stream.starting_position}, batch {stream.batch_size}){state}",
+            highlight=False,
+        )
+    for schedule in app.schedules:
+        kind = "EventBridge Scheduler" if schedule.scheduler else "EventBridge rule"
+        state = "" if schedule.enabled else "  (DISABLED, never runs)"
+        console.print(f"  {schedule.function} ← {schedule.expression} ({kind}){state}", highlight=False)
 
 
 # botocore's per-service variables: AWS_ENDPOINT_URL_ and the service id, upper case, spaces as _

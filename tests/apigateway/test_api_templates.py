@@ -359,3 +359,10 @@ def test_banner_lists_every_api_with_its_stage_and_routes(stack):
     assert f"ANY     {stack.url}/dev/  $default" in text
     assert f"POST    {stack.url}/http/v1  (payload 1.0)" in text
     assert f"GET     {stack.url}/spec/from-spec/{{id}}" in text
+    # Not the tutorial: a curl line per route to start from, path parameters filled in.
+    assert "Try the tutorial" not in text
+    try_lines = text.split("Try it:\n")[1].split("\n\n")[0].splitlines()
+    assert 0 < len(try_lines) <= 6
+    for line in try_lines:
+        assert line.startswith("  curl ") and stack.url in line, line
+        assert not re.search(r"\{[A-Za-z]", line), line  # no {id} left in a URL
