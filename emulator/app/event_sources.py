@@ -54,6 +54,9 @@ _QUEUE_NOT_APPLIED = {"KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsMana
 
 # Lambda's defaults (the EventSourceMapping API reference).
 SQS_DEFAULT_BATCH_SIZE = 10
+SQS_MAX_BATCH_SIZE = 10000
+SQS_FIFO_MAX_BATCH_SIZE = 10
+SQS_MAX_BATCHING_WINDOW_S = 300
 STREAM_DEFAULT_BATCH_SIZE = 100
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 
@@ -125,7 +128,7 @@ def _sqs_event(
     queue = props.get("Queue")
     if queue is None:
         raise TemplateError(f"{where}: an SQS event needs a Queue (the queue's ARN)")
-    return SqsEventSpec(
+    event = SqsEventSpec(
         function=function,
         event_id=event_id,
         queue_arn=str(resolver.resolve(queue, f"{where}.Queue")),
@@ -134,6 +137,29 @@ def _sqs_event(
         enabled=_bool(props, "Enabled", True, where, resolver),
         report_batch_item_failures=_reports_item_failures(props, where, resolver),
     )
+    _check_sqs_batching(event, where)
+    return event
+
+
+def _check_sqs_batching(event: SqsEventSpec, where: str) -> None:
+    """The limits the EventSourceMapping API reference sets for SQS, which a deployment would
+    refuse: BatchSize 1-10,000 (10 for a FIFO queue), MaximumBatchingWindowInSeconds 0-300 and
+    at least 1 when BatchSize is over 10."""
+    fifo = event.queue_arn.endswith(".fifo")
+    most = SQS_FIFO_MAX_BATCH_SIZE if fifo else SQS_MAX_BATCH_SIZE
+    if not 1 <= event.batch_size <= most:
+        kind = "a FIFO queue" if fifo else "a standard queue"
+        raise TemplateError(f"{where}.BatchSize: must be 1 to {most} for {kind}, got {event.batch_size}")
+    if not 0 <= event.batching_window_s <= SQS_MAX_BATCHING_WINDOW_S:
+        raise TemplateError(
+            f"{where}.MaximumBatchingWindowInSeconds: must be 0 to {SQS_MAX_BATCHING_WINDOW_S}, "
+            f"got {event.batching_window_s}"
+        )
+    if event.batch_size > SQS_DEFAULT_BATCH_SIZE and event.batching_window_s < 1:
+        raise TemplateError(
+            f"{where}: a BatchSize over {SQS_DEFAULT_BATCH_SIZE} needs a MaximumBatchingWindowInSeconds "
+            "of at least 1"
+        )
 
 
 def _stream_event(
