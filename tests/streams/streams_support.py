@@ -119,7 +119,7 @@ class Harness:
             handler="app.handler",
             runtime="python3.11",
             code_dir=self.code_dir,
-            timeout=3.0,
+            timeout=10.0,  # roomy: a slow machine must not turn a success into a timeout
             memory_size=256,
             environment=environment,
             tracing=tracing,

@@ -157,6 +157,13 @@ def test_the_disabled_event_is_not_polled_and_the_destination_is_named_as_ignore
     assert any(
         line.startswith("ConsumerFunction.Events.NoteChanges.DestinationConfig") for line in stack.app.ignored
     )
+    events = [line for source, line in stack.logs if source == "events"]
+    assert "PausedFunction ← stream of table stream-app-notes: Enabled is false, not polled" in events
+    assert any(
+        line.startswith("ConsumerFunction ← stream of table stream-app-notes (")
+        and line.endswith(": from TRIM_HORIZON, batches of up to 10")
+        for line in events
+    ), events
 
 
 def test_an_invocation_is_a_trace_of_its_own_started_by_the_lambda_service(stack: RunningStack, xray: Any):

@@ -79,6 +79,25 @@ def test_records_come_in_order_in_batches_of_batch_size(harness: Harness):
     assert run.ids() == [keys[:10], keys[10:20], keys[20:]]
 
 
+def test_a_batching_window_gathers_records_written_one_after_another(harness: Harness):
+    table = harness.table()
+    with harness.polling(table, batch_size=10, batching_window_s=3) as run:
+        for key in ("a", "b", "c"):
+            harness.put(table, key)
+        run.wait_for("a, b and c", all_delivered("a", "b", "c"))
+    # Written within the window of the first: one invocation, not one per poll.
+    assert run.ids() == [["a", "b", "c"]]
+
+
+def test_a_full_batch_does_not_wait_for_its_window(harness: Harness):
+    table = harness.table()
+    for key in ("a", "b", "c"):
+        harness.put(table, key)
+    with harness.polling(table, batch_size=2, batching_window_s=300) as run:
+        run.wait_for("the full batch", all_delivered("a", "b"))
+    assert run.ids() == [["a", "b"]]
+
+
 def test_latest_starts_after_what_was_written_before(harness: Harness):
     table = harness.table()
     harness.put(table, "before")
@@ -127,7 +146,8 @@ def test_bisect_splits_a_failed_batch_until_the_bad_record_is_alone(harness: Har
     with harness.polling(table, batch_size=4, maximum_retry_attempts=0, bisect_on_error=True) as run:
         run.wait_for("d", all_delivered("d"))
     # A split is not a retry: with no retries at all, the halves are still tried.
-    assert run.ids() == [["a", "b", "poison", "d"], ["a", "b"], ["poison", "d"], ["poison"], ["d"]]
+    expected = [["a", "b", "poison", "d"], ["a", "b"], ["poison", "d"], ["poison"], ["d"]]
+    assert run.ids() == expected, run.log_lines
     assert sum("dropped 1 records" in line for line in run.log_lines) == 1
 
 

@@ -47,6 +47,9 @@ def start_stream_pollers(context: EventSourceContext) -> Stopper | None:
     """A poller per enabled DynamoDB event, each already at its StartingPosition when this
     returns (a record written after the stack is up is never missed with LATEST). A table
     without a stream is a TemplateError naming the event and the table."""
+    for spec in context.app.stream_events:
+        if not spec.enabled:
+            context.log(f"{spec.function} ← stream of table {spec.table_name}: Enabled is false, not polled")
     specs = [spec for spec in context.app.stream_events if spec.enabled]
     if not specs:
         return None
@@ -56,6 +59,7 @@ def start_stream_pollers(context: EventSourceContext) -> Stopper | None:
         for poller in pollers:
             poller.start()
             started.append(poller)
+            context.log(poller.describe())
     except BaseException:
         for poller in started:
             poller.stop()
@@ -101,6 +105,16 @@ class StreamPoller:
             # Fix the starting position now: LATEST means "from when the mapping was made".
             shard.iterator = self.reader.start_iterator(shard)
         self._thread.start()
+
+    def describe(self) -> str:
+        """The start-up line: what is read, from where, in what batches."""
+        spec = self.spec
+        window = f", or what {spec.batching_window_s} s gathers" if spec.batching_window_s else ""
+        label = self.reader.stream_arn.rsplit("/", 1)[-1]
+        return (
+            f"{spec.function} ← stream of table {spec.table_name} ({label}): "
+            f"from {spec.starting_position}, batches of up to {spec.batch_size}{window}"
+        )
 
     def stop(self) -> None:
         self.stopping.set()
