@@ -50,6 +50,8 @@ DEFAULT_MAX_DOCUMENTS = 1_000_000
 # Retention is checked at most this often: deleting by time scans an index, not free per insert.
 PRUNE_INTERVAL_SECONDS = 60.0
 READER_MMAP_BYTES = 1 << 30
+# Read connections kept open between queries: as many as queries usually run at once.
+READER_POOL_SIZE = 8
 # Bumped when the tables change; an older file is refused rather than misread.
 SCHEMA_VERSION = 5
 # Subsegment documents can hang off other subsegment documents; owners resolve one level per pass.
@@ -165,6 +167,11 @@ class TraceStore:
         self._clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        # The pool of read connections (reader()), under its own lock: taking one never waits
+        # for a write. as_uri() percent-encodes, so a path with "?" or "#" still names the file.
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._reader_uri = f"{self.path.resolve().as_uri()}?mode=ro"
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can
@@ -658,24 +665,49 @@ class TraceStore:
 
     @contextmanager
     def reader(self) -> Iterator[sqlite3.Connection]:
-        """A read-only connection of its own, so queries run beside writes (WAL readers).
+        """A read-only connection of its own, so queries run beside writes (WAL readers), in
+        one snapshot for the whole query, even across several statements.
 
         The dirty traces' facts are computed first, so a query sees every document stored
         before it was asked, as if the index were kept at insert.
         """
         self.refresh_index()
-        # as_uri() percent-encodes, so a path with "?" or "#" still names the file.
-        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        db = self._take_reader()
+        finished = False
         try:
-            db.execute("PRAGMA query_only=ON")
-            # Each request has a fresh connection: memory-mapped pages spare it a cold cache.
-            db.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
-            # One snapshot for the whole query, even across several statements.
             db.execute("BEGIN")
             yield db
             db.execute("COMMIT")
+            finished = True
         finally:
-            db.close()
+            self._give_back(db, finished)
+
+    def _take_reader(self) -> sqlite3.Connection:
+        """A pooled read connection, or a new one when every pooled one is in use.
+
+        Kept open between queries (not one per thread: the API serves each request on a
+        thread of its own): a fresh connection read the schema and prepared every statement
+        again on each query, about half of a first page's cost."""
+        with self._readers_lock:
+            self._check_open()
+            if self._readers:
+                return self._readers.pop()
+        # check_same_thread off: a connection serves one query at a time, on whichever thread.
+        db = sqlite3.connect(self._reader_uri, uri=True, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA query_only=ON")
+        # Memory-mapped pages: reads skip a copy into SQLite's own cache.
+        db.execute(f"PRAGMA mmap_size={READER_MMAP_BYTES}")
+        return db
+
+    def _give_back(self, db: sqlite3.Connection, finished: bool) -> None:
+        """Pool a connection whose query finished; close one a query left in an unknown state
+        (an error mid-query), or one beyond the pool's size, or after the store is closed."""
+        if finished and not db.in_transaction:
+            with self._readers_lock:
+                if not self._closed and len(self._readers) < READER_POOL_SIZE:
+                    self._readers.append(db)
+                    return
+        db.close()
 
     def count(self) -> int:
         """How many documents are stored."""
@@ -683,10 +715,14 @@ class TraceStore:
             return self._count
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._readers_lock:
             if not self._closed:
                 self._closed = True
                 self._db.close()
+                # A reader in use now is closed when its query gives it back.
+                for reader in self._readers:
+                    reader.close()
+                self._readers.clear()
 
     def _check_open(self) -> None:
         if self._closed:

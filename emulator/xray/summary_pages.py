@@ -36,6 +36,11 @@ class SqlFilter:
     params: tuple[Any, ...] = ()
     residual: Predicate | None = None
 
+    @property
+    def filters(self) -> bool:
+        """Whether it turns any trace down (otherwise every trace of the window matches)."""
+        return self.where != "1" or self.residual is not None
+
 
 class Page:
     """One page of a GetTraceSummaries query: a window by TimeRangeType, a filter, a start."""
@@ -82,17 +87,29 @@ class Page:
         are); sets `next_after` when more traces match."""
         found = sql_filter or SqlFilter()
         rows = self.db.execute(self._query(found, size), (*self._params(), *found.params))
-        summaries: list[str] = []
-        last: Keyset | None = None
         self.next_after = None
+        if found.residual is None:
+            # SQL chose the page (and one row more): no row is looked at one by one.
+            page = rows.fetchmany(size + 1)
+            if len(page) > size:
+                last = page[size - 1]
+                self.next_after = Keyset(last[1], last[0])
+                del page[size:]
+            elif self.after is None and self._processed is None and not found.filters:
+                # The whole window fits in one page: it is its own count.
+                self._processed = len(page)
+            return [row[-1] for row in page]
+        summaries: list[str] = []
+        last_row: tuple[Any, ...] | None = None
         for row in rows:
-            if found.residual is not None and not found.residual(trace_index.row_facts(self.db, row)):
+            if not found.residual(trace_index.row_facts(self.db, row)):
                 continue
             if len(summaries) == size:
-                self.next_after = last
+                assert last_row is not None
+                self.next_after = Keyset(last_row[1], last_row[0])
                 break
             summaries.append(row[-1])
-            last = Keyset(row[1], row[0])
+            last_row = row
         return summaries
 
     def _query(self, sql_filter: SqlFilter, size: int) -> str:

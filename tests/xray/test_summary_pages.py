@@ -166,3 +166,24 @@ def test_a_file_older_than_the_counts_has_them_counted_when_opened(tmp_path: Pat
         assert reopened.get_trace_summaries(0, 2**32)["TracesProcessedCount"] == 5
     finally:
         reopened.store.close()
+
+
+# (Not Event: every trace of the fixture was received within the same moment.)
+@pytest.mark.parametrize("time_range_type", ["TraceId", "Service"])
+def test_a_window_that_fits_in_one_page_counts_what_the_page_holds(stored, time_range_type):
+    # A page that is not full, with no filter, is the whole window: its length is the count,
+    # and a filtered query over the same window (which counts in SQL) agrees.
+    now = time.time()
+    narrow = {"start": now - 18, "end": now + 5, "time_range_type": time_range_type}
+    whole = stored.get_trace_summaries(**narrow)
+    assert "NextToken" not in whole
+    assert whole["TracesProcessedCount"] == len(whole["TraceSummaries"]) == 5
+    filtered = stored.get_trace_summaries(filter_expression="error", **narrow)
+    assert filtered["TracesProcessedCount"] == 5
+    assert len(filtered["TraceSummaries"]) == 1
+
+
+def test_a_filter_whose_matches_fit_in_one_page_still_counts_the_window(stored):
+    answer = stored.get_trace_summaries(filter_expression='http.method = "NOPE"', **window())
+    assert answer["TraceSummaries"] == []
+    assert answer["TracesProcessedCount"] == 40
