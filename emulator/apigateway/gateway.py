@@ -12,13 +12,12 @@ Found" and 500; 413 over 10 MB. Requests whose `Host` is not a loopback name are
 
 import contextlib
 import json
-import selectors
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -51,6 +50,7 @@ from emulator.apigateway.stage_segment import LambdaCall, StageRequest, api_gate
 from emulator.app.model import DEFAULT_ROUTE, IMPLICIT_REST_API, ApiSpec, AppSpec, FunctionSpec, Route
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
 from emulator.loopback import is_loopback_host
+from emulator.loopback_server import PromptShutdownServer
 from emulator.tracing.documents import HttpRequest, LambdaFunctionRef, Span
 from emulator.tracing.sampling import Sampler, TraceEverything
 from emulator.tracing.trace_header import TraceHeader, new_segment_id, new_trace_id, parse_trace_header
@@ -606,13 +606,9 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return next((value for key, value in headers if key.lower() == lowered), None)
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(PromptShutdownServer):
     """Remembers its open connections: a stopped gateway must not keep serving keep-alive clients.
-
-    Serves one serve_forever()..shutdown() run. socketserver's loop checks for shutdown every
-    poll_interval (0.5 s), so every stop() waited that long; this one sleeps on the listening
-    socket and a socketpair, and shutdown() wakes it at once.
-    """
+    Stops at once (PromptShutdownServer)."""
 
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG
@@ -622,37 +618,6 @@ class _Server(ThreadingHTTPServer):
         super().__init__(*args, **kwargs)
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._stopping = threading.Event()
-        self._stopped = threading.Event()
-
-    def serve_forever(self, poll_interval: float = 0.5) -> None:  # poll_interval: nothing polls
-        try:
-            with selectors.DefaultSelector() as selector:
-                selector.register(self, selectors.EVENT_READ)
-                selector.register(self._wake_reader, selectors.EVENT_READ)
-                while not self._stopping.is_set():
-                    ready = selector.select()
-                    if self._stopping.is_set():
-                        break
-                    if any(key.fileobj is self for key, _ in ready):
-                        # socketserver's own accept-and-dispatch step; typeshed leaves it out.
-                        self._handle_request_noblock()  # type: ignore[attr-defined]
-                    self.service_actions()
-        finally:
-            self._stopped.set()
-
-    def shutdown(self) -> None:
-        """Stop serve_forever() (running in another thread) and wait until it has returned."""
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._wake_writer.send(b"\0")
-        self._stopped.wait()
-
-    def server_close(self) -> None:
-        super().server_close()
-        self._wake_reader.close()
-        self._wake_writer.close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self.connections_lock:
