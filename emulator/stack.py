@@ -366,6 +366,7 @@ class Stack:
             endpoint_url=self.dynamodb_endpoint,
             segment_sender=sender,
             log=(lambda line: log("events", line)) if log else self.config.progress,
+            data_dir=self.config.data_dir,
         )
         starters: list[Callable[[EventSourceContext], Stopper | None]] = [
             start_sqs_pollers,

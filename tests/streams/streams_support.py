@@ -104,6 +104,7 @@ class Harness:
         tracing: str = "Active",
         report: bool = False,
         function_reports: bool | None = None,
+        data_dir: Path | None = None,
         **options: Any,
     ) -> Iterator["Run"]:
         """The poller on `table`'s stream for the block, and what the function got. `report`:
@@ -148,6 +149,7 @@ class Harness:
             endpoint_url=self.endpoint_url,
             segment_sender=sender,
             log=self.log_lines.append,
+            data_dir=data_dir,
         )
         stop = None
         try:

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from emulator.app.model import AppSpec
 from emulator.lambda_.async_invoke import AsyncInvoker
@@ -24,3 +25,6 @@ class EventSourceContext:
     # One line for the terminal per event worth a user's attention (a batch that failed, a rule
     # that fired), without a trailing newline; the stack prefixes it with the source's name.
     log: Callable[[str], None]
+    # The stack's data directory (--data-dir), where a source keeps what must outlive a run (a
+    # stream mapping's place); None: nothing is kept, as the tables are not either.
+    data_dir: Path | None = None

@@ -12,6 +12,11 @@ recorded with active tracing; trace linking exists for SQS only, xray-tracelinki
 is a new trace, started by Lambda's AWS::Lambda segment, recorded when the function's Tracing is
 Active and not at all with PassThrough, as a direct invoke without a header.
 
+With a data directory, each shard's place (its last record delivered or dropped) is kept
+there after every batch, and the next start goes on after it, as a mapping in AWS keeps its
+place: the tables come back from the journal, and TRIM_HORIZON would otherwise hand the function
+every change ever made on every start (stream_positions.py).
+
 A poller thread never ends on an error: a failed read (moto restarting, an iterator it no longer
 knows) is logged once, retried with a growing pause, and the stream read again from the last
 record read (stream_reader.py); the line after it says when reading works again.
@@ -26,8 +31,9 @@ from botocore.config import Config
 from emulator.app.model import StreamEventSpec
 from emulator.lambda_.event_sources.context import EventSourceContext, Stopper
 from emulator.lambda_.event_sources.stream_batches import BatchDelivery
-from emulator.lambda_.event_sources.stream_reader import Shard, StreamReader
-from emulator.lambda_.event_sources.stream_records import event_json
+from emulator.lambda_.event_sources.stream_positions import StreamPositions
+from emulator.lambda_.event_sources.stream_reader import Shard, StreamReader, fingerprint
+from emulator.lambda_.event_sources.stream_records import event_json, sequence_number
 from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES
 from emulator.lambda_.service import InvokeResult, LambdaService, ServiceClosed
 from emulator.local_credentials import FAKE_CREDENTIALS, local_session
@@ -53,7 +59,8 @@ def start_stream_pollers(context: EventSourceContext) -> Stopper | None:
     specs = [spec for spec in context.app.stream_events if spec.enabled]
     if not specs:
         return None
-    pollers = [StreamPoller(spec, context) for spec in specs]
+    positions = StreamPositions(context.data_dir)
+    pollers = [StreamPoller(spec, context, positions) for spec in specs]
     started: list[StreamPoller] = []
     try:
         for poller in pollers:
@@ -87,8 +94,12 @@ def stream_clients(endpoint_url: str, region: str) -> tuple[Any, Any]:
 
 
 class StreamPoller:
-    def __init__(self, spec: StreamEventSpec, context: EventSourceContext) -> None:
+    def __init__(
+        self, spec: StreamEventSpec, context: EventSourceContext, positions: StreamPositions
+    ) -> None:
         self.spec = spec
+        self._positions = positions
+        self._resumed = 0
         self.where = f"{spec.function}.Events.{spec.event_id}"
         self.stopping = threading.Event()
         self._log = context.log
@@ -101,6 +112,7 @@ class StreamPoller:
     def start(self) -> None:
         # Raises (TemplateError) when the table has no stream, before any thread starts.
         self.reader.refresh()
+        self._resumed = self.reader.resume(self._positions.shards(self.where, self.spec.table_name))
         for shard in self.reader.readable_shards():
             # Fix the starting position now: LATEST means "from when the mapping was made".
             shard.iterator = self.reader.start_iterator(shard)
@@ -110,10 +122,11 @@ class StreamPoller:
         """The start-up line: what is read, from where, in what batches."""
         spec = self.spec
         window = f", or what {spec.batching_window_s} s gathers" if spec.batching_window_s else ""
+        start = "after the records delivered last time" if self._resumed else f"from {spec.starting_position}"
         label = self.reader.stream_arn.rsplit("/", 1)[-1]
         return (
             f"{spec.function} ← stream of table {spec.table_name} ({label}): "
-            f"from {spec.starting_position}, batches of up to {spec.batch_size}{window}"
+            f"{start}, batches of up to {spec.batch_size}{window}"
         )
 
     def stop(self) -> None:
@@ -155,6 +168,10 @@ class StreamPoller:
                 continue
             if not self.delivery.deliver(batch):
                 return True  # stopping
+            last = batch[-1]
+            self._positions.keep(
+                self.where, self.spec.table_name, shard.shard_id, sequence_number(last), fingerprint(last)
+            )
             del shard.pending[: len(batch)]
             shard.pending_since = time.monotonic() if shard.pending else None
             delivered = True

@@ -168,18 +168,9 @@ class StreamReader:
         the record last read (the same change at the same number), or the stream is a new one,
         read from its start."""
         for shard in self.shards.values():
-            if shard.last_read is None:
-                continue
-            answer = self._streams.get_shard_iterator(
-                StreamArn=arn,
-                ShardId=shard.shard_id,
-                ShardIteratorType="AT_SEQUENCE_NUMBER",
-                SequenceNumber=shard.last_read,
-            )
-            found = self._streams.get_records(ShardIterator=answer["ShardIterator"], Limit=1)["Records"]
-            there = [lambda_record(dict(record), region=self._region, stream_arn=arn) for record in found]
-            place = (shard.last_read, shard.last_change)
-            if there and (sequence_number(there[0]), fingerprint(there[0])) == place:
+            if shard.last_read is None or self._holds(
+                arn, shard.shard_id, shard.last_read, shard.last_change
+            ):
                 continue
             self._log(
                 f"{self.where}: the stream of table {self.spec.table_name!r} was created anew (DynamoDB "
@@ -190,6 +181,37 @@ class StreamReader:
                 StreamArn=arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
             )["ShardIterator"]
             shard.exhausted = False
+
+    def resume(self, kept: dict[str, tuple[str, str]]) -> int:
+        """Go on after the records a previous run delivered (stream_positions.py), for each shard
+        whose kept record the stream still holds; the others start at StartingPosition, with a
+        line. Returns how many shards resumed."""
+        resumed = 0
+        for shard_id, (number, change) in kept.items():
+            shard = self.shards.get(shard_id)
+            if shard is None:
+                continue
+            if self._holds(self.stream_arn, shard_id, number, change):
+                shard.last_read, shard.last_change, shard.iterator = number, change, None
+                resumed += 1
+                continue
+            self._log(
+                f"{self.where}: the record delivered last time ({number}) is not in the stream of table "
+                f"{self.spec.table_name!r} any more: starting at {self.spec.starting_position}"
+            )
+        return resumed
+
+    def _holds(self, arn: str, shard_id: str, number: str, change: str) -> bool:
+        """Whether the shard's record at `number` is this change."""
+        try:
+            answer = self._streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=number
+            )
+            found = self._streams.get_records(ShardIterator=answer["ShardIterator"], Limit=1)["Records"]
+        except ClientError:
+            return False  # moto refuses a number before the shard's first: not this stream's record
+        there = [lambda_record(dict(record), region=self._region, stream_arn=arn) for record in found]
+        return bool(there) and (sequence_number(there[0]), fingerprint(there[0])) == (number, change)
 
     def _describe_shards(self, arn: str) -> list[dict[str, Any]]:
         shards: list[dict[str, Any]] = []
