@@ -238,8 +238,15 @@ class DurableDynamoDB:
         if service is None:
             # DynamoDB Streams reads the records PutItem appends to moto's tables: under DynamoDB's
             # lock, as every other request to those tables, with iterators that expire (stream_reads.py).
+            # A record is visible once its write is applied and journaled, before the fsync: the
+            # answer waits for the fsync of everything journaled so far, so that a function is
+            # never handed a change a crash could still take back.
             with self._service_locks[DYNAMODB.target_prefix]:
                 status, (headers, chunks) = self._stream_iterators.serve(self._app, environ, body)
+                with self._journal_lock:
+                    ticket = self._journal.appended if self._journal is not None else 0
+            if ticket:
+                self._make_durable(ticket)
             start_response(status, headers)
             return chunks
         ticket = 0

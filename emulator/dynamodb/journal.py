@@ -112,6 +112,11 @@ class Journal:
         return self._fd < 0
 
     @property
+    def appended(self) -> int:
+        """The ticket of the last record appended (0: none yet)."""
+        return self._appended
+
+    @property
     def records_in_file(self) -> int:
         return self._records_in_file
 

@@ -4,6 +4,7 @@ does not know is answered as AWS answers an expired iterator, not with a 500."""
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -91,3 +92,31 @@ def test_an_iterator_is_forgotten_15_minutes_after_it_was_handed_out():
              for key in backend.shard_iterators}  # fmt: skip
     assert old not in known and newer in known
     assert call(app, "DynamoDBStreams_20120810.GetRecords", {"ShardIterator": newer})[0].startswith("200")
+
+
+def test_a_stream_read_waits_until_every_journaled_write_is_on_disk(tmp_path: Path):
+    # A write's stream record is visible once moto applied it, before its fsync: the read must
+    # not hand it out before then.
+    app = DurableDynamoDB(DomainDispatcherApplication(create_backend_app), tmp_path)
+    app.recover()
+    try:
+        table = f"t-{uuid.uuid4().hex[:10]}"
+        call(app, "DynamoDB_20120810.CreateTable", {"TableName": table, **TABLE_ARGS})
+        call(app, "DynamoDB_20120810.PutItem", {"TableName": table, "Item": {"id": {"S": "a"}}})
+        stream_arn = call(app, "DynamoDB_20120810.DescribeTable", {"TableName": table})[1]["Table"][
+            "LatestStreamArn"
+        ]
+        journal = app._journal
+        assert journal is not None and journal.appended == 2
+        waited: list[int] = []
+        make_durable = app._make_durable
+
+        def noting(ticket: int) -> None:
+            waited.append(ticket)
+            make_durable(ticket)
+
+        app._make_durable = noting  # type: ignore[method-assign]
+        call(app, "DynamoDBStreams_20120810.DescribeStream", {"StreamArn": stream_arn})
+        assert waited == [2]
+    finally:
+        app.close()
