@@ -140,6 +140,20 @@ def test_sizes_are_counted_as_dynamodb_counts_an_item():
     assert item_size({"s": {"SS": ["a", "bc"]}}) == 1 + 3
 
 
+def test_size_bytes_of_the_lambda_guide_s_example_records():
+    # with-ddb's example event: an INSERT of 26 bytes and a MODIFY of 59.
+    keys = {"Id": {"N": "101"}}
+    first = {"Message": {"S": "New item!"}, "Id": {"N": "101"}}
+    second = {"Message": {"S": "This item has changed"}, "Id": {"N": "101"}}
+    insert = lambda_record(
+        moto_record(1, Keys=keys, NewImage=first), region="us-west-2", stream_arn=STREAM_ARN
+    )
+    modify = lambda_record(
+        moto_record(2, Keys=keys, OldImage=first, NewImage=second), region="us-west-2", stream_arn=STREAM_ARN
+    )
+    assert (insert["dynamodb"]["SizeBytes"], modify["dynamodb"]["SizeBytes"]) == (26, 59)
+
+
 def test_the_event_carries_binary_values_in_base64():
     record = lambda_record(
         moto_record(1, NewImage={"id": {"S": "1"}, "b": {"B": b"\xff\x00"}}),

@@ -38,7 +38,8 @@ from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES
 from emulator.lambda_.service import InvokeResult, LambdaService, ServiceClosed
 from emulator.local_credentials import FAKE_CREDENTIALS, local_session
 
-# Lambda polls each shard of a DynamoDB stream four times a second.
+# Lambda polls each shard of a DynamoDB stream four times a second (with-ddb, "Polling and
+# batching streams").
 POLL_INTERVAL_SECONDS = 0.25
 # After a failed read: the first pause, doubled each time up to the last.
 FIRST_ERROR_PAUSE_SECONDS = 0.5

@@ -1,8 +1,10 @@
 """A DynamoDB stream record as Lambda hands it to a function, made from what moto's GetRecords
 answers.
 
-Lambda's record (the Lambda developer guide, "Using AWS Lambda with Amazon DynamoDB", its example
-event; the DynamoDB Streams API reference, Record and StreamRecord):
+Lambda's record (the Lambda developer guide, "Using AWS Lambda with Amazon DynamoDB" (with-ddb),
+its example event; the DynamoDB Streams API reference, Record and StreamRecord). The guide's
+example says eventVersion "1.0"; the records DynamoDB Streams hands out today, and Lambda passes
+on as they are, say "1.1" (GetRecords answers from AWS show it), and that is what is given here:
 
     {"eventID": "<32 hex>", "eventName": "INSERT" | "MODIFY" | "REMOVE", "eventVersion": "1.1",
      "eventSource": "aws:dynamodb", "awsRegion": "<region>",
@@ -13,9 +15,9 @@ event; the DynamoDB Streams API reference, Record and StreamRecord):
 
 What moto answers differs, and is put right here: its eventVersion is "1.0", its awsRegion is
 always us-east-1, there is no eventSourceARN, and SizeBytes is the length of its own JSON dump of
-the record rather than the size DynamoDB counts (the guide's example: Keys {id: "1"}, NewImage
-{id: "1", key: "updated"}, OldImage {id: "1", key: "value"} is 27 bytes: attribute names and
-values, as an item's size is counted).
+the record rather than the size DynamoDB counts: the Keys, NewImage and OldImage of the record,
+each counted as an item is (with-ddb's example MODIFY of Keys {Id: 101}, OldImage {Message: "New
+item!", Id: 101} and NewImage {Message: "This item has changed", Id: 101} is 59 bytes).
 """
 
 import base64
