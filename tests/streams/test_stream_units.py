@@ -218,3 +218,23 @@ def test_without_a_maximum_age_records_last_the_stream_s_24_hours():
     got, lines = deliver_at(NOW, records)
     assert got == [["2"]]
     assert len(lines) == 1 and "older than the 24-hour retention" in lines[0]
+
+
+def test_a_throttled_invoke_is_tried_again_without_counting_as_a_retry():
+    answers = [
+        InvokeResult("id", "error", b"{}", None, False, None, Span(0, 0), 0.0, None, status_code=429),
+        succeeded(),
+    ]
+    got: list[int] = []
+    lines: list[str] = []
+
+    def invoke(event: bytes) -> InvokeResult:
+        got.append(len(json.loads(event)["Records"]))
+        return answers.pop(0)
+
+    spec = StreamEventSpec("Worker", "Changes", STREAM_ARN, "TRIM_HORIZON", maximum_retry_attempts=0)
+    delivery = BatchDelivery(spec, invoke, lines.append, threading.Event(), clock=lambda: NOW)
+    assert delivery.deliver(shaped(moto_record(1), moto_record(2)))
+    # MaximumRetryAttempts 0 and still delivered: the refusal was not the function's failure.
+    assert got == [2, 2]
+    assert lines == ["Worker.Events.Changes: the invoke was refused (status 429); trying again"]

@@ -6,7 +6,8 @@ From the Lambda developer guide (services-ddb-params, services-dynamodb-errors,
 services-ddb-batchfailurereporting) and the EventSourceMapping API reference:
 
 - a function error or a timeout fails the whole batch; Lambda retries it, and nothing after it
-  in the shard is read meanwhile;
+  in the shard is read meanwhile; an invoke Lambda refused (throttled) is tried again without
+  counting as a retry, until the records are too old;
 - MaximumRetryAttempts (-1, the default: until the records expire) and MaximumRecordAgeInSeconds
   (-1: no limit but the stream's 24-hour retention) decide when records are given up; given-up
   records are skipped, and a DestinationConfig OnFailure would get their description (not
@@ -81,6 +82,13 @@ class BatchDelivery:
             if self._stopping.is_set():
                 return False
             result = self._invoke(event_json(pending.records))
+            if result.status_code != 200:
+                # Lambda did not run the function (throttled): tried again until the records are
+                # too old, not counted as a retry (services-dynamodb-errors).
+                self._log(f"{self.where}: the invoke was refused ({_why(result)}); trying again")
+                if self._stopping.wait(FIRST_RETRY_DELAY_SECONDS):
+                    return False
+                continue
             failed_from = self._first_failed(pending.records, result)
             if failed_from is None:
                 work.popleft()
@@ -173,6 +181,8 @@ class BatchDelivery:
 
 
 def _why(result: InvokeResult) -> str:
+    if result.status_code != 200:
+        return f"status {result.status_code}"
     if result.outcome == "success":
         return "batchItemFailures"
     if result.error is not None and result.error.error_type:

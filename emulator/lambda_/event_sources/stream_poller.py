@@ -44,6 +44,9 @@ POLL_INTERVAL_SECONDS = 0.25
 # After a failed read: the first pause, doubled each time up to the last.
 FIRST_ERROR_PAUSE_SECONDS = 0.5
 MAX_ERROR_PAUSE_SECONDS = 10.0
+# A read that keeps failing is said again every this many tries (about 5 minutes at the longest
+# pause), so that a poller that cannot read is never silent for long.
+STILL_FAILING_EVERY = 30
 # A stopping poller waits this long beyond the function's timeout for a batch being delivered.
 STOP_GRACE_SECONDS = 5.0
 # {"Records":[...]}: the bytes around the records, and between two of them.
@@ -149,6 +152,11 @@ class StreamPoller:
                 failures += 1
                 if failures == 1:
                     self._log(f"{self.where}: reading the stream failed ({_describe(error)}); retrying")
+                elif failures % STILL_FAILING_EVERY == 0:
+                    self._log(
+                        f"{self.where}: reading the stream still fails after {failures} tries "
+                        f"({_describe(error)})"
+                    )
                 self.reader.lose_iterators()
                 pause = min(FIRST_ERROR_PAUSE_SECONDS * 2 ** (failures - 1), MAX_ERROR_PAUSE_SECONDS)
                 self.stopping.wait(pause)
