@@ -25,8 +25,9 @@ again, not deduplicated away).
 
 ReceiveMessage with a wait is long-polled here rather than by moto: moto would hold the SQS lock
 (under which every SQS request is applied, as for every journaled service) for the whole
-wait. Each try is a short poll under the lock; between tries the poller waits for the next SQS
-write, or a fraction of a second, since a visibility timeout or a delay ends without one.
+wait. Each try is a short poll under the lock; between tries the poll waits for the next SQS
+write or the moment the queue's next message in flight or delayed becomes visible, so an idle
+long poll costs next to nothing and a message is answered within milliseconds.
 
 This module runs in the moto child and reaches into moto's SQS models (moto 5.2: `Queue._messages`,
 `Message.had_receipt_handle`); tests/sqs/test_durability.py pins what it relies on.
@@ -53,8 +54,9 @@ NOT_JOURNALED = frozenset(
 )  # fmt: skip
 SENDS = frozenset({"SendMessage", "SendMessageBatch"})
 DELETES = frozenset({"DeleteMessage", "DeleteMessageBatch"})
-# The longest a long poll sleeps between two tries when no SQS write wakes it.
-LONG_POLL_RETRY_SECONDS = 0.2
+# The longest a long poll sleeps between two tries when neither an SQS write nor the end of a
+# message's visibility timeout or delay wakes it (a safety net: nothing else changes a queue).
+LONG_POLL_RETRY_SECONDS = 1.0
 # ReceiveMessage's WaitTimeSeconds range; outside it moto answers the error itself.
 MAX_WAIT_SECONDS = 20
 
@@ -184,8 +186,12 @@ class SqsJournaling:
             left = deadline - time.monotonic()
             if not status.startswith("2") or left <= 0 or (_json(b"".join(chunks)) or {}).get("Messages"):
                 return status, (headers, chunks)
+            pause = min(left, LONG_POLL_RETRY_SECONDS)
+            visible_in = _seconds_until_a_message_is_visible(_queue(str(request.get("QueueUrl", ""))))
+            if visible_in is not None:
+                pause = min(pause, visible_in)
             with self._changed:
-                self._changed.wait(min(left, LONG_POLL_RETRY_SECONDS))
+                self._changed.wait(pause)
 
     # -- replay --------------------------------------------------------------------------
 
@@ -237,6 +243,21 @@ def pinned_clock(at_ms: int) -> Iterator[None]:
         yield
     finally:
         models.unix_time, models.unix_time_millis = real
+
+
+def _seconds_until_a_message_is_visible(queue: Any) -> float | None:
+    """How long until a message of the queue now in flight or delayed can be received (a
+    little after: moto counts it visible once its time has passed), or None if none is."""
+    if queue is None:
+        return None
+    now_ms = time.time() * 1000
+    times = [
+        moment
+        for message in list(queue._messages)
+        for moment in (message.visible_at, message.delayed_until)
+        if moment > now_ms
+    ]
+    return (min(times) - now_ms) / 1000 + 0.005 if times else None
 
 
 def _keep_batch_system_attributes(body: bytes, answer_chunks: list[bytes]) -> None:

@@ -21,12 +21,13 @@ TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8
 
 
 def _kill_and_wait(moto: MotoProcess) -> None:
-    """SIGKILL the child; the process watcher starts it again from its files, on its port."""
-    old = moto.pid
+    """SIGKILL the child; the process watcher starts it again from its files, on its port.
+    Waits for what the new child reports loading (set just after its pid)."""
+    old, loaded = moto.pid, moto.loaded
     assert old is not None
     os.kill(old, signal.SIGKILL)
     deadline = time.monotonic() + 20
-    while moto.pid in (None, old):
+    while moto.pid in (None, old) or moto.loaded is loaded:
         assert time.monotonic() < deadline, "moto was not restarted"
         time.sleep(0.05)
 
