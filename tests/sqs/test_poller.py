@@ -207,7 +207,8 @@ def test_batches_are_at_most_batch_size(mapping, sqs):
 
 
 def test_the_batching_window_gathers_more_than_one_receive_gives(mapping, sqs):
-    queue = mapping(batch_size=25, batching_window_s=2)
+    # The batch is full with the late message: the window (5 s) does not have to run out.
+    queue = mapping(batch_size=21, batching_window_s=5)
     for start in (0, 10):
         entries = [{"Id": str(n), "MessageBody": str(start + n)} for n in range(10)]
         sqs.send_message_batch(QueueUrl=queue.url, Entries=entries)
