@@ -143,7 +143,7 @@ def sequence_number_of(stack: RunningStack, note_id: str) -> int:
 
 def drops(line: str, number: int) -> bool:
     """A line saying the records from A to B (or the one A) were dropped, `number` among them."""
-    found = re.search(r"dropped \d+ records \(sequence numbers (\d+)(?: to (\d+))?\)", line)
+    found = re.search(r"dropped \d+ records? \(sequence numbers (\d+)(?: to (\d+))?\)", line)
     return found is not None and int(found[1]) <= number <= int(found[2] or found[1])
 
 

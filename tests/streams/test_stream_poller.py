@@ -133,7 +133,7 @@ def test_records_are_dropped_after_maximum_retry_attempts_with_one_line(harness:
     assert run.ids() == [["poison"], ["poison"], ["next"]]
     dropped = [line for line in run.log_lines if "dropped" in line]
     assert len(dropped) == 1
-    assert dropped[0].startswith("RecorderFunction.Events.Changes: dropped 1 records (sequence numbers ")
+    assert dropped[0].startswith("RecorderFunction.Events.Changes: dropped 1 record (sequence numbers ")
     assert "after 2 failed attempts (error: RuntimeError)" in dropped[0]
 
 
@@ -148,7 +148,7 @@ def test_bisect_splits_a_failed_batch_until_the_bad_record_is_alone(harness: Har
     # A split is not a retry: with no retries at all, the halves are still tried.
     expected = [["a", "b", "poison", "d"], ["a", "b"], ["poison", "d"], ["poison"], ["d"]]
     assert run.ids() == expected, run.log_lines
-    assert sum("dropped 1 records" in line for line in run.log_lines) == 1
+    assert sum("dropped 1 record" in line for line in run.log_lines) == 1
 
 
 def test_report_batch_item_failures_retries_from_the_lowest_failed_record(harness: Harness):

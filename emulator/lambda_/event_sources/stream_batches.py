@@ -116,7 +116,7 @@ class BatchDelivery:
                 continue
             delay = min(FIRST_RETRY_DELAY_SECONDS * 2 ** (pending.failed_attempts - 1), MAX_RETRY_DELAY)
             self._log(
-                f"{self.where}: the function failed on {len(pending.records)} records from "
+                f"{self.where}: the function failed on {_count(pending.records)} from "
                 f"{sequence_number(pending.records[0])} ({_why(result)}); "
                 f"try {pending.failed_attempts + 1} in {delay:g} s"
             )
@@ -175,9 +175,13 @@ class BatchDelivery:
         first, last = sequence_number(records[0]), sequence_number(records[-1])
         span = first if first == last else f"{first} to {last}"
         self._log(
-            f"{self.where}: dropped {len(records)} records (sequence numbers {span}), {why}; "
+            f"{self.where}: dropped {_count(records)} (sequence numbers {span}), {why}; "
             "the function will not see them again"
         )
+
+
+def _count(records: list[Record]) -> str:
+    return "1 record" if len(records) == 1 else f"{len(records)} records"
 
 
 def _why(result: InvokeResult) -> str:
