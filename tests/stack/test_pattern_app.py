@@ -39,9 +39,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, lambda_runtime_dir: Path) ->
 
 
 def client(stack: Stack, service: str) -> Any:
-    return local_session().client(
-        service, endpoint_url=stack.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS
-    )
+    session: Any = local_session()  # Any: the service name is a variable, not a literal
+    return session.client(service, endpoint_url=stack.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
