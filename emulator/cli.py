@@ -283,7 +283,10 @@ def print_event_sources(stack: Stack, console: Console, aws: str) -> None:
         queue = queues.get(event.queue_arn)
         name = queue.queue_name if queue else event.queue_arn.rsplit(":", 1)[-1]
         state = "" if event.enabled else "  (Enabled: false, not polled)"
-        console.print(f"  {event.function} ← SQS {name} (batch {event.batch_size}){state}", highlight=False)
+        window = f", window {event.batching_window_s} s" if event.batching_window_s else ""
+        console.print(
+            f"  {event.function} ← SQS {name} (batch {event.batch_size}{window}){state}", highlight=False
+        )
         if event.enabled:
             # The queue's URL as !Ref gives it; moto finds the queue by the name at its end.
             url = f"https://sqs.{app.region}.amazonaws.com/{app.account_id}/{name}"

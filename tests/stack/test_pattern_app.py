@@ -10,6 +10,7 @@ X-Ray service map shows the functions and the AWS services they call.
 
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -130,7 +131,7 @@ def test_the_banner_names_the_event_sources_and_nothing_is_ignored_silently(stac
     print_banner(stack, Console(file=out, width=300, color_system=None))
     text = out.getvalue()
     assert "Event sources:" in text
-    assert "StoreOrderFunction ← SQS sam-app-OrdersQueue-" in text
+    assert re.search(r"StoreOrderFunction ← SQS sam-app-OrdersQueue-\w+ \(batch 10, window 1 s\)", text)
     assert "NotifyFunction ← DynamoDB stream of sam-app-OrdersTable-" in text
     assert "NightlyReportFunction ← cron(0 3 * * ? *) (EventBridge rule)" in text
     assert "Try it:" in text and f"curl -X POST {stack.url}/orders" in text
