@@ -148,6 +148,7 @@ def test_bisect_splits_a_failed_batch_until_the_bad_record_is_alone(harness: Har
     # A split is not a retry: with no retries at all, the halves are still tried.
     expected = [["a", "b", "poison", "d"], ["a", "b"], ["poison", "d"], ["poison"], ["d"]]
     assert run.ids() == expected, run.log_lines
+    assert sum("split in two (BisectBatchOnFunctionError)" in line for line in run.log_lines) == 2
     assert sum("dropped 1 record" in line for line in run.log_lines) == 1
 
 

@@ -96,6 +96,11 @@ class BatchDelivery:
             partial = failed_from > 0 or result.outcome == "success"
             pending.records = pending.records[failed_from:]
             if self.spec.bisect_on_error and not partial and len(pending.records) > 1:
+                self._log(
+                    f"{self.where}: the function failed on {_count(pending.records)} from "
+                    f"{sequence_number(pending.records[0])} ({_why(result)}); split in two "
+                    "(BisectBatchOnFunctionError)"
+                )
                 work.popleft()
                 half = len(pending.records) // 2
                 work.extendleft(
