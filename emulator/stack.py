@@ -29,6 +29,7 @@ from emulator.dir_lock import LockHeld, hold_lock
 from emulator.dynamodb.service import DynamoDBService, ServicesError
 from emulator.edge.server import EdgeServer
 from emulator.lambda_.async_invoke import AsyncInvoker
+from emulator.lambda_.async_journal import AsyncEventJournal
 from emulator.lambda_.event_sources.context import EventSourceContext, Stopper
 from emulator.lambda_.event_sources.schedules import Clock, start_schedules
 from emulator.lambda_.event_sources.sqs_poller import start_sqs_pollers
@@ -264,12 +265,19 @@ class Stack:
         self._exit.callback(self.lambda_service.close)
         log = config.log
         # Lambda's queue for Event invokes and schedules; closed before the workers are.
+        # With a data directory its events are on disk before they are accepted, and what is
+        # left queued at a stop runs at the next start.
+        journal = None
+        if config.data_dir is not None:
+            journal = AsyncEventJournal(config.data_dir / "lambda-async")
+            self._exit.callback(journal.close)
         self.async_invoker = AsyncInvoker(
             self.lambda_service,
             sqs_endpoint_url=self.dynamodb_endpoint,
             region=app.region,
             log=(lambda line: log("lambda", line)) if log else config.progress,
             workers=config.max_workers_per_function,
+            journal=journal,
         )
         self._exit.callback(self.async_invoker.close)
         if config.source_template is not None:

@@ -12,8 +12,9 @@ As the Lambda developer guide's "asynchronous invocation" pages describe it:
 - every try is the same request id and the same trace, and its AWS::Lambda segment shows the
   time the event waited as `Dwell Time` and the try as `Attempt #<n>` (segments.py).
 
-Events still queued or waiting for a retry when the stack stops are not kept (Lambda's own queue
-is durable; this one lives in memory): their number is said in one line when it closes.
+With a journal (the stack's data directory), an event is on disk before its 202, and what is
+still queued or waiting for a retry when the stack stops, or dies, runs at the next start
+(async_journal.py); without one, their number is said in one line when it closes.
 """
 
 import datetime
@@ -30,10 +31,11 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.app.model import FunctionSpec
+from emulator.lambda_.async_journal import AsyncEventJournal, QueuedEvent
 from emulator.lambda_.segments import AsyncAttempt
 from emulator.lambda_.service import InvokeResult, LambdaService, ServiceClosed
 from emulator.local_credentials import FAKE_CREDENTIALS, local_session
-from emulator.tracing.trace_header import TraceHeader, new_trace_id
+from emulator.tracing.trace_header import TraceHeader, new_trace_id, parse_trace_header
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -71,6 +73,7 @@ class AsyncInvoker:
         workers: int = 4,
         retry_delays: Sequence[float] = RETRY_DELAYS_SECONDS,
         clock: Callable[[], float] = time.time,
+        journal: AsyncEventJournal | None = None,
     ) -> None:
         self._service = service
         self._sqs_endpoint_url = sqs_endpoint_url
@@ -84,6 +87,9 @@ class AsyncInvoker:
         self._closed = False
         self._running = 0
         self._sqs: SQSClient | None = None
+        self._journal = journal
+        if journal is not None and journal.recovered:
+            self._resume(journal.recovered)
         self._threads = [
             threading.Thread(target=self._work, name=f"lambda-async-{index}", daemon=True)
             for index in range(workers)
@@ -99,8 +105,40 @@ class AsyncInvoker:
         # One trace for every try: with no caller's header, the trace starts here.
         trace = trace or TraceHeader(new_trace_id())
         now = self._clock()
+        if self._journal is not None:
+            self._journal.queued(QueuedEvent(request_id, logical_id, event, trace.to_header(), now))
         self._push(_Queued(now, next(self._order), logical_id, event, trace, request_id, now))
         return request_id
+
+    def _resume(self, events: list[QueuedEvent]) -> None:
+        """Queue again what the last run left queued, in its order, each with its first queue time."""
+        functions = self._service.functions
+        resumed = 0
+        for event in events:
+            trace = parse_trace_header(event.trace_header) or TraceHeader(new_trace_id())
+            if event.logical_id not in functions:
+                self._log(f"event {event.request_id} for {event.logical_id} dropped: no such function now")
+                self._finished(event.request_id)
+                continue
+            now = self._clock()
+            self._push(
+                _Queued(
+                    now,
+                    next(self._order),
+                    event.logical_id,
+                    event.event,
+                    trace,
+                    event.request_id,
+                    event.queued_at,
+                )
+            )
+            resumed += 1
+        if resumed:
+            self._log(f"{resumed} asynchronous invocation(s) queued by the last run: running them")
+
+    def _finished(self, request_id: str) -> None:
+        if self._journal is not None:
+            self._journal.done(request_id)
 
     def pending(self) -> int:
         """Events queued, waiting for a retry or running."""
@@ -116,7 +154,9 @@ class AsyncInvoker:
             self._changed.notify_all()
         for thread in self._threads:
             thread.join(timeout=1.0)
-        if left:
+        if left and self._journal is not None:
+            self._log(f"{left} queued asynchronous invocation(s) kept: they run at the next start")
+        elif left:
             self._log(f"{left} queued asynchronous invocation(s) not run: the stack stopped")
 
     # -- the queue ------------------------------------------------------------------------
@@ -197,7 +237,16 @@ class AsyncInvoker:
     def _done(
         self, spec: FunctionSpec, item: _Queued, result: InvokeResult | None, *, condition: str
     ) -> None:
-        """Send the outcome where the function's EventInvokeConfig / DeadLetterQueue say."""
+        """Send the outcome where the function's EventInvokeConfig / DeadLetterQueue say; the event
+        needs no more runs."""
+        try:
+            self._deliver_outcome(spec, item, result, condition=condition)
+        finally:
+            self._finished(item.request_id)
+
+    def _deliver_outcome(
+        self, spec: FunctionSpec, item: _Queued, result: InvokeResult | None, *, condition: str
+    ) -> None:
         config = spec.async_config
         succeeded = condition == "Success"
         target = config.on_success if succeeded else config.on_failure

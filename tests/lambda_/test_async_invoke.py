@@ -15,6 +15,7 @@ import pytest
 from emulator.app.model import AsyncInvokeConfig, FunctionSpec
 from emulator.dynamodb.moto_process import MotoProcess
 from emulator.lambda_.async_invoke import AsyncInvoker
+from emulator.lambda_.async_journal import AsyncEventJournal
 from emulator.lambda_.service import LambdaService
 from emulator.local_credentials import FAKE_CREDENTIALS, local_session
 from tests.lambda_ import test_lambda_service as service_tests
@@ -239,3 +240,28 @@ def test_an_unknown_function_is_refused(make_invoker):
     invoker = make_invoker(AsyncInvokeConfig())
     with pytest.raises(KeyError, match="NoSuchFunction"):
         invoker.submit("NoSuchFunction", b"{}")
+
+
+def test_with_a_journal_an_event_left_queued_runs_at_the_next_start(
+    make_invoker, tries_dir, sqs, queue, logs, tmp_path
+):
+    """Accepted events are durable: one waiting for its retry when the stack stops runs again,
+    with its request id, when the next stack starts on the same data."""
+    arn, url = queue
+    journal_dir = tmp_path / "lambda-async"
+    config = AsyncInvokeConfig(on_success=arn)
+    first = make_invoker(config, retry_delays=(60.0, 120.0), journal=AsyncEventJournal(journal_dir))
+    request_id = first.submit("QueuedFunction", json.dumps({"succeed_on_try": 2}).encode())
+    wait_for(lambda: any(request_id in line and "retry 1 of 2" in line for line in logs.of("lambda")))
+    first.close()
+    assert "1 queued asynchronous invocation(s) kept: they run at the next start" in logs.of("lambda")
+
+    second = make_invoker(config, journal=AsyncEventJournal(journal_dir))
+    record = json.loads(receive_one(sqs, url)["Body"])
+    assert record["requestContext"]["requestId"] == request_id
+    assert tries_of(tries_dir, request_id) == 2
+    assert "1 asynchronous invocation(s) queued by the last run: running them" in logs.of("lambda")
+    # Done: a third start has nothing left to run.
+    wait_for(lambda: second.pending() == 0)
+    second.close()
+    assert AsyncEventJournal(journal_dir).recovered == []
