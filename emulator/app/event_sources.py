@@ -168,6 +168,12 @@ def _stream_event(
     stream = props.get("Stream")
     if stream is None:
         raise TemplateError(f"{where}: a DynamoDB event needs a Stream (the table's StreamArn)")
+    streamless = _table_without_stream(stream, resolver)
+    if streamless is not None:
+        raise TemplateError(
+            f"{where}.Stream: table {streamless} has no StreamSpecification, so no StreamArn to read "
+            "(CloudFormation refuses the !GetAtt too)"
+        )
     position = str(resolver.resolve(props.get("StartingPosition", ""), f"{where}.StartingPosition"))
     if position not in ("TRIM_HORIZON", "LATEST"):
         raise TemplateError(f"{where}.StartingPosition: must be TRIM_HORIZON or LATEST, got {position!r}")
@@ -186,6 +192,26 @@ def _stream_event(
     )
     _check_stream_limits(spec, where)
     return spec
+
+
+def _table_without_stream(stream: Any, resolver: Resolver) -> str | None:
+    """The logical id of the table a `!GetAtt <Table>.StreamArn` names when that table has no
+    StreamSpecification; None for anything else."""
+    if not isinstance(stream, dict) or set(stream) != {"Fn::GetAtt"}:
+        return None
+    argument = stream["Fn::GetAtt"]
+    if isinstance(argument, str):
+        target, _, attribute = argument.partition(".")
+    elif isinstance(argument, list) and len(argument) == 2:
+        target, attribute = argument
+    else:
+        return None
+    resource = resolver.resources.get(str(target))
+    if attribute != "StreamArn" or not isinstance(resource, dict):
+        return None
+    if resource.get("Type") not in ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"):
+        return None
+    return None if (resource.get("Properties") or {}).get("StreamSpecification") else str(target)
 
 
 def _check_stream_limits(spec: StreamEventSpec, where: str) -> None:

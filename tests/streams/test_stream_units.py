@@ -25,13 +25,12 @@ STREAM_ARN = "arn:aws:dynamodb:ap-northeast-1:123456789012:table/t/stream/2026-1
 NOW = 1_800_000_000.0
 
 
-def read_stream_event(**properties: Any) -> StreamEventSpec:
+def read_stream_event(table_properties: dict[str, Any] | None = None, **properties: Any) -> StreamEventSpec:
+    if table_properties is None:
+        table_properties = {"StreamSpecification": {"StreamViewType": "NEW_IMAGE"}}
     document = {
         "Resources": {
-            "Items": {
-                "Type": "AWS::DynamoDB::Table",
-                "Properties": {"StreamSpecification": {"StreamViewType": "NEW_IMAGE"}},
-            },
+            "Items": {"Type": "AWS::DynamoDB::Table", "Properties": table_properties},
             "Worker": {
                 "Type": "AWS::Serverless::Function",
                 "Properties": {
@@ -68,7 +67,14 @@ def read_stream_event(**properties: Any) -> StreamEventSpec:
 )
 def test_values_a_deployment_would_refuse_stop_the_start_naming_the_property(name: str, value: int):
     with pytest.raises(TemplateError, match=rf"^Worker\.Events\.Changes\.{name}: must be .*, got {value}$"):
-        read_stream_event(**{name: value})
+        read_stream_event(None, **{name: value})
+
+
+@pytest.mark.parametrize("getatt", [["Items", "StreamArn"], "Items.StreamArn"])
+def test_a_stream_of_a_table_without_stream_specification_is_refused_naming_both(getatt: Any):
+    message = r"^Worker\.Events\.Changes\.Stream: table Items has no StreamSpecification, so no StreamArn"
+    with pytest.raises(TemplateError, match=message):
+        read_stream_event({}, Stream={"Fn::GetAtt": getatt})
 
 
 def test_the_limits_themselves_are_taken():
