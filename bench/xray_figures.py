@@ -115,7 +115,7 @@ def _send_paced(template: bytes, first: int, count: int, target: tuple[str, int]
 
 
 # What a receiver child publishes, read by the bench process while it sends.
-STORED, REJECTED, QUEUED_BYTES, BATCHES = range(4)
+STORED, REJECTED, QUEUED_BYTES, BATCHES, WAL_BYTES = range(5)
 PUBLISH_SECONDS = 0.01
 
 
@@ -126,12 +126,17 @@ def _run_daemon(port: int, db_path: str, batch_window: float, counts: Any, ready
     daemon = Daemon(store, port=port, batch_window=batch_window, index_process=True)
     daemon.start()
     ready.set()
+    wal = Path(f"{db_path}-wal")
     try:
         while not stop.wait(PUBLISH_SECONDS):
             counts[STORED] = store.count()
             counts[REJECTED] = sum(daemon.rejected.values())
             counts[QUEUED_BYTES] = daemon.queued_bytes
             counts[BATCHES] = daemon.batches
+            with contextlib.suppress(OSError):
+                # The largest the write-ahead log grew: a checkpoint that never completes
+                # lets it grow without bound.
+                counts[WAL_BYTES] = max(counts[WAL_BYTES], wal.stat().st_size)
     finally:
         daemon.stop()
         store.close()
@@ -164,8 +169,10 @@ class _Receiver:
     def __init__(self, target: Any, *args: Any) -> None:
         context = multiprocessing.get_context("spawn")
         self.port = free_port()
-        self.counts = context.Array("q", 4)
+        self.counts = context.Array("q", 5)
         self._ready, self._stop = context.Event(), context.Event()
+        # Per step: the receiver process's CPU seconds per second of sending (1.0: a whole core).
+        self.step_cpu: list[float] = []
         self._process = context.Process(
             target=target, args=(self.port, *args, self.counts, self._ready, self._stop), daemon=True
         )
@@ -179,6 +186,11 @@ class _Receiver:
     @property
     def stored(self) -> int:
         return int(self.counts[STORED])
+
+    def own_cpu_seconds(self) -> float:
+        """utime + stime of the receiver process alone (the daemon's writer and receive
+        threads, not its indexer)."""
+        return _cpu_seconds(self._process.pid or 0)
 
     def cpu_seconds(self) -> float:
         """utime + stime of the receiver process, all its threads, and of its children (the
@@ -240,14 +252,18 @@ class IngestStep:
         return self.lost == 0 and waiting <= self.sent_rate * KEPT_UP_BACKLOG_SECONDS
 
 
-def _ingest_steps(receiver: _Receiver, template: bytes, segments: int) -> list[IngestStep]:
+def _ingest_steps(
+    receiver: _Receiver, template: bytes, segments: int, rates: tuple[int, ...] = OFFERED_RATES
+) -> list[IngestStep]:
     steps: list[IngestStep] = []
     first = 0
-    for rate in OFFERED_RATES:
+    for rate in rates:
         count = int(min(segments, rate * STEP_SECONDS))
         before = receiver.settled()
+        cpu_before = receiver.own_cpu_seconds()
         seconds = _send_paced(template, first, count, ("127.0.0.1", receiver.port), rate)
         stored_by_end = receiver.stored - before
+        receiver.step_cpu.append((receiver.own_cpu_seconds() - cpu_before) / seconds)
         stored = receiver.settled() - before
         first += count
         steps.append(IngestStep(rate, count, seconds, stored_by_end, count - stored))
@@ -558,3 +574,48 @@ def measure_graph_query(*, stored: int, repeats: int = 5) -> GraphFigures:
     return GraphFigures(
         segments, documents, statistics.median(graph_times), statistics.median(read_times), services
     )
+
+
+def measure_daemon_steps(rates: tuple[int, ...], segments: int) -> tuple[list[IngestStep], int, list[float]]:
+    """The daemon's steps alone at `rates` (a finer ladder than the bench's, around the rate it
+    sustains), the most bytes its write-ahead log held meanwhile, and the cores its process
+    (not the indexer) used in each step."""
+    template = _datagram_template()
+    with (
+        tempfile.TemporaryDirectory(prefix="xray-bench-") as tmp,
+        _Receiver(_run_daemon, str(Path(tmp) / "traces.db"), BATCH_WINDOW_SECONDS) as daemon,
+    ):
+        steps = _ingest_steps(daemon, template, segments, rates)
+        return steps, int(daemon.counts[WAL_BYTES]), daemon.step_cpu
+
+
+def main() -> None:
+    import argparse
+
+    from rich.console import Console
+
+    parser = argparse.ArgumentParser(prog="python -m bench.xray_figures", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rates", type=int, nargs="+", default=list(OFFERED_RATES), help="segments/s, in turn"
+    )
+    parser.add_argument("--segments", type=int, default=320_000, help="most segments per step")
+    args = parser.parse_args()
+    steps, wal_bytes, cores = measure_daemon_steps(tuple(args.rates), args.segments)
+    table = Table(title=f"X-Ray daemon, {STEP_SECONDS:.0f} s steps (segments/s, counted when stored)")
+    for column in ("offered", "sent", "stored by the step's end", "lost", "kept up", "daemon's cores"):
+        table.add_column(column, justify="right")
+    for step, used in zip(steps, cores, strict=True):
+        table.add_row(
+            f"{step.offered:,}",
+            f"{step.sent_rate:,.0f}",
+            f"{step.stored_rate:,.0f}",
+            f"{step.lost:,}",
+            "yes" if step.kept_up else "no",
+            f"{used:.2f}",
+        )
+    table.caption = f"the write-ahead log held at most {wal_bytes / 1e6:.1f} MB"
+    Console(width=160).print(table)
+
+
+if __name__ == "__main__":
+    main()

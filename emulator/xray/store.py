@@ -62,6 +62,26 @@ RESOLVE_WINDOW_SECONDS = 600.0
 
 # How many dirty traces index_dirty computes at once: about half a second's work.
 INDEX_BATCH_LIMIT = 2000
+# Past a checkpoint, the write-ahead log file is cut back to this size (SQLite otherwise keeps
+# it at the largest it ever grew, and reuses it from the start).
+WAL_SIZE_LIMIT_BYTES = 32 * 1024 * 1024
+# Past this size, the writer waits (up to WAL_RESTART_WAIT_SECONDS, at most once per
+# WAL_RESTART_INTERVAL_SECONDS) for readers to move to the newest snapshot, copies the whole log
+# into the file and starts it again. A passive checkpoint cannot: the indexer's snapshots
+# overlap the writer's commits under load, and the log grew past 150 MB.
+WAL_RESTART_BYTES = 64 * 1024 * 1024
+WAL_RESTART_WAIT_SECONDS = 0.5
+WAL_RESTART_INTERVAL_SECONDS = 2.0
+# How long index_dirty waits for the write lock to store what it computed, asking this often.
+INDEX_LOCK_WAIT_SECONDS = 60.0
+# Python's sqlite3 default (its `timeout`, 5 s), restored after a shorter wait.
+BUSY_TIMEOUT_MS = 5000
+LOCK_POLL_SECONDS = 0.001
+
+
+class WriteLockBusy(sqlite3.OperationalError):
+    """Another connection held the write lock for longer than the caller would wait."""
+
 
 # Kept in the same file by other modules, and carried into a new file on a schema change.
 TABLES_OF_OTHER_MODULES = ("xray_groups",)  # emulator/xray/groups.py
@@ -177,6 +197,7 @@ class TraceStore:
         # NORMAL is durable across application crashes in WAL mode; only an OS crash can
         # lose the last transactions, an acceptable trade for a local trace store.
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         carried_over: list[str] = []
         if version not in (0, SCHEMA_VERSION):
@@ -198,6 +219,8 @@ class TraceStore:
         # The minutes of the documents it deleted (their graph aggregates no longer hold).
         self._deleted_minutes: set[int] = set()
         self._last_settle = 0.0
+        self._wal_path = Path(f"{self.path}-wal")
+        self._last_wal_restart = 0.0
         # The last dirty mark written: marks only rise (nanoseconds, so a store opened later, or
         # in another process, starts above every mark already in the file).
         self._last_mark = 0
@@ -230,6 +253,7 @@ class TraceStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
         self._carry_over_other_tables(kept)
         return documents
 
@@ -282,6 +306,7 @@ class TraceStore:
                 self._enforce_bounds(db, now)
                 self._refresh_touched(db)
                 db.execute("COMMIT")
+                self._bound_wal(db)
             except BaseException:
                 self._touched.clear()
                 self._deleted_minutes.clear()
@@ -292,6 +317,25 @@ class TraceStore:
                 self._count = db.execute("SELECT count(*) FROM docs").fetchone()[0]
                 raise
         return stored
+
+    def _bound_wal(self, db: sqlite3.Connection) -> None:
+        """Restart the write-ahead log when it has grown past WAL_RESTART_BYTES (see there)."""
+        now = time.monotonic()
+        if now - self._last_wal_restart < WAL_RESTART_INTERVAL_SECONDS:
+            return
+        try:
+            size = self._wal_path.stat().st_size
+        except OSError:
+            return
+        if size <= WAL_RESTART_BYTES:
+            return
+        self._last_wal_restart = now
+        db.execute(f"PRAGMA busy_timeout={int(WAL_RESTART_WAIT_SECONDS * 1000)}")
+        try:
+            # Not done if a reader keeps an older snapshot past the wait: tried again later.
+            db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        finally:
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     def insert_salvaging(
         self, documents: Sequence[DocumentFacts]
@@ -523,7 +567,7 @@ class TraceStore:
             self._any_dirty = False
             return len(dirty)
 
-    def index_dirty(self, limit: int = INDEX_BATCH_LIMIT) -> int:
+    def index_dirty(self, limit: int = INDEX_BATCH_LIMIT, lock_wait: float = INDEX_LOCK_WAIT_SECONDS) -> int:
         """Compute the facts of up to `limit` dirty traces without holding the write lock while
         computing; return how many were stored (0: none was dirty, or every one was written
         again meanwhile and stays dirty).
@@ -533,6 +577,8 @@ class TraceStore:
         write transaction, for the traces whose dirty mark is still the one the snapshot read.
         A trace written since keeps its newer mark and is computed again later; a trace the
         writer's refresh_index computed meanwhile has no mark left and is not overwritten.
+        The write lock is waited for up to `lock_wait` seconds (then WriteLockBusy), the facts
+        kept meanwhile.
         """
         with self._lock:
             self._check_open()
@@ -551,7 +597,7 @@ class TraceStore:
                     db.execute("COMMIT")
                 if not ids:
                     return 0
-                db.execute("BEGIN IMMEDIATE")
+                self._begin_write_waiting(db, lock_wait)
                 try:
                     current = {
                         row[0]
@@ -576,6 +622,30 @@ class TraceStore:
             finally:
                 if collecting:
                     gc.enable()
+
+    @staticmethod
+    def _begin_write_waiting(db: sqlite3.Connection, lock_wait: float) -> None:
+        """BEGIN IMMEDIATE, asking again every millisecond until the write lock is free.
+
+        Under sustained ingest the daemon's writer takes the lock again within microseconds
+        of each commit, while SQLite's own busy handler sleeps up to 100 ms between tries: the
+        indexer lost every race for seconds, gave up, and its batch's work was lost."""
+        deadline = time.monotonic() + lock_wait
+        previous = db.execute("PRAGMA busy_timeout").fetchone()[0]
+        db.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if db.in_transaction or error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise WriteLockBusy(f"the write lock stayed taken for {lock_wait:.0f} s") from error
+                time.sleep(LOCK_POLL_SECONDS)
+        finally:
+            db.execute(f"PRAGMA busy_timeout={int(previous)}")
 
     @staticmethod
     def _refresh_one_by_one(db: sqlite3.Connection, trace_ids: list[str]) -> None:

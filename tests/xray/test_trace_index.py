@@ -4,6 +4,7 @@ the documents (traces.trace_facts and traces.summary), whatever order and batche
 import json
 import random
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from emulator.xray.backend import XRayBackend
 from emulator.xray.daemon import Daemon
 from emulator.xray.documents import parse_document
 from emulator.xray.filters import TraceDetail, TraceFacts
-from emulator.xray.store import TraceStore
+from emulator.xray.store import TraceStore, WriteLockBusy
 from tests.xray.random_traces import TRACE_FILES, random_documents
 from tests.xray.xray_support import datagram, fresh_trace, send
 
@@ -344,3 +345,29 @@ def test_root_causes_read_back_from_the_stored_summary_equal_those_of_the_docume
             assert facts.root_causes("error") == detail.error_root_causes
             assert facts.root_causes("responsetime") == detail.response_time_root_causes
     store.close()
+
+
+def test_the_indexer_waits_for_a_write_lock_held_past_sqlites_busy_handler_and_keeps_its_facts(
+    tmp_path: Path,
+):
+    path = tmp_path / "traces.db"
+    store = TraceStore(path)
+    store.insert([parse_document(json.dumps(d)) for d in fresh_trace("tutorial_hello_trace.json")])
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        # Another writer holds the lock: index_dirty gives up only after its own wait, and
+        # the trace stays dirty for the next batch.
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(WriteLockBusy):
+            store.index_dirty(lock_wait=0.2)
+        assert len(dirty_in_file(path)) == 1
+        # Released while index_dirty waits: the facts it computed are stored.
+        release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+        release.start()
+        assert store.index_dirty(lock_wait=10) == 1
+        release.join()
+        assert dirty_in_file(path) == set()
+        assert assert_stored_facts_agree(store) == 1
+    finally:
+        holder.close()
+        store.close()
