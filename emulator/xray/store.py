@@ -592,11 +592,15 @@ class TraceStore:
                         db.execute("SELECT trace_id, mark FROM dirty_traces LIMIT ?", (limit,)).fetchall()
                     )
                     ids = sorted(marks)
-                    computed = traces.computed_traces(db, ids) if ids else []
+                    read = traces.read_traces(db, ids) if ids else None
                 finally:
                     db.execute("COMMIT")
-                if not ids:
+                if read is None:
                     return 0
+                # Computed outside the snapshot: held while computing (seconds for a batch
+                # when the machine is busy and this process yields), it kept the writer from
+                # starting the write-ahead log again, which grew past 120 MB.
+                computed = traces.compute_traces(read)
                 self._begin_write_waiting(db, lock_wait)
                 try:
                     current = {

@@ -186,6 +186,25 @@ def computed_traces(db: sqlite3.Connection, trace_ids: list[str]) -> list[tuple[
     edges no summary shows; the daemon could store only a few thousand traces a second.
     trace_facts and summary stay the reference (and the fallback): tests hold the two equal.
     """
+    return compute_traces(read_traces(db, trace_ids))
+
+
+@dataclass
+class TraceRows:
+    """What computed_traces reads of some traces (read_traces), to compute from later."""
+
+    db: sqlite3.Connection  # for the facts' detail loaders, read only when a filter asks
+    rows_of: dict[str, list[tuple[Any, ...]]]
+    throttled: set[str]
+    flagged: set[str]
+    inferred_nodes: dict[str, list[tuple[str, str]]]
+    notes: list[tuple[Any, ...]]
+
+
+def read_traces(db: sqlite3.Connection, trace_ids: list[str]) -> TraceRows:
+    """The rows of `trace_ids` computed_traces computes from: read in one snapshot, computed
+    after it (the indexer's snapshot then lasts its queries, not its computing, so the
+    write-ahead log can be started again meanwhile)."""
     ids = json.dumps(trace_ids)
     rows_of: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for row in db.execute(
@@ -214,6 +233,13 @@ def computed_traces(db: sqlite3.Connection, trace_ids: list[str]) -> list[tuple[
         if name is not None and not answered:
             inferred_nodes[trace_id].append((name, node_type))
     notes = db.execute(_ANNOTATIONS, {"ids": ids}).fetchall()
+    return TraceRows(db, rows_of, throttled, flagged, inferred_nodes, notes)
+
+
+def compute_traces(read: TraceRows) -> list[tuple[TraceFacts, dict[str, Any]]]:
+    """computed_traces' answer from what read_traces read."""
+    db, rows_of, throttled, flagged = read.db, read.rows_of, read.throttled, read.flagged
+    inferred_nodes, notes = read.inferred_nodes, read.notes
     values: dict[str, dict[str, list[Value]]] = defaultdict(dict)
     for trace_id, key, number, text, boolean, _, _ in notes:
         value: Value = bool(boolean) if boolean is not None else number if number is not None else text

@@ -260,22 +260,22 @@ def test_a_trace_written_while_its_facts_are_computed_stays_dirty_and_is_not_sto
     trace_id = documents[0]["trace_id"]
     stage = next(d for d in documents if d.get("origin") == "AWS::ApiGateway::Stage")
     writer.insert([parse_document(json.dumps(d)) for d in documents if d is not stage])
-    computed_traces = traces.computed_traces
+    compute_traces = traces.compute_traces
 
-    def written_meanwhile(db: sqlite3.Connection, ids: list[str]) -> Any:
-        # From the indexer's snapshot, then the writer (another connection, as the daemon's
+    def written_meanwhile(read: traces.TraceRows) -> Any:
+        # Read in the indexer's snapshot; then the writer (another connection, as the daemon's
         # process is) stores the trace's last document before the facts are written.
-        result = computed_traces(db, ids)
+        result = compute_traces(read)
         writer.insert([parse_document(json.dumps(stage))])
         return result
 
-    monkeypatch.setattr(traces, "computed_traces", written_meanwhile)
+    monkeypatch.setattr(traces, "compute_traces", written_meanwhile)
     try:
         assert indexer.index_dirty() == 0
         assert dirty_in_file(path) == {trace_id}
         with sqlite3.connect(path) as raw:
             assert raw.execute("SELECT count(*) FROM trace_index").fetchone()[0] == 0
-        monkeypatch.setattr(traces, "computed_traces", computed_traces)
+        monkeypatch.setattr(traces, "compute_traces", compute_traces)
         assert indexer.index_dirty() == 1 and dirty_in_file(path) == set()
         assert assert_stored_facts_agree(indexer) == 1
     finally:
@@ -370,4 +370,24 @@ def test_the_indexer_waits_for_a_write_lock_held_past_sqlites_busy_handler_and_k
         assert assert_stored_facts_agree(store) == 1
     finally:
         holder.close()
+        store.close()
+
+
+def test_the_indexer_computes_outside_its_read_snapshot(tmp_path: Path, monkeypatch):
+    # A snapshot held while computing kept the writer from starting the write-ahead log again.
+    store = TraceStore(tmp_path / "traces.db")
+    store.insert([parse_document(json.dumps(d)) for d in fresh_trace("tutorial_ddb_trace.json")])
+    compute_traces = traces.compute_traces
+    in_snapshot: list[bool] = []
+
+    def noting(read: traces.TraceRows) -> Any:
+        in_snapshot.append(read.db.in_transaction)
+        return compute_traces(read)
+
+    monkeypatch.setattr(traces, "compute_traces", noting)
+    try:
+        assert store.index_dirty() == 1
+        assert in_snapshot == [False]
+        assert assert_stored_facts_agree(store) == 1
+    finally:
         store.close()
