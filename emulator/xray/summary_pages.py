@@ -73,13 +73,9 @@ class Page:
                     self.db, int(p["start_floor"]), math.floor(p["end"])
                 )
             else:
-                window = {
-                    "Event": "SELECT count(*) FROM trace_index t WHERE t.trace_id IN"
-                    " (SELECT trace_id FROM docs WHERE received >= :start AND received <= :end)",
-                    "Service": "SELECT count(*) FROM trace_index t WHERE t.trace_id IN"
-                    " (SELECT trace_id FROM docs WHERE end_time >= :start AND end_time <= :end)",
-                }[self.time_range_type]
-                self._processed = int(self.db.execute(window, p).fetchone()[0])
+                self._processed = trace_index.count_in_window(
+                    self.db, self.time_range_type, float(p["start"]), float(p["end"])
+                )
         return self._processed
 
     def read(self, size: int, sql_filter: SqlFilter | None = None) -> list[str]:
@@ -118,10 +114,8 @@ class Page:
             window = "t.trace_epoch >= ? AND t.trace_epoch <= ?"
             if self.processed_count() <= SORT_LIMIT:
                 index = "trace_index_epoch"
-        elif self.time_range_type == "Event":
-            window = _any_document("d.received >= ? AND d.received <= ?")
         else:
-            window = _any_document("d.end_time >= ? AND d.end_time <= ?")
+            window = _in_window(self.time_range_type)
         keyset = "" if self.after is None else " AND (t.start_time, t.trace_id) < (?, ?)"
         # One more than a page, to know whether another page follows.
         limit = "" if sql_filter.residual is not None else f" LIMIT {size + 1}"
@@ -135,11 +129,19 @@ class Page:
 
     def _params(self) -> tuple[Any, ...]:
         p = self.window_params
-        window = (p["start_floor"], p["end"]) if self.time_range_type == "TraceId" else (p["start"], p["end"])
+        window = (
+            (p["start_floor"], p["end"]) if self.time_range_type == "TraceId" else (p["start"], p["end"]) * 3
+        )
         keyset = () if self.after is None else (self.after.start_time, self.after.trace_id)
         return (*window, *keyset)
 
 
-def _any_document(condition: str) -> str:
-    """A trace is in an Event or Service window when any of its documents is."""
-    return f"EXISTS (SELECT 1 FROM docs d WHERE d.trace_id = t.trace_id AND {condition})"
+def _in_window(time_range_type: str) -> str:
+    """A trace is in an Event or Service window when any of its documents is: its first or last
+    such document is (read from the index), or it has one between them that is (read from the
+    documents, only for a trace whose documents begin before the window and end after it)."""
+    first, last, column = trace_index.SPAN_COLUMNS[time_range_type]
+    return (
+        f"t.{last} >= ? AND t.{first} <= ? AND (t.{first} >= ? OR t.{last} <= ? OR EXISTS"
+        f" (SELECT 1 FROM docs d WHERE d.trace_id = t.trace_id AND d.{column} >= ? AND d.{column} <= ?))"
+    )

@@ -46,7 +46,11 @@ CREATE TABLE IF NOT EXISTS trace_index (
     users TEXT NOT NULL,
     services TEXT NOT NULL,
     annotations TEXT NOT NULL,
-    summary TEXT NOT NULL
+    summary TEXT NOT NULL,
+    first_received REAL,
+    last_received REAL,
+    first_end REAL,
+    last_end REAL
 );
 -- Newest first, page after page: the keyset GetTraceSummaries pages on.
 CREATE INDEX IF NOT EXISTS trace_index_newest ON trace_index (start_time, trace_id);
@@ -65,10 +69,30 @@ CREATE TABLE IF NOT EXISTS trace_minutes (minute INTEGER PRIMARY KEY, traces INT
 SECONDS_PER_MINUTE = 60
 
 
+# Each trace's first and last document by time received and by end time, newest first: the
+# traces an Event or a Service window holds are counted from these (count_in_window), not
+# looked for among the window's documents.
+_SPAN_INDEXES = """
+CREATE INDEX IF NOT EXISTS trace_index_received ON trace_index (last_received, first_received);
+CREATE INDEX IF NOT EXISTS trace_index_ends ON trace_index (last_end, first_end);
+"""
+_SPANS = (
+    "UPDATE trace_index SET (first_received, last_received, first_end, last_end) ="
+    " (SELECT min(received), max(received), min(end_time), max(end_time) FROM docs d"
+    " WHERE d.trace_id = trace_index.trace_id)"
+)
+
+
 def create(db: sqlite3.Connection) -> None:
-    """The tables; trace_minutes counted from trace_index when a file is older than it."""
+    """The tables; trace_minutes counted from trace_index, and each trace's first and last
+    documents found, when a file is older than they are."""
     had_counts = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'trace_minutes'").fetchone()
     db.executescript(SCHEMA)
+    if "first_received" not in {row[1] for row in db.execute("PRAGMA table_info(trace_index)")}:
+        for column in ("first_received", "last_received", "first_end", "last_end"):
+            db.execute(f"ALTER TABLE trace_index ADD COLUMN {column} REAL")
+        db.execute(_SPANS)
+    db.executescript(_SPAN_INDEXES)
     if had_counts is None:
         db.execute(
             "INSERT INTO trace_minutes (minute, traces)"
@@ -95,6 +119,14 @@ def refresh(db: sqlite3.Connection, trace_ids: Iterable[str]) -> None:
     if not ids:
         return
     store_computed(db, ids, traces.computed_traces(db, ids))
+
+
+# The columns store_computed writes, in order (the spans are found after).
+_STORED = (
+    "trace_id, trace_epoch, start_time, duration, response_time, error, fault, throttle, partial,"
+    " inferred, http_url, http_method, http_status, http_useragent, http_clientip, revision, users,"
+    " services, annotations, summary"
+)
 
 
 def store_computed(
@@ -131,7 +163,10 @@ def store_computed(
             )
         )
         services.extend((trace.trace_id, name, node_type or "") for name, node_type in set(trace.services))
-    db.executemany(f"INSERT INTO trace_index VALUES ({', '.join('?' * 20)})", rows)
+    db.executemany(f"INSERT INTO trace_index ({_STORED}) VALUES ({', '.join('?' * 20)})", rows)
+    # From the documents as they are now: in the writer's transaction, or the indexer's, which
+    # stores only traces no write touched since its snapshot.
+    db.execute(f"{_SPANS} WHERE trace_id IN (SELECT value FROM json_each(?))", (json.dumps(trace_ids),))
     db.executemany("INSERT INTO trace_services (trace_id, name, type) VALUES (?, ?, ?)", services)
     _count(db, [row[1] for row in rows], +1)
 
@@ -184,6 +219,37 @@ def count_by_epoch(db: sqlite3.Connection, first: int, last: int) -> int:
         ),
     ).fetchone()[0]
     return int(counted)
+
+
+# Per TimeRangeType: the columns of each trace's first and last document in its terms, and the
+# document column a window is on.
+SPAN_COLUMNS = {
+    "Event": ("first_received", "last_received", "received"),
+    "Service": ("first_end", "last_end", "end_time"),
+}
+
+
+def count_in_window(db: sqlite3.Connection, time_range_type: str, start: float, end: float) -> int:
+    """How many indexed traces have a document received (Event) or ending (Service) in
+    [start, end]: those whose first and last such documents surround part of the window, less
+    those that only straddle it (documents before and after it, none in it).
+
+    Read from the index newest first: a window that ends near now reads its own traces only.
+    Looking for them among the window's documents read every document of the window (46 ms
+    for 100,000 documents)."""
+    first, last, column = SPAN_COLUMNS[time_range_type]
+    counted = db.execute(
+        f"SELECT count(*) FROM trace_index WHERE {last} >= :start AND {first} <= :end",
+        {"start": start, "end": end},
+    ).fetchone()[0]
+    # Only a trace whose documents begin before the window and end after it can have none in it.
+    straddling = db.execute(
+        f"SELECT count(*) FROM trace_index t WHERE t.{last} > :end AND t.{first} < :start"
+        f" AND NOT EXISTS (SELECT 1 FROM docs d WHERE d.trace_id = t.trace_id"
+        f" AND d.{column} >= :start AND d.{column} <= :end)",
+        {"start": start, "end": end},
+    ).fetchone()[0]
+    return int(counted) - int(straddling)
 
 
 _COLUMN_COUNT = len(COLUMNS.split(","))

@@ -187,3 +187,84 @@ def test_a_filter_whose_matches_fit_in_one_page_still_counts_the_window(stored):
     answer = stored.get_trace_summaries(filter_expression='http.method = "NOPE"', **window())
     assert answer["TraceSummaries"] == []
     assert answer["TracesProcessedCount"] == 40
+
+
+def counted_in_documents(db, column: str, start: float, end: float) -> int:
+    # What TracesProcessedCount of an Event or Service window means: indexed traces with a
+    # document received (ending) in the window.
+    return db.execute(
+        f"SELECT count(*) FROM trace_index WHERE trace_id IN"
+        f" (SELECT trace_id FROM docs WHERE {column} >= ? AND {column} <= ?)",
+        (start, end),
+    ).fetchone()[0]
+
+
+def test_event_and_service_windows_from_the_index_equal_a_reading_of_the_documents(tmp_path: Path):
+    rng = random.Random(7)
+    received = [1_000_000.0]
+    store = TraceStore(tmp_path / "traces.db", clock=lambda: received[0])
+    for _ in range(30):
+        documents = fresh_trace(rng.choice(TRACE_FILES), ago=rng.uniform(0, 1000))
+        # A trace's documents received apart, some far apart: windows fall between them.
+        for document in documents:
+            received[0] += rng.choice([0.5, 3.0, 40.0])
+            store.insert([parse_document(json.dumps(document))])
+        store.refresh_index()
+    try:
+        with store.reader() as db:
+            straddled = 0
+            for time_range_type, column in (("Event", "received"), ("Service", "end_time")):
+                values = [
+                    row[0] for row in db.execute(f"SELECT {column} FROM docs WHERE {column} IS NOT NULL")
+                ]
+                low, high = min(values) - 5, max(values) + 5
+                windows = [(low, high), (high, high + 10), (values[3], values[3])]
+                for _ in range(300):
+                    a, b = rng.uniform(low, high), rng.uniform(low, high)
+                    windows.append((min(a, b), max(a, b)))
+                for start, end in windows:
+                    expected = counted_in_documents(db, column, start, end)
+                    assert trace_index.count_in_window(db, time_range_type, start, end) == expected
+                    # The page lists the same traces (30 of them: one page).
+                    listed = XRayBackend(store).get_trace_summaries(
+                        start, end, time_range_type=time_range_type
+                    )
+                    assert {summary["Id"] for summary in listed["TraceSummaries"]} == {
+                        row[0]
+                        for row in db.execute(
+                            f"SELECT trace_id FROM trace_index WHERE trace_id IN"
+                            f" (SELECT trace_id FROM docs WHERE {column} >= ? AND {column} <= ?)",
+                            (start, end),
+                        )
+                    }
+                    if time_range_type == "Event":
+                        straddled += db.execute(
+                            "SELECT count(*) FROM trace_index WHERE first_received < ? AND last_received > ?",
+                            (start, end),
+                        ).fetchone()[0]
+            # (The documents of one trace end within milliseconds: only Event windows fall
+            # between them.)
+            assert straddled > 0, "some windows fall inside a trace's documents"
+    finally:
+        store.close()
+
+
+def test_a_file_older_than_the_first_and_last_documents_has_them_found_when_opened(tmp_path: Path):
+    path = tmp_path / "traces.db"
+    store = TraceStore(path)
+    for index in range(5):
+        store.insert([parse_document(json.dumps(d)) for d in fresh_trace(TRACE_FILES[0], ago=5 + 70 * index)])
+    store.refresh_index()
+    store.close()
+    with sqlite3.connect(path) as db:  # the table as the previous version wrote it
+        db.execute("DROP INDEX trace_index_received")
+        db.execute("DROP INDEX trace_index_ends")
+        for column in ("first_received", "last_received", "first_end", "last_end"):
+            db.execute(f"ALTER TABLE trace_index DROP COLUMN {column}")
+    reopened = XRayBackend(TraceStore(path))
+    try:
+        for time_range_type in ("Event", "Service"):
+            answer = reopened.get_trace_summaries(0, 2**32, time_range_type=time_range_type)
+            assert answer["TracesProcessedCount"] == 5
+    finally:
+        reopened.store.close()
