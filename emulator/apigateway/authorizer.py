@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
-from emulator.app.model import AuthorizerSpec
+from emulator.app.model import REST_IDENTITY_PREFIXES, AuthorizerSpec
 
 UNAUTHORIZED = (401, {"message": "Unauthorized"})
 DENIED = (403, {"Message": "User is not authorized to access this resource with an explicit deny"})
@@ -60,7 +60,7 @@ def authorize(
         event: dict[str, Any] = {"type": "TOKEN", "authorizationToken": token, "methodArn": arn}
     else:
         for source in authorizer.identity_sources:
-            if not _identity_value(source, request_event):
+            if not identity_value(source, request_event, REST_IDENTITY_PREFIXES):
                 return Decision(UNAUTHORIZED, reason=f"identity source {source} is missing")
         event = {
             "type": "REQUEST",
@@ -136,16 +136,17 @@ def lookup(mapping: Any, name: str) -> str | None:
     return next((v for k, v in mapping.items() if k.lower() == lowered), None)
 
 
-def _identity_value(source: str, event: dict[str, Any]) -> str | None:
-    kind, _, name = source.rpartition(".")
-    if kind == "method.request.header":
-        return lookup(event.get("headers"), name)
-    if kind == "method.request.querystring":
-        return (event.get("queryStringParameters") or {}).get(name)
-    if kind == "stageVariables":
-        return (event.get("stageVariables") or {}).get(name)
-    if kind == "context":
-        value = (event.get("requestContext") or {}).get(name)
+def identity_value(source: str, event: dict[str, Any], prefixes: tuple[str, str, str, str]) -> str | None:
+    """The value of one identity source in the request's event (None when it is absent)."""
+    header, query, stage, context = prefixes
+    if source.startswith(header):
+        return lookup(event.get("headers"), source.removeprefix(header))
+    if source.startswith(query):
+        return (event.get("queryStringParameters") or {}).get(source.removeprefix(query))
+    if source.startswith(stage):
+        return (event.get("stageVariables") or {}).get(source.removeprefix(stage))
+    if source.startswith(context):
+        value = (event.get("requestContext") or {}).get(source.removeprefix(context))
         return None if value is None else str(value)
     return None
 

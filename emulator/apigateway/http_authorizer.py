@@ -18,8 +18,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from emulator.apigateway.authorizer import Decision, Invoke, as_text, lookup, policy_decision
-from emulator.app.model import AuthorizerSpec
+from emulator.apigateway.authorizer import Decision, Invoke, as_text, identity_value, policy_decision
+from emulator.app.model import HTTP_IDENTITY_PREFIXES, AuthorizerSpec
 
 UNAUTHORIZED = (401, {"message": "Unauthorized"})
 FORBIDDEN = (403, {"message": "Forbidden"})
@@ -43,7 +43,7 @@ def authorize_http(
     1.0 one, for an authorizer of payload format 1.0)."""
     values: list[str] = []
     for source in authorizer.identity_sources:
-        value = _identity_value(source, request_v2)
+        value = identity_value(source, request_v2, HTTP_IDENTITY_PREFIXES)
         if not value:
             return Decision(UNAUTHORIZED, reason=f"identity source {source} is missing")
         values.append(value)
@@ -95,17 +95,3 @@ def _simple_decision(payload: bytes) -> Decision:
 def _passed(value: Any) -> Any:
     # Scalars as the REST authorizer passes them; maps and lists as the authorizer gave them.
     return as_text(value) if isinstance(value, (str, int, float, bool)) else value
-
-
-def _identity_value(source: str, event: dict[str, Any]) -> str | None:
-    kind, _, name = source.rpartition(".")
-    if kind == "$request.header":
-        return lookup(event.get("headers"), name)
-    if kind == "$request.querystring":
-        return (event.get("queryStringParameters") or {}).get(name)
-    if kind == "$stageVariables":
-        return (event.get("stageVariables") or {}).get(name)
-    if kind == "$context":
-        value = (event.get("requestContext") or {}).get(name)
-        return None if value is None else str(value)
-    return None

@@ -21,8 +21,10 @@ from emulator.app.errors import TemplateError
 from emulator.app.intrinsics import Resolver
 from emulator.app.model import (
     DEFAULT_ROUTE,
+    HTTP_IDENTITY_PREFIXES,
     IMPLICIT_HTTP_API,
     IMPLICIT_REST_API,
+    REST_IDENTITY_PREFIXES,
     ApiSpec,
     AuthorizerSpec,
     CorsConfig,
@@ -210,15 +212,11 @@ def _rest_cors(value: Any, where: str) -> CorsConfig | None:
 def _authorizers(declared: dict[str, Any], where: str, ignored: list[str]) -> dict[str, AuthorizerSpec]:
     authorizers: dict[str, AuthorizerSpec] = {}
     for name, props in declared.items():
-        if not isinstance(props, dict):
-            raise TemplateError(f"{where}.{name}: an authorizer is a map")
-        arn = props.get("FunctionArn")
-        if arn is None:
-            ignored.append(f"{where}.{name} (only Lambda authorizers are emulated, not Cognito)")
-            continue
-        function = _function_of_arn(arn)
+        function = _authorizer_function(
+            name, props, where, ignored, "only Lambda authorizers are emulated, not Cognito"
+        )
         if function is None:
-            raise TemplateError(f"{where}.{name}.FunctionArn: !GetAtt <Function>.Arn of this template")
+            continue
         kind = str(props.get("FunctionPayloadType", "TOKEN")).upper()
         if kind not in ("TOKEN", "REQUEST"):
             raise TemplateError(f"{where}.{name}.FunctionPayloadType: TOKEN or REQUEST, got {kind}")
@@ -226,14 +224,7 @@ def _authorizers(declared: dict[str, Any], where: str, ignored: list[str]) -> di
         if kind == "TOKEN":
             sources: tuple[str, ...] = (f"method.request.header.{identity.get('Header', 'Authorization')}",)
         else:
-            sources = tuple(
-                [f"method.request.header.{h}" for h in identity.get("Headers") or ()]
-                + [f"method.request.querystring.{q}" for q in identity.get("QueryStrings") or ()]
-                + [f"stageVariables.{v}" for v in identity.get("StageVariables") or ()]
-                + [f"context.{c}" for c in identity.get("Context") or ()]
-            )
-        if "ReauthorizeEvery" in identity:
-            ignored.append(f"{where}.{name}.Identity.ReauthorizeEvery (every request is authorized)")
+            sources = _identity_sources(identity, REST_IDENTITY_PREFIXES)
         authorizers[name] = AuthorizerSpec(
             name=name,
             function=function,
@@ -242,6 +233,34 @@ def _authorizers(declared: dict[str, Any], where: str, ignored: list[str]) -> di
             validation_expression=identity.get("ValidationExpression"),
         )
     return authorizers
+
+
+def _authorizer_function(
+    name: str, props: Any, where: str, ignored: list[str], not_lambda: str
+) -> str | None:
+    """The logical id of a Lambda authorizer's function; None (and named) for another kind."""
+    if not isinstance(props, dict):
+        raise TemplateError(f"{where}.{name}: an authorizer is a map")
+    arn = props.get("FunctionArn")
+    if arn is None:
+        ignored.append(f"{where}.{name} ({not_lambda})")
+        return None
+    function = _function_of_arn(arn)
+    if function is None:
+        raise TemplateError(f"{where}.{name}.FunctionArn: !GetAtt <Function>.Arn of this template")
+    if "ReauthorizeEvery" in (props.get("Identity") or {}):
+        ignored.append(f"{where}.{name}.Identity.ReauthorizeEvery (every request is authorized)")
+    return function
+
+
+def _identity_sources(identity: dict[str, Any], prefixes: tuple[str, str, str, str]) -> tuple[str, ...]:
+    header, query, stage, context = prefixes
+    return tuple(
+        [header + h for h in identity.get("Headers") or ()]
+        + [query + q for q in identity.get("QueryStrings") or ()]
+        + [stage + v for v in identity.get("StageVariables") or ()]
+        + [context + c for c in identity.get("Context") or ()]
+    )
 
 
 def _function_of_arn(arn: Any) -> str | None:
@@ -323,30 +342,17 @@ def _http_authorizers(declared: dict[str, Any], where: str, ignored: list[str]) 
     token's signature against its issuer's keys, which are on the internet: named, not emulated."""
     authorizers: dict[str, AuthorizerSpec] = {}
     for name, props in declared.items():
-        if not isinstance(props, dict):
-            raise TemplateError(f"{where}.{name}: an authorizer is a map")
-        arn = props.get("FunctionArn")
-        if arn is None:
-            ignored.append(f"{where}.{name} (a JWT authorizer: its routes are served without it locally)")
-            continue
-        function = _function_of_arn(arn)
+        jwt = "a JWT authorizer: its routes are served without it locally"
+        function = _authorizer_function(name, props, where, ignored, jwt)
         if function is None:
-            raise TemplateError(f"{where}.{name}.FunctionArn: !GetAtt <Function>.Arn of this template")
+            continue
         version = str(props.get("AuthorizerPayloadFormatVersion", ""))
         if version not in ("1.0", "2.0"):
             raise TemplateError(f"{where}.{name}.AuthorizerPayloadFormatVersion: 1.0 or 2.0 (required)")
         simple = _as_bool(props.get("EnableSimpleResponses", False))
         if simple and version != "2.0":
             raise TemplateError(f"{where}.{name}.EnableSimpleResponses: only with payload format 2.0")
-        identity = props.get("Identity") or {}
-        sources = tuple(
-            [f"$request.header.{h}" for h in identity.get("Headers") or ()]
-            + [f"$request.querystring.{q}" for q in identity.get("QueryStrings") or ()]
-            + [f"$stageVariables.{v}" for v in identity.get("StageVariables") or ()]
-            + [f"$context.{c}" for c in identity.get("Context") or ()]
-        )
-        if "ReauthorizeEvery" in identity:
-            ignored.append(f"{where}.{name}.Identity.ReauthorizeEvery (every request is authorized)")
+        sources = _identity_sources(props.get("Identity") or {}, HTTP_IDENTITY_PREFIXES)
         authorizers[name] = AuthorizerSpec(
             name=name,
             function=function,

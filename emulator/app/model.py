@@ -97,6 +97,18 @@ class CorsConfig:
     allow_credentials: bool = False
 
 
+# How an authorizer's identity sources are written: a header, a query string parameter, a stage
+# variable, a request context value. A REST API writes method.request.header.X, an HTTP API
+# $request.header.X.
+REST_IDENTITY_PREFIXES = (
+    "method.request.header.",
+    "method.request.querystring.",
+    "stageVariables.",
+    "context.",
+)
+HTTP_IDENTITY_PREFIXES = ("$request.header.", "$request.querystring.", "$stageVariables.", "$context.")
+
+
 @dataclass(frozen=True)
 class AuthorizerSpec:
     """A Lambda authorizer of a REST API (SAM's Auth.Authorizers FunctionArn)."""
