@@ -6,10 +6,15 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from emulator.dynamodb.moto_process import MotoProcess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,3 +106,27 @@ def lambda_runtime_dir() -> Path:
     if not (RUNTIME_DIR / ".installed").exists():
         pytest.fail(f"{RUNTIME_DIR} is missing: run `make setup` (emulator/lambda_/runtime-requirements.txt)")
     return RUNTIME_DIR
+
+
+def _running_moto() -> Iterator["MotoProcess"]:
+    """moto in a child process, as the stack runs it."""
+    # Imported here: this module puts the project on sys.path first (above).
+    from emulator.dynamodb.moto_process import MotoProcess
+
+    process = MotoProcess()
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture()
+def moto() -> Iterator["MotoProcess"]:
+    """A moto of the test's own (a test that kills it or needs it empty)."""
+    yield from _running_moto()
+
+
+@pytest.fixture(scope="module")
+def shared_moto() -> Iterator["MotoProcess"]:
+    """One moto for the module; its tests keep apart by the names they use (tables, groups,
+    queues)."""
+    yield from _running_moto()

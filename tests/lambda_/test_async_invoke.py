@@ -45,18 +45,10 @@ def handler(event, context):
 """
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoProcess]:
-    process = MotoProcess()
-    process.start()
-    yield process
-    process.stop()
-
-
 @pytest.fixture()
-def sqs(moto: MotoProcess) -> Any:
+def sqs(shared_moto: MotoProcess) -> Any:
     return local_session().client(
-        "sqs", endpoint_url=moto.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS
+        "sqs", endpoint_url=shared_moto.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS
     )
 
 
@@ -78,7 +70,11 @@ def tries_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def make_invoker(
-    make_service: Callable[..., LambdaService], tmp_path: Path, tries_dir: Path, moto: MotoProcess, logs: Any
+    make_service: Callable[..., LambdaService],
+    tmp_path: Path,
+    tries_dir: Path,
+    shared_moto: MotoProcess,
+    logs: Any,
 ) -> Iterator[Callable[..., AsyncInvoker]]:
     invokers: list[AsyncInvoker] = []
     code = tmp_path / "code"
@@ -92,7 +88,7 @@ def make_invoker(
         options.setdefault("retry_delays", (0.2, 0.4))
         invoker = AsyncInvoker(
             service,
-            sqs_endpoint_url=moto.endpoint_url,
+            sqs_endpoint_url=shared_moto.endpoint_url,
             region=REGION,
             log=lambda line: logs("lambda", line),
             **options,

@@ -1,6 +1,5 @@
 """moto in a child process, as the stack runs it, for the SQS tests; and an SQS client of it."""
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,6 @@ SQS_APP = REPO_ROOT / "tests" / "sqs_app"
 
 REGION = "ap-northeast-1"
 ACCOUNT = "123456789012"
-
-
-@pytest.fixture(scope="module")
-def shared_moto() -> Iterator[MotoProcess]:
-    """One moto for the module; its tests keep apart by queue names."""
-    process = MotoProcess()
-    process.start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture()

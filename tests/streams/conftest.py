@@ -10,15 +10,6 @@ from tests.stack_helpers import SegmentCollector
 from tests.streams.streams_support import Harness, write_recorder
 
 
-@pytest.fixture(scope="module")
-def shared_moto() -> Iterator[MotoProcess]:
-    """One moto for the module; its tests keep apart by table names."""
-    process = MotoProcess()
-    process.start()
-    yield process
-    process.stop()
-
-
 @pytest.fixture()
 def segments() -> Iterator[SegmentCollector]:
     collector = SegmentCollector()
