@@ -22,14 +22,17 @@ from emulator.app.errors import TemplateError
 from emulator.app.intrinsics import Resolver
 from emulator.app.model import QueueSpec, ScheduleSpec, SqsEventSpec, StreamEventSpec
 from emulator.eventbridge.expressions import ScheduleExpressionError, parse_expression
+from emulator.lambda_.event_sources.record_filter import InvalidFilter, RecordFilter
 
 SQS_QUEUE = "AWS::SQS::Queue"
 # Read by apis.py.
 _API_EVENTS = {"Api", "HttpApi"}
 
 # The properties each event type's reader acts on; any other is named as ignored.
-_SQS_HANDLED = {"Queue", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes"}
+_SQS_HANDLED = {"Queue", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes",
+                "FilterCriteria"}  # fmt: skip
 _STREAM_HANDLED = {"Stream", "StartingPosition", "BatchSize", "Enabled", "MaximumBatchingWindowInSeconds",
+                   "FilterCriteria",
                    "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError",
                    "FunctionResponseTypes"}  # fmt: skip
 _SCHEDULE_HANDLED = {"Schedule", "Input", "Enabled", "State", "Name", "Description"}
@@ -136,6 +139,7 @@ def _sqs_event(
         batching_window_s=_int(props, "MaximumBatchingWindowInSeconds", 0, where, resolver),
         enabled=_bool(props, "Enabled", True, where, resolver),
         report_batch_item_failures=_reports_item_failures(props, where, resolver),
+        filter_patterns=_filter_patterns(props, where, resolver),
     )
     _check_sqs_batching(event, where)
     return event
@@ -189,6 +193,7 @@ def _stream_event(
         maximum_record_age_s=_int(props, "MaximumRecordAgeInSeconds", -1, where, resolver),
         bisect_on_error=_bool(props, "BisectBatchOnFunctionError", False, where, resolver),
         report_batch_item_failures=_reports_item_failures(props, where, resolver),
+        filter_patterns=_filter_patterns(props, where, resolver),
     )
     _check_stream_limits(spec, where)
     return spec
@@ -321,6 +326,25 @@ def _flexible_window(props: dict[str, Any], where: str, resolver: Resolver) -> i
             f"1-1440, got {json.dumps(window)}"
         )
     return minutes
+
+
+def _filter_patterns(props: dict[str, Any], where: str, resolver: Resolver) -> tuple[str, ...]:
+    """FilterCriteria's Filters' Patterns as JSON text (SAM takes a pattern as a string or a map),
+    each checked as Lambda checks it when the mapping is created."""
+    criteria = resolver.resolve(props.get("FilterCriteria"), f"{where}.FilterCriteria")
+    if criteria is None:
+        return ()
+    filters = criteria.get("Filters") if isinstance(criteria, dict) else None
+    if not isinstance(filters, list) or not all(isinstance(f, dict) and "Pattern" in f for f in filters):
+        raise TemplateError(f"{where}.FilterCriteria: Filters is a list of {{Pattern: ...}}")
+    patterns = tuple(
+        f["Pattern"] if isinstance(f["Pattern"], str) else json.dumps(f["Pattern"]) for f in filters
+    )
+    try:
+        RecordFilter(patterns)
+    except InvalidFilter as error:
+        raise TemplateError(f"{where}.FilterCriteria: {error}") from None
+    return patterns
 
 
 def _reports_item_failures(props: dict[str, Any], where: str, resolver: Resolver) -> bool:

@@ -198,6 +198,7 @@ class SqsEventSpec:
     batching_window_s: int = 0  # MaximumBatchingWindowInSeconds
     enabled: bool = True
     report_batch_item_failures: bool = False  # FunctionResponseTypes: [ReportBatchItemFailures]
+    filter_patterns: tuple[str, ...] = ()  # FilterCriteria's Patterns, as JSON text
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ class StreamEventSpec:
     maximum_record_age_s: int = -1  # -1: no limit
     bisect_on_error: bool = False
     report_batch_item_failures: bool = False
+    filter_patterns: tuple[str, ...] = ()  # FilterCriteria's Patterns, as JSON text
 
     @property
     def table_name(self) -> str:

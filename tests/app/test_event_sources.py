@@ -2,6 +2,7 @@
 (the SAM event source pages: SQS, DynamoDB, Schedule, ScheduleV2), and every event type and
 property the local stack does not act on named, never dropped silently."""
 
+import json
 import re
 from typing import Any
 
@@ -165,3 +166,26 @@ def test_an_event_type_not_delivered_locally_is_named_not_dropped():
 def test_api_events_are_left_to_the_api_reader():
     found = read({"Hello": {"Type": "Api", "Properties": {"Path": "/hello", "Method": "get"}}})
     assert (found.sqs_events, found.stream_events, found.schedules, found.ignored) == ([], [], [], [])
+
+
+def test_filter_criteria_are_read_as_json_text_and_checked():
+    queue = {"Fn::GetAtt": ["Jobs", "Arn"]}
+    criteria = {
+        "Filters": [{"Pattern": '{"body": {"RequestCode": ["BBBB"]}}'}, {"Pattern": {"body": ["ping"]}}]
+    }
+    found = read({"FromJobs": {"Type": "SQS", "Properties": {"Queue": queue, "FilterCriteria": criteria}}})
+    (event,) = found.sqs_events
+    assert [json.loads(pattern) for pattern in event.filter_patterns] == [
+        {"body": {"RequestCode": ["BBBB"]}},
+        {"body": ["ping"]},
+    ]
+    assert found.ignored == []  # acted on, so not named
+
+
+def test_a_filter_pattern_lambda_would_refuse_stops_the_start():
+    queue = {"Fn::GetAtt": ["Jobs", "Arn"]}
+    criteria = {"Filters": [{"Pattern": '{"body": "BBBB"}'}]}
+    with pytest.raises(
+        TemplateError, match=r"Worker\.Events\.FromJobs\.FilterCriteria: .* is not a valid filter"
+    ):
+        read({"FromJobs": {"Type": "SQS", "Properties": {"Queue": queue, "FilterCriteria": criteria}}})

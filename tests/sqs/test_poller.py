@@ -354,3 +354,21 @@ def test_a_mapping_on_a_queue_outside_the_template_polls_a_queue_made_for_it(sha
         stop()
     assert [record["body"] for event in lam.events for record in event["Records"]] == ["from outside"]
     assert f"created queue {name} for Consumer.Outside (not a queue of the template: empty locally)" in logs
+
+
+def test_filter_criteria_deliver_only_matching_messages_and_delete_the_rest(mapping, sqs):
+    """The Lambda guide's SQS filtering example: only RequestCode BBBB reaches the function; the
+    others are deleted from the queue, not left to come back."""
+    pattern = json.dumps({"body": {"RequestCode": ["BBBB"]}})
+    m = mapping(batch_size=10, filter_patterns=(pattern,))
+    for code in ("AAAA", "BBBB", "CCCC"):
+        sqs.send_message(QueueUrl=m.url, MessageBody=json.dumps({"RecordNumber": 1234, "RequestCode": code}))
+    sqs.send_message(QueueUrl=m.url, MessageBody="BBBB")  # not JSON: matched as plain text, not as a body map
+    delivered: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _left(sqs, m.url):
+        delivered += m.run_once()
+    assert [json.loads(record["body"])["RequestCode"] for record in delivered] == ["BBBB"]
+    assert _left(sqs, m.url) == 0
+    discarded = [line for line in m.logs if "matched no FilterCriteria pattern: deleted" in line]
+    assert sum(int(line.split(": ")[1].split(" ")[0]) for line in discarded) == 3, m.logs

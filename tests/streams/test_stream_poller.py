@@ -6,6 +6,7 @@ with Amazon DynamoDB", services-ddb-params, services-dynamodb-errors and
 services-ddb-batchfailurereporting.
 """
 
+import json
 import time
 from typing import Any
 
@@ -229,3 +230,18 @@ def wait_for_segments(segments: SegmentCollector, origin: str, count: int) -> li
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+def test_filter_criteria_skip_the_records_no_pattern_matches(harness: Harness):
+    """The Lambda guide's DynamoDB filtering: only INSERTs whose NewImage has status Active reach
+    the function; the others are skipped, and the records after them still come."""
+    pattern = json.dumps({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["Active"]}}}})
+    table = harness.table()
+    harness.put(table, "a", status="Active")
+    harness.put(table, "b", status="Inactive")
+    harness.put(table, "a", status="Active", note="a MODIFY of a")
+    harness.put(table, "c", status="Active")
+    with harness.polling(table, batch_size=10, filter_patterns=(pattern,)) as run:
+        run.wait_for("c", all_delivered("c"))
+    assert [record["eventName"] for batch in run.batches() for record in batch] == ["INSERT", "INSERT"]
+    assert [key for batch in run.ids() for key in batch] == ["a", "c"]

@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.app.model import SqsEventSpec
 from emulator.lambda_.event_sources.context import EventSourceContext, Stopper
+from emulator.lambda_.event_sources.record_filter import RecordFilter
 from emulator.lambda_.runtime_api import MAX_PAYLOAD_BYTES
 from emulator.lambda_.service import ServiceClosed
 from emulator.sqs.lambda_event import messages_to_keep, sqs_event
@@ -108,6 +109,7 @@ class QueuePoller:
         # A long poll's answer comes after up to LONG_POLL_SECONDS; the read timeout is longer.
         self._sqs = sqs_client(context.endpoint_url, self.region, Config(read_timeout=LONG_POLL_SECONDS + 30))
         self._unreachable = False
+        self._filter = RecordFilter(event.filter_patterns)
 
     def describe(self) -> str:
         parts = [f"batch {self.event.batch_size}"]
@@ -115,6 +117,8 @@ class QueuePoller:
             parts.append(f"window {self.event.batching_window_s} s")
         if self.event.report_batch_item_failures:
             parts.append("ReportBatchItemFailures")
+        if self.event.filter_patterns:
+            parts.append(f"{len(self.event.filter_patterns)} filter(s)")
         return ", ".join(parts)
 
     def ensure_queue(self) -> None:
@@ -176,7 +180,19 @@ class QueuePoller:
 
     def deliver(self, batch: list[dict[str, Any]]) -> None:
         """Invoke the function with the batch, in as many invocations as Lambda's 6 MB payload
-        limit needs ("the batch size reaches the 6 MB payload limit" ends a batch, with-sqs.html)."""
+        limit needs ("the batch size reaches the 6 MB payload limit" ends a batch, with-sqs.html).
+        Messages no filter matches are deleted without an invoke, as Lambda discards them."""
+        if self._filter:
+            discarded = [message for message in batch if not self._filter.matches_sqs_body(message["Body"])]
+            if discarded:
+                self._delete(discarded)
+                self.context.log(
+                    f"{self.event.function} ← queue {self.queue_name}: {len(discarded)} message(s) "
+                    "matched no FilterCriteria pattern: deleted, not delivered"
+                )
+                batch = [message for message in batch if message not in discarded]
+            if not batch:
+                return
         for part in split_by_payload(batch, self.event.queue_arn, self.region):
             self._invoke(part)
 

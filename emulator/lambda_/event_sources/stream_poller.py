@@ -30,6 +30,7 @@ from botocore.config import Config
 
 from emulator.app.model import StreamEventSpec
 from emulator.lambda_.event_sources.context import EventSourceContext, Stopper
+from emulator.lambda_.event_sources.record_filter import RecordFilter
 from emulator.lambda_.event_sources.stream_batches import BatchDelivery
 from emulator.lambda_.event_sources.stream_positions import StreamPositions
 from emulator.lambda_.event_sources.stream_reader import Shard, StreamReader, fingerprint
@@ -111,6 +112,7 @@ class StreamPoller:
         dynamodb, streams = stream_clients(context.endpoint_url, context.app.region)
         self.reader = StreamReader(spec, dynamodb, streams, context.app.region, context.log)
         self.delivery = BatchDelivery(spec, self._invoke, context.log, self.stopping)
+        self._filter = RecordFilter(spec.filter_patterns)
         self._thread = threading.Thread(target=self._run, name=f"stream-poller-{self.where}", daemon=True)
 
     def start(self) -> None:
@@ -126,6 +128,8 @@ class StreamPoller:
         """The start-up line: what is read, from where, in what batches."""
         spec = self.spec
         window = f", or what {spec.batching_window_s} s gathers" if spec.batching_window_s else ""
+        if spec.filter_patterns:
+            window += f"; {len(spec.filter_patterns)} filter(s)"
         start = "after the records delivered last time" if self._resumed else f"from {spec.starting_position}"
         label = self.reader.stream_arn.rsplit("/", 1)[-1]
         return (
@@ -187,11 +191,16 @@ class StreamPoller:
         return delivered
 
     def _fill(self, shard: Shard) -> None:
-        """Read until the shard has a batch's worth pending or nothing more to give."""
+        """Read until the shard has a batch's worth pending or nothing more to give. Records no
+        FilterCriteria pattern matches are skipped, as Lambda discards them."""
         while len(shard.pending) < self.spec.batch_size and not shard.exhausted:
             records = self.reader.read(shard, self.spec.batch_size - len(shard.pending))
             if not records:
                 return
+            if self._filter:
+                records = [record for record in records if self._filter.matches(record)]
+                if not records:
+                    continue
             if not shard.pending:
                 shard.pending_since = time.monotonic()
             shard.pending.extend(records)
