@@ -184,7 +184,10 @@ class AsyncInvoker:
             try:
                 self._run(item)
             except ServiceClosed:
-                pass
+                pass  # stopping: a journaled event stays queued for the next start
+            except Exception as error:  # a worker thread outlives any one event
+                self._log(f"{item.logical_id}: event {item.request_id} dropped: {error!r}")
+                self._finished(item.request_id)
             finally:
                 with self._changed:
                     self._running -= 1
