@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -34,11 +34,8 @@ from emulator.app.model import FunctionSpec
 from emulator.lambda_.async_journal import AsyncEventJournal, QueuedEvent
 from emulator.lambda_.segments import AsyncAttempt
 from emulator.lambda_.service import InvokeResult, LambdaService, ServiceClosed
-from emulator.local_credentials import FAKE_CREDENTIALS, local_session
+from emulator.sqs.queues import sqs_client
 from emulator.tracing.trace_header import TraceHeader, new_trace_id, parse_trace_header
-
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
 
 # The waits before the second and the third try of a function error (Lambda's documented ones).
 RETRY_DELAYS_SECONDS = (60.0, 120.0)
@@ -86,7 +83,7 @@ class AsyncInvoker:
         self._changed = threading.Condition()
         self._closed = False
         self._running = 0
-        self._sqs: SQSClient | None = None
+        self._sqs: Any = None  # made at the first send
         self._journal = journal
         if journal is not None and journal.recovered:
             self._resume(journal.recovered)
@@ -292,9 +289,7 @@ class AsyncInvoker:
             self._log(f"{spec.logical_id}: no local SQS to send to {queue_arn}; record dropped")
             return
         if self._sqs is None:
-            self._sqs = local_session().client(
-                "sqs", endpoint_url=self._sqs_endpoint_url, region_name=self._region, **FAKE_CREDENTIALS
-            )
+            self._sqs = sqs_client(self._sqs_endpoint_url, self._region)
         name = queue_arn.rsplit(":", 1)[-1]
         try:
             url = self._sqs.get_queue_url(QueueName=name)["QueueUrl"]

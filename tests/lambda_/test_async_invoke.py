@@ -17,7 +17,7 @@ from emulator.dynamodb.moto_process import MotoProcess
 from emulator.lambda_.async_invoke import AsyncInvoker
 from emulator.lambda_.async_journal import AsyncEventJournal
 from emulator.lambda_.service import LambdaService
-from emulator.local_credentials import FAKE_CREDENTIALS, local_session
+from emulator.sqs.queues import sqs_client
 from tests.lambda_ import test_lambda_service as service_tests
 from tests.lambda_.test_lambda_service import XRayDaemonStub, function_spec
 
@@ -47,9 +47,7 @@ def handler(event, context):
 
 @pytest.fixture()
 def sqs(shared_moto: MotoProcess) -> Any:
-    return local_session().client(
-        "sqs", endpoint_url=shared_moto.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS
-    )
+    return sqs_client(shared_moto.endpoint_url, REGION)
 
 
 @pytest.fixture()
