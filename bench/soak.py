@@ -187,21 +187,27 @@ def stored_keys(data_dir: Path, keys: list[str]) -> set[str]:
     is Key and CreateDate, and only the stack knows the dates it wrote)."""
     sys.path.insert(0, str(ROOT))
     from emulator.dynamodb.moto_process import MotoProcess
-    from emulator.local_credentials import FAKE_CREDENTIALS, local_session
 
     moto = MotoProcess(data_dir=data_dir)
     moto.start()
     try:
-        client = local_session().client(
-            "dynamodb", endpoint_url=moto.endpoint_url, region_name="ap-northeast-1", **FAKE_CREDENTIALS
-        )
-        pages = client.get_paginator("scan").paginate(
-            TableName="Demo", ProjectionExpression="#k", ExpressionAttributeNames={"#k": "Key"}
-        )
-        found = {item["Key"]["S"] for page in pages for item in page["Items"]}
-        return found & set(keys)
+        return keys_in_demo(moto.endpoint_url, keys)
     finally:
         moto.stop()
+
+
+def keys_in_demo(dynamodb_url: str, keys: list[str]) -> set[str]:
+    """Which of `keys` the Demo table at `dynamodb_url` holds."""
+    sys.path.insert(0, str(ROOT))
+    from emulator.local_credentials import FAKE_CREDENTIALS, local_session
+
+    client = local_session().client(
+        "dynamodb", endpoint_url=dynamodb_url, region_name="ap-northeast-1", **FAKE_CREDENTIALS
+    )
+    pages = client.get_paginator("scan").paginate(
+        TableName="Demo", ProjectionExpression="#k", ExpressionAttributeNames={"#k": "Key"}
+    )
+    return {item["Key"]["S"] for page in pages for item in page["Items"]} & set(keys)
 
 
 # -- the faults -----------------------------------------------------------------------------

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from bench.soak import StackRun
-from emulator.local_credentials import FAKE_CREDENTIALS, local_session
+from bench.soak import StackRun, keys_in_demo
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +36,6 @@ def invoke_async(lambda_url: str, key: str) -> int:
         connection.close()
 
 
-def stored(dynamodb_url: str, keys: list[str]) -> set[str]:
-    client = local_session().client(
-        "dynamodb", endpoint_url=dynamodb_url, region_name="ap-northeast-1", **FAKE_CREDENTIALS
-    )
-    pages = client.get_paginator("scan").paginate(
-        TableName="Demo", ProjectionExpression="#k", ExpressionAttributeNames={"#k": "Key"}
-    )
-    return {item["Key"]["S"] for page in pages for item in page["Items"]} & set(keys)
-
-
 def test_accepted_event_invokes_survive_a_kill_and_run_at_the_next_start(tutorial_app_template, tmp_path):
     build_dir = tutorial_app_template.parent
     first = StackRun(build_dir, tmp_path)
@@ -61,7 +50,7 @@ def test_accepted_event_invokes_survive_a_kill_and_run_at_the_next_start(tutoria
         deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
         found: set[str] = set()
         while len(found) < len(accepted) and time.monotonic() < deadline:
-            found = stored(second.endpoints["dynamodb"], accepted)
+            found = keys_in_demo(second.endpoints["dynamodb"], accepted)
             time.sleep(0.5)
         assert found == set(accepted), f"{len(accepted) - len(found)} of {len(accepted)} accepted events lost"
     finally:
