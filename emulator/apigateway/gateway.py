@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from emulator.apigateway.authorizer import CONFIGURATION_ERROR, Decision, authorize, method_arn
+from emulator.apigateway.authorizer import CONFIGURATION_ERROR, Decision, Invoke, authorize, method_arn
 from emulator.apigateway.cors import (
     http_allowed_origin,
     http_preflight,
@@ -47,7 +47,15 @@ from emulator.apigateway.proxy_integration import (
 )
 from emulator.apigateway.routes import RouteTable
 from emulator.apigateway.stage_segment import LambdaCall, StageRequest, api_gateway_stage_segment
-from emulator.app.model import DEFAULT_ROUTE, IMPLICIT_REST_API, ApiSpec, AppSpec, FunctionSpec, Route
+from emulator.app.model import (
+    DEFAULT_ROUTE,
+    IMPLICIT_REST_API,
+    ApiSpec,
+    AppSpec,
+    AuthorizerSpec,
+    FunctionSpec,
+    Route,
+)
 from emulator.http_body import BadFraming, BodyTooLarge, read_body
 from emulator.loopback import is_loopback_host
 from emulator.loopback_server import PromptShutdownServer
@@ -279,8 +287,15 @@ class Gateway:
                 arn = route_arn(
                     self.app.region, self.app.account_id, api.api_id, api.stage, request.method, request.path
                 )
-                refusal = self._authorize_http(
-                    api, route, event, request_v2, lambda: rest_style_event, arn, trace
+                authorizer = api.authorizers[route.authorizer]
+                refusal = self._run_authorizer(
+                    authorizer,
+                    lambda invoke: authorize_http(
+                        authorizer, request_v2, lambda: rest_style_event, arn, invoke
+                    ),
+                    SERVER_ERROR,
+                    event,
+                    trace,
                 )
         else:
             refusal = self._authorize(api, route, event, context, trace)
@@ -440,22 +455,15 @@ class Gateway:
                 context.region, context.account_id, api.api_id, api.stage, event["httpMethod"], path
             )
 
-            def invoke(function: str, payload: bytes) -> tuple[str, bytes]:
-                result = self.invoker.invoke(function, payload, trace)
-                return result.outcome, result.payload
-
-            try:
-                decision = authorize(authorizer, event, arn, invoke)
-            except Exception as error:  # the Lambda side failed to invoke at all
-                decision = Decision(CONFIGURATION_ERROR, reason=f"invoke failed: {error!r}")
-            if decision.refusal is not None:
-                if self.log:
-                    self.log(f"authorizer {authorizer.name}: {decision.reason}")
-                status, body = decision.refusal
-                return ProxyResponse(
-                    status, [("Content-Type", "application/json")], json.dumps(body).encode()
-                )
-            event["requestContext"]["authorizer"] = decision.context
+            refusal = self._run_authorizer(
+                authorizer,
+                lambda invoke: authorize(authorizer, event, arn, invoke),
+                CONFIGURATION_ERROR,
+                event,
+                trace,
+            )
+            if refusal is not None:
+                return refusal
         if route.api_key_required:
             key = _header_in(event.get("headers"), "x-api-key")
             if not key or (self.app.api_keys and key not in self.app.api_keys):
@@ -463,29 +471,25 @@ class Gateway:
             event["requestContext"]["identity"]["apiKey"] = key
         return None
 
-    def _authorize_http(
+    def _run_authorizer(
         self,
-        api: ApiSpec,
-        route: Route,
+        authorizer: AuthorizerSpec,
+        decide: Callable[[Invoke], Decision],
+        failed: tuple[int, dict[str, Any]],
         event: dict[str, Any],
-        request_v2: dict[str, Any],
-        request_v1: Callable[[], dict[str, Any]],
-        arn: str,
         trace: TraceHeader | None,
     ) -> ProxyResponse | None:
-        """An HTTP API route's Lambda authorizer: a refusal, or None (event updated)."""
-        if route.authorizer is None:
-            return None
-        authorizer = api.authorizers[route.authorizer]
+        """Run a Lambda authorizer of either API kind (`decide` builds its event and reads its
+        answer): its refusal as the answer, or None with what it allows put in `event`."""
 
         def invoke(function: str, payload: bytes) -> tuple[str, bytes]:
             result = self.invoker.invoke(function, payload, trace)
             return result.outcome, result.payload
 
         try:
-            decision = authorize_http(authorizer, request_v2, request_v1, arn, invoke)
+            decision = decide(invoke)
         except Exception as error:  # the Lambda side failed to invoke at all
-            decision = Decision(SERVER_ERROR, reason=f"invoke failed: {error!r}")
+            decision = Decision(failed, reason=f"invoke failed: {error!r}")
         if decision.refusal is not None:
             if self.log:
                 self.log(f"authorizer {authorizer.name}: {decision.reason}")
