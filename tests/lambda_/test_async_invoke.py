@@ -20,6 +20,7 @@ from emulator.lambda_.service import LambdaService
 from emulator.sqs.queues import sqs_client
 from tests.lambda_ import test_lambda_service as service_tests
 from tests.lambda_.test_lambda_service import XRayDaemonStub, function_spec
+from tests.stack_helpers import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -103,22 +104,12 @@ def tries_of(tries_dir: Path, request_id: str) -> int:
     return len(list(tries_dir.glob(request_id + "-*")))
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 def receive_one(sqs: Any, url: str) -> dict[str, Any]:
     def receive() -> list[dict[str, Any]]:
         answer = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MessageAttributeNames=["All"])
         return answer.get("Messages", [])
 
-    (message,) = wait_for(receive)
+    (message,) = eventually(receive)
     return message
 
 
@@ -189,7 +180,7 @@ def test_an_event_older_than_its_maximum_age_is_not_run_again(make_invoker, trie
         AsyncInvokeConfig(maximum_event_age_s=60, on_failure=arn), clock=clock, retry_delays=(1.0, 1.0)
     )
     request_id = invoker.submit("QueuedFunction", b"{}")
-    wait_for(lambda: tries_of(tries_dir, request_id) == 1)
+    eventually(lambda: tries_of(tries_dir, request_id) == 1)
     skew[0] = 120.0  # the retry comes due two minutes after the event was queued
     record = json.loads(receive_one(sqs, url)["Body"])
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
@@ -225,7 +216,7 @@ def test_each_try_is_traced_in_one_trace_with_its_dwell_time_and_attempt_number(
 def test_events_left_when_it_closes_are_counted(make_invoker, logs):
     invoker = make_invoker(AsyncInvokeConfig(), retry_delays=(60.0, 120.0))
     request_id = invoker.submit("QueuedFunction", b"{}")
-    wait_for(lambda: any(request_id in line and "retry 1 of 2" in line for line in logs.of("lambda")))
+    eventually(lambda: any(request_id in line and "retry 1 of 2" in line for line in logs.of("lambda")))
     invoker.close()
     assert "1 queued asynchronous invocation(s) not run: the stack stopped" in logs.of("lambda")
 
@@ -246,7 +237,7 @@ def test_with_a_journal_an_event_left_queued_runs_at_the_next_start(
     config = AsyncInvokeConfig(on_success=arn)
     first = make_invoker(config, retry_delays=(60.0, 120.0), journal=AsyncEventJournal(journal_dir))
     request_id = first.submit("QueuedFunction", json.dumps({"succeed_on_try": 2}).encode())
-    wait_for(lambda: any(request_id in line and "retry 1 of 2" in line for line in logs.of("lambda")))
+    eventually(lambda: any(request_id in line and "retry 1 of 2" in line for line in logs.of("lambda")))
     first.close()
     assert "1 queued asynchronous invocation(s) kept: they run at the next start" in logs.of("lambda")
 
@@ -256,6 +247,6 @@ def test_with_a_journal_an_event_left_queued_runs_at_the_next_start(
     assert tries_of(tries_dir, request_id) == 2
     assert "1 asynchronous invocation(s) queued by the last run: running them" in logs.of("lambda")
     # Done: a third start has nothing left to run.
-    wait_for(lambda: second.pending() == 0)
+    eventually(lambda: second.pending() == 0)
     second.close()
     assert AsyncEventJournal(journal_dir).recovered == []

@@ -12,7 +12,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from emulator.cli import print_banner
 from emulator.local_credentials import FAKE_CREDENTIALS, local_session
 from emulator.stack import Stack, StackConfig
 from tests.conftest import REPO_ROOT, sam_build
-from tests.stack_helpers import request
+from tests.stack_helpers import eventually, request
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +42,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory, lambda_runtime_dir: Path) ->
 def client(stack: Stack, service: str) -> Any:
     session: Any = local_session()  # Any: the service name is a variable, not a literal
     return session.client(service, endpoint_url=stack.endpoint_url, region_name=REGION, **FAKE_CREDENTIALS)
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def submit(stack: Stack, order: dict[str, Any]) -> str:
